@@ -1,0 +1,111 @@
+use std::path::PathBuf;
+
+use slipway_platform::TargetError;
+use slipway_toolchain::ToolchainError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("no go.mod in {dir}: slipway builds a Go module; pass the module's directory")]
+    NotAModule { dir: PathBuf },
+
+    #[error("--package `{package}` must be a path inside the module, like ./cmd/server or .")]
+    BadPackage { package: String },
+
+    #[error("name `{name}` cannot be a file name: use letters, digits, '.', '-' and '_'")]
+    BadName { name: String },
+
+    #[error(
+        "{name} cannot be declared in [build.env] or --env: slipway sets it from the target (use platforms, libc and cc instead)"
+    )]
+    DerivedEnv { name: String },
+
+    #[error(
+        "no platforms to build: pass --platform (for example linux/amd64,linux/arm64) or set platforms in slipway.toml"
+    )]
+    NoTargets,
+
+    #[error("SOURCE_DATE_EPOCH=`{value}` is not a whole number of seconds since 1970")]
+    BadSourceDateEpoch { value: String },
+
+    #[error(transparent)]
+    Target(#[from] TargetError),
+
+    #[error(transparent)]
+    Toolchain(#[from] ToolchainError),
+
+    #[error("cannot use {path} as the output directory: {why}")]
+    OutDir { path: PathBuf, why: String },
+
+    #[error("go build failed for {target}:\n{output}")]
+    GoBuild { target: String, output: String },
+
+    #[error(
+        "`{package}` is package {name}, not package main: slipway builds commands; point --package at a main package (for example ./cmd/server)"
+    )]
+    NotMain { package: String, name: String },
+
+    #[error(
+        "{target}: the result is dynamically linked (interpreter {interpreter}), but {libc} targets must be static"
+    )]
+    NotStatic {
+        target: String,
+        libc: String,
+        interpreter: String,
+    },
+
+    #[error("{target}: the result is not an ELF binary for this architecture ({detail})")]
+    WrongBinary { target: String, detail: String },
+
+    #[error("{} of {} targets failed:\n\n{}", failures.len(), total, failures.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n\n"))]
+    Several {
+        failures: Vec<BuildError>,
+        total: usize,
+    },
+
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+impl BuildError {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
+        let what = what.into();
+        move |source| BuildError::Io { what, source }
+    }
+
+    /// Whether the error is the user's input (exit 2) rather than the build
+    /// (exit 1) or the machine (exit 3).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            BuildError::NotAModule { .. }
+            | BuildError::BadPackage { .. }
+            | BuildError::BadName { .. }
+            | BuildError::DerivedEnv { .. }
+            | BuildError::NoTargets
+            | BuildError::BadSourceDateEpoch { .. }
+            | BuildError::Target(_)
+            | BuildError::NotMain { .. } => ErrorKind::Input,
+            BuildError::Toolchain(ToolchainError::Target(_)) => ErrorKind::Input,
+            BuildError::Toolchain(_) => ErrorKind::Environment,
+            BuildError::OutDir { .. } | BuildError::Io { .. } => ErrorKind::Environment,
+            BuildError::GoBuild { .. }
+            | BuildError::NotStatic { .. }
+            | BuildError::WrongBinary { .. } => ErrorKind::Build,
+            BuildError::Several { failures, .. } => failures
+                .iter()
+                .map(BuildError::kind)
+                .min()
+                .unwrap_or(ErrorKind::Build),
+        }
+    }
+}
+
+/// What kind of failure, for exit codes. Ordered by what a user should fix first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorKind {
+    Input,
+    Environment,
+    Build,
+}

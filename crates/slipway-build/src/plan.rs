@@ -1,0 +1,377 @@
+//! From a request to a plan: every target's exact environment and `go build`
+//! command, decided and checked before anything is built.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+use slipway_platform::{CCompiler, Libc, Target, check_ldflags};
+use slipway_toolchain::{CCompilers, CacheDir, GoToolchain, PASSED_THROUGH};
+
+use crate::BuildError;
+use crate::env;
+
+/// What the user asked for, from the command line and `slipway.toml`.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The module's root directory (holding go.mod), absolute.
+    pub module_dir: PathBuf,
+    /// The main package, relative to the module: `.` or `./cmd/server`.
+    pub package: String,
+    /// The binary's file name; default: the package's last path element.
+    pub name: Option<String>,
+    pub targets: Vec<Target>,
+    pub cc: CCompiler,
+    pub out_dir: PathBuf,
+    pub tags: Vec<String>,
+    pub ldflags: Vec<String>,
+    /// Extra variables the user declared (`[build.env]`, `--env`).
+    pub env: BTreeMap<String, String>,
+    /// Stamp VCS information (`-buildvcs=true`). Off by default: an untracked
+    /// file anywhere in the checkout flips `vcs.modified` and changes the binary.
+    pub buildvcs: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub module_dir: PathBuf,
+    pub module_path: String,
+    pub package: String,
+    pub name: String,
+    pub go: PathBuf,
+    pub go_version: String,
+    pub zig_version: Option<String>,
+    pub source_date_epoch: Option<i64>,
+    /// The inherited environment, build knobs removed.
+    pub base_env: Vec<(OsString, OsString)>,
+    /// Names of inherited build knobs that were dropped.
+    pub dropped_env: Vec<String>,
+    pub out_dir: PathBuf,
+    pub targets: Vec<PlannedTarget>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedTarget {
+    pub target: Target,
+    /// Everything set on top of `base_env`.
+    pub env: BTreeMap<String, String>,
+    /// Arguments to `go`.
+    pub args: Vec<String>,
+    /// Where `go build` writes. It stays between runs so Go's own up-to-date
+    /// check makes a no-op rebuild cost no link.
+    pub stage: PathBuf,
+}
+
+impl PlannedTarget {
+    /// The `go build` command for this target.
+    pub fn command(&self, plan: &Plan) -> Command {
+        let mut cmd = Command::new(&plan.go);
+        cmd.env_clear()
+            .envs(plan.base_env.iter().map(|(k, v)| (k, v)))
+            .envs(&self.env)
+            .args(&self.args);
+        cmd.current_dir(&plan.module_dir);
+        cmd
+    }
+}
+
+/// Check a request without touching the machine: targets, flags, names, env.
+pub fn validate_request(req: &BuildRequest) -> Result<(), BuildError> {
+    if req.targets.is_empty() {
+        return Err(BuildError::NoTargets);
+    }
+    for target in &req.targets {
+        target.validate(req.cc)?;
+    }
+    let mut libcs: Vec<Libc> = req.targets.iter().map(|t| t.libc).collect();
+    libcs.dedup();
+    for libc in libcs {
+        check_ldflags(libc, &req.ldflags)?;
+    }
+    let package_ok = req.package == "."
+        || (req.package.starts_with("./")
+            && !req.package.contains("...")
+            && !req.package.split('/').any(|seg| seg == ".."));
+    if !package_ok {
+        return Err(BuildError::BadPackage {
+            package: req.package.clone(),
+        });
+    }
+    if let Some(name) = &req.name {
+        let ok = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !ok {
+            return Err(BuildError::BadName { name: name.clone() });
+        }
+    }
+    if let Some(name) = req.env.keys().find(|k| env::DERIVED.contains(&k.as_str())) {
+        return Err(BuildError::DerivedEnv { name: name.clone() });
+    }
+    Ok(())
+}
+
+/// Resolve toolchains for every target and write down exactly what will run.
+pub fn plan(
+    req: &BuildRequest,
+    go: &GoToolchain,
+    compilers: &mut CCompilers<'_>,
+    cache: &CacheDir,
+) -> Result<Plan, BuildError> {
+    validate_request(req)?;
+    let go_mod = req.module_dir.join("go.mod");
+    let go_mod_text = std::fs::read_to_string(&go_mod).map_err(|_| BuildError::NotAModule {
+        dir: req.module_dir.clone(),
+    })?;
+    let module_path = module_path(&go_mod_text).ok_or_else(|| BuildError::NotAModule {
+        dir: req.module_dir.clone(),
+    })?;
+    let import_path = match req.package.strip_prefix("./") {
+        Some(rel) if !rel.is_empty() => format!("{module_path}/{}", rel.trim_end_matches('/')),
+        _ => module_path.clone(),
+    };
+    let name = req
+        .name
+        .clone()
+        .unwrap_or_else(|| default_exe_name(&import_path));
+    let source_date_epoch = source_date_epoch(&req.module_dir)?;
+    let (base_env, dropped_env) = env::inherited(std::env::vars_os(), PASSED_THROUGH);
+    let fixed = env::fixed(&go.passed_env, source_date_epoch);
+
+    let mut targets = Vec::with_capacity(req.targets.len());
+    for target in &req.targets {
+        go.check(target)?;
+        let cc = compilers.cc_for(target, req.cc)?;
+        let mut vars = fixed.clone();
+        vars.extend(req.env.clone());
+        vars.extend(target.go_env().into_iter().map(|(k, v)| (k.to_string(), v)));
+        if let Some(cc) = cc {
+            vars.insert("CC".into(), cc.display().to_string());
+        }
+        let stage = cache.path(format!(
+            "stage/{}/{name}",
+            stage_key(&req.module_dir, &req.package, target, req.cc)
+        ));
+        targets.push(PlannedTarget {
+            args: go_build_args(req, target, &stage),
+            env: vars,
+            target: target.clone(),
+            stage,
+        });
+    }
+    Ok(Plan {
+        module_dir: req.module_dir.clone(),
+        module_path,
+        package: req.package.clone(),
+        name,
+        go: go.path.clone(),
+        go_version: go.version.clone(),
+        zig_version: compilers.zig().map(|z| z.version.clone()),
+        source_date_epoch,
+        base_env,
+        dropped_env,
+        out_dir: req.out_dir.clone(),
+        targets,
+    })
+}
+
+fn go_build_args(req: &BuildRequest, target: &Target, stage: &Path) -> Vec<String> {
+    let mut args = vec![
+        "build".to_string(),
+        "-trimpath".to_string(),
+        format!("-buildvcs={}", req.buildvcs),
+    ];
+    let mut tags: Vec<String> = target.build_tags().iter().map(|t| t.to_string()).collect();
+    tags.extend(
+        req.tags
+            .iter()
+            .filter(|t| !tags.contains(t))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    if !tags.is_empty() {
+        args.push(format!("-tags={}", tags.join(",")));
+    }
+    let mut ldflags = target.ldflags();
+    ldflags.extend(req.ldflags.iter().cloned());
+    if !ldflags.is_empty() {
+        args.push(format!("-ldflags={}", ldflags.join(" ")));
+    }
+    args.push("-o".to_string());
+    args.push(stage.display().to_string());
+    args.push(req.package.clone());
+    args
+}
+
+fn stage_key(module_dir: &Path, package: &str, target: &Target, cc: CCompiler) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        module_dir.to_string_lossy().as_ref(),
+        package,
+        &target.to_string(),
+        cc.name(),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()
+        .iter()
+        .take(10)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The `module` directive of a go.mod file.
+pub fn module_path(go_mod: &str) -> Option<String> {
+    go_mod.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("module")?;
+        if !rest.starts_with([' ', '\t', '"']) {
+            return None;
+        }
+        let path = rest
+            .split("//")
+            .next()?
+            .trim()
+            .trim_matches(|c| c == '"' || c == '`');
+        (!path.is_empty()).then(|| path.to_string())
+    })
+}
+
+/// Go's default executable name: the import path's last element, or the one
+/// before a major-version suffix (`example.com/tool/v2` → `tool`).
+pub fn default_exe_name(import_path: &str) -> String {
+    let mut parts = import_path.rsplit('/');
+    let last = parts.next().unwrap_or(import_path);
+    let is_major =
+        last.len() > 1 && last.starts_with('v') && last[1..].chars().all(|c| c.is_ascii_digit());
+    match parts.next() {
+        Some(prev) if is_major => prev.to_string(),
+        _ => last.to_string(),
+    }
+}
+
+/// `SOURCE_DATE_EPOCH` from the environment, else the last commit's time when
+/// the module is in git, else none.
+fn source_date_epoch(module_dir: &Path) -> Result<Option<i64>, BuildError> {
+    if let Some(value) = std::env::var_os("SOURCE_DATE_EPOCH") {
+        let value = value.to_string_lossy().into_owned();
+        return value
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| BuildError::BadSourceDateEpoch { value });
+    }
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(module_dir)
+        .args(["log", "-1", "--format=%ct"])
+        .output();
+    Ok(out
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_directive() {
+        assert_eq!(
+            module_path("// c\nmodule example.com/svc\n\ngo 1.22\n").as_deref(),
+            Some("example.com/svc")
+        );
+        assert_eq!(
+            module_path("module \"example.com/q\" // x\n").as_deref(),
+            Some("example.com/q")
+        );
+        assert_eq!(module_path("modules x\n"), None);
+        assert_eq!(module_path("go 1.22\n"), None);
+    }
+
+    #[test]
+    fn exe_names_follow_go() {
+        assert_eq!(default_exe_name("example.com/svc/cmd/server"), "server");
+        assert_eq!(default_exe_name("example.com/tool/v2"), "tool");
+        assert_eq!(default_exe_name("hello"), "hello");
+        assert_eq!(default_exe_name("example.com/v"), "v");
+    }
+
+    fn request(package: &str) -> BuildRequest {
+        BuildRequest {
+            module_dir: "/m".into(),
+            package: package.into(),
+            name: None,
+            targets: vec![Target::new("linux/arm64".parse().unwrap(), Libc::Musl)],
+            cc: CCompiler::Zig,
+            out_dir: "/o".into(),
+            tags: vec![],
+            ldflags: vec![],
+            env: BTreeMap::new(),
+            buildvcs: false,
+        }
+    }
+
+    #[test]
+    fn requests_are_checked_before_anything_runs() {
+        assert!(validate_request(&request(".")).is_ok());
+        assert!(validate_request(&request("./cmd/server")).is_ok());
+        for bad in ["cmd/server", "./...", "../other", "./a/../../b", ""] {
+            assert!(
+                matches!(
+                    validate_request(&request(bad)),
+                    Err(BuildError::BadPackage { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let mut r = request(".");
+        r.name = Some("../evil".into());
+        assert!(matches!(
+            validate_request(&r),
+            Err(BuildError::BadName { .. })
+        ));
+        let mut r = request(".");
+        r.env.insert("GOARCH".into(), "arm".into());
+        assert_eq!(
+            validate_request(&r).unwrap_err().to_string(),
+            "GOARCH cannot be declared in [build.env] or --env: slipway sets it from the target (use platforms, libc and cc instead)"
+        );
+        let mut r = request(".");
+        r.targets.clear();
+        assert!(matches!(validate_request(&r), Err(BuildError::NoTargets)));
+        let mut r = request(".");
+        r.targets = vec![Target::new("linux/ppc64".parse().unwrap(), Libc::Musl)];
+        assert!(matches!(validate_request(&r), Err(BuildError::Target(_))));
+        let mut r = request(".");
+        r.targets = vec![Target::new("linux/arm64".parse().unwrap(), Libc::None)];
+        r.ldflags = vec!["-linkmode=external".into()];
+        assert!(matches!(validate_request(&r), Err(BuildError::Target(_))));
+    }
+
+    #[test]
+    fn go_build_arguments() {
+        let mut r = request("./cmd/x");
+        r.tags = vec!["netgo".into(), "extra".into()];
+        r.ldflags = vec!["-s".into()];
+        let args = go_build_args(&r, &r.targets[0], Path::new("/stage/x"));
+        assert_eq!(
+            args,
+            [
+                "build",
+                "-trimpath",
+                "-buildvcs=false",
+                "-tags=netgo,osusergo,extra",
+                "-ldflags=-linkmode=external -extldflags=-static -s",
+                "-o",
+                "/stage/x",
+                "./cmd/x"
+            ]
+        );
+    }
+}

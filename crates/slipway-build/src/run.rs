@@ -1,0 +1,207 @@
+//! Running the planned `go build`s in parallel and checking what they made.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use slipway_platform::Target;
+
+use crate::BuildError;
+use crate::plan::{Plan, PlannedTarget};
+
+/// Progress, reported from worker threads as it happens.
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    Started {
+        target: &'a Target,
+    },
+    Finished {
+        target: &'a Target,
+        elapsed: Duration,
+    },
+    Failed {
+        target: &'a Target,
+        elapsed: Duration,
+    },
+}
+
+/// A checked binary in the staging area.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub target: Target,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Build every target, at most `jobs` at a time. Every target is attempted;
+/// all failures are reported together.
+pub fn execute(
+    plan: &Plan,
+    jobs: usize,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Vec<Built>, BuildError> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Result<Built, BuildError>)>> = Mutex::new(Vec::new());
+    let workers = jobs.clamp(1, plan.targets.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(planned) = plan.targets.get(index) else {
+                        break;
+                    };
+                    on_event(Event::Started {
+                        target: &planned.target,
+                    });
+                    let start = Instant::now();
+                    let result = build_one(plan, planned);
+                    let elapsed = start.elapsed();
+                    on_event(match result {
+                        Ok(_) => Event::Finished {
+                            target: &planned.target,
+                            elapsed,
+                        },
+                        Err(_) => Event::Failed {
+                            target: &planned.target,
+                            elapsed,
+                        },
+                    });
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((index, result));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    let total = results.len();
+    let mut built = Vec::new();
+    let mut failures = Vec::new();
+    for (_, result) in results {
+        match result {
+            Ok(b) => built.push(b),
+            Err(e) => failures.push(e),
+        }
+    }
+    match failures.len() {
+        0 => Ok(built),
+        1 => Err(failures.remove(0)),
+        _ => Err(BuildError::Several { failures, total }),
+    }
+}
+
+fn build_one(plan: &Plan, planned: &PlannedTarget) -> Result<Built, BuildError> {
+    let target = &planned.target;
+    if let Some(dir) = planned.stage.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(BuildError::io(format!("creating {}", dir.display())))?;
+    }
+    let mut cmd = planned.command(plan);
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(BuildError::io(format!("running {}", plan.go.display())))?;
+    if !out.status.success() {
+        let mut output = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
+        if output.is_empty() {
+            output = format!("go exited with {}", out.status);
+        }
+        return Err(BuildError::GoBuild {
+            target: target.to_string(),
+            output: indent(&output),
+        });
+    }
+    let data = std::fs::read(&planned.stage).map_err(BuildError::io(format!(
+        "reading {}",
+        planned.stage.display()
+    )))?;
+    check_binary(plan, target, &data)?;
+    Ok(Built {
+        target: target.clone(),
+        sha256: sha256_hex(&data),
+        size: data.len() as u64,
+    })
+}
+
+/// What slipway promises about every result: an ELF for the target's
+/// architecture, and static for `none` and `musl`.
+fn check_binary(plan: &Plan, target: &Target, data: &[u8]) -> Result<(), BuildError> {
+    let summary = match slipway_elf::summarize(data) {
+        Ok(s) => s,
+        // `go build -o` of a non-main package writes a Go archive: explain it.
+        Err(slipway_elf::ElfError::NotElf) if data.starts_with(b"!<arch>\n") => {
+            return Err(BuildError::NotMain {
+                package: plan.package.clone(),
+                name: package_name(plan),
+            });
+        }
+        Err(e) => {
+            return Err(BuildError::WrongBinary {
+                target: target.to_string(),
+                detail: e.to_string(),
+            });
+        }
+    };
+    if summary.machine != target.arch().elf_machine() {
+        return Err(BuildError::WrongBinary {
+            target: target.to_string(),
+            detail: format!(
+                "ELF machine {} instead of {}",
+                summary.machine,
+                target.arch().elf_machine()
+            ),
+        });
+    }
+    if target.libc.is_static() {
+        if let Some(interpreter) = summary.interpreter {
+            return Err(BuildError::NotStatic {
+                target: target.to_string(),
+                libc: target.libc.to_string(),
+                interpreter,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The package's declared name, asked of `go list` only on the error path.
+fn package_name(plan: &Plan) -> String {
+    let Some(first) = plan.targets.first() else {
+        return "?".into();
+    };
+    let mut cmd = Command::new(&plan.go);
+    cmd.env_clear()
+        .envs(plan.base_env.iter().map(|(k, v)| (k, v)))
+        .envs(&first.env);
+    cmd.current_dir(&plan.module_dir)
+        .args(["list", "-f", "{{.Name}}", &plan.package]);
+    cmd.output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub(crate) fn sha256_file(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|d| sha256_hex(&d))
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

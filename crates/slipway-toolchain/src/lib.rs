@@ -1,0 +1,83 @@
+//! Toolchains on this machine: finding and checking `go`, zig and GNU cross
+//! compilers, writing the zig CC wrappers cgo uses, and `slipway doctor`.
+
+mod cache;
+pub mod doctor;
+mod error;
+mod gnu;
+mod go;
+mod process;
+mod zig;
+pub mod zigcc;
+
+use std::path::{Path, PathBuf};
+
+pub use cache::{CacheDir, write_atomic};
+pub use error::ToolchainError;
+pub use gnu::GnuCc;
+pub use go::{GoToolchain, PASSED_THROUGH, parse_go_version};
+pub use process::which;
+pub use zig::{Zig, ZigSupport, zon_string_list};
+
+use slipway_platform::{CCompiler, Target};
+
+/// The C compilers a build has found so far, looked up only when a target needs one.
+pub struct CCompilers<'a> {
+    pub cache: &'a CacheDir,
+    pub zig_path: Option<&'a Path>,
+    /// The slipway executable the zig wrappers call back into.
+    pub slipway_exe: &'a Path,
+    zig: Option<Zig>,
+}
+
+impl<'a> CCompilers<'a> {
+    pub fn new(
+        cache: &'a CacheDir,
+        zig_path: Option<&'a Path>,
+        slipway_exe: &'a Path,
+    ) -> CCompilers<'a> {
+        CCompilers {
+            cache,
+            zig_path,
+            slipway_exe,
+            zig: None,
+        }
+    }
+
+    /// The zig in use, once a cgo target asked for it.
+    pub fn zig(&self) -> Option<&Zig> {
+        self.zig.as_ref()
+    }
+
+    /// The `CC` for a target, checked against the compiler that will use it;
+    /// `None` for targets without cgo.
+    pub fn cc_for(
+        &mut self,
+        target: &Target,
+        choice: CCompiler,
+    ) -> Result<Option<PathBuf>, ToolchainError> {
+        if !target.libc.cgo() {
+            return Ok(None);
+        }
+        target.validate(choice)?;
+        match choice {
+            CCompiler::Zig => {
+                if self.zig.is_none() {
+                    self.zig = Some(Zig::discover(self.zig_path, self.cache)?);
+                }
+                let zig = self.zig.as_ref().expect("set above");
+                zig.check(target)?;
+                let cc_target =
+                    zigcc::ZigCcTarget::for_target(target).expect("cgo targets have a zig triple");
+                zigcc::write_wrapper(self.cache, zig, &cc_target, self.slipway_exe).map(Some)
+            }
+            CCompiler::Gnu => {
+                let triple = target.gnu_triple()?;
+                let gcc =
+                    GnuCc::discover(triple).ok_or(ToolchainError::GnuNotFound { triple })??;
+                gcc.check(target)?;
+                Ok(Some(gcc.path))
+            }
+        }
+    }
+}

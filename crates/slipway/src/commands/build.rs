@@ -1,0 +1,314 @@
+//! `slipway build`: plan, validate, build in parallel, check, install.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde::Serialize;
+use slipway_build::{Artifact, BuildRequest, Event, OutDir, Plan};
+use slipway_platform::{CCompiler, Libc, Platform, Target};
+use slipway_toolchain::{CCompilers, CacheDir, GoToolchain};
+
+use crate::cli::BuildArgs;
+use crate::config::{self, BuildConfig};
+use crate::ui::{Ui, seconds};
+use crate::{InputError, input};
+
+pub fn run(args: BuildArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
+    let request = request(&args)?;
+    // Everything that needs no tool is checked before any tool is looked for.
+    slipway_build::validate_request(&request)?;
+
+    let go = GoToolchain::discover(args.go.as_deref())?;
+    let exe = std::env::current_exe()
+        .context("cannot find the slipway executable for the zig wrappers")?;
+    let mut compilers = CCompilers::new(cache, args.zig.as_deref(), &exe);
+    let plan = slipway_build::plan(&request, &go, &mut compilers, cache)?;
+
+    if !plan.dropped_env.is_empty() && !args.dry_run {
+        ui.warn(format!(
+            "ignoring {} from the environment: slipway sets the build's Go and cgo variables itself (declare extra ones with --env or [build.env])",
+            plan.dropped_env.join(", ")
+        ));
+    }
+    if args.dry_run {
+        return print_plan(&plan, args.json);
+    }
+
+    let out = OutDir::prepare(&plan.out_dir)?;
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let started = std::time::Instant::now();
+    let progress = Progress::new(ui, &plan);
+    let built = slipway_build::execute(&plan, jobs, &|event| progress.event(event));
+    let artifacts = match built.and_then(|built| slipway_build::install(&plan, &out, &built)) {
+        Ok(a) => a,
+        Err(e) => {
+            out.abandon();
+            return Err(e.into());
+        }
+    };
+
+    if args.json {
+        print_json(&plan, &artifacts)?;
+    } else {
+        for a in &artifacts {
+            println!("{}  {}", a.sha256, a.path.display());
+        }
+    }
+    ui.status(format!(
+        "built {} target{} in {} into {}",
+        artifacts.len(),
+        if artifacts.len() == 1 { "" } else { "s" },
+        seconds(started.elapsed()),
+        plan.out_dir.display()
+    ));
+    Ok(())
+}
+
+/// Merge flags over `slipway.toml` into a request.
+fn request(args: &BuildArgs) -> anyhow::Result<BuildRequest> {
+    let module_dir = std::path::absolute(&args.dir)
+        .with_context(|| format!("cannot resolve {}", args.dir.display()))?;
+    if !module_dir.join("go.mod").is_file() {
+        return Err(slipway_build::BuildError::NotAModule { dir: module_dir }.into());
+    }
+    let cfg: BuildConfig = config::load(&module_dir)
+        .map_err(|e| InputError(e.to_string()))?
+        .build;
+
+    let platform_lists: Vec<String> = if args.platforms.is_empty() {
+        cfg.platforms.clone().unwrap_or_default()
+    } else {
+        args.platforms.clone()
+    };
+    let mut platforms: Vec<Platform> = Vec::new();
+    if !platform_lists.is_empty() {
+        platforms = Platform::parse_list(&platform_lists.join(","))?;
+    }
+    let libc: Libc = args
+        .libc
+        .as_deref()
+        .or(cfg.libc.as_deref())
+        .unwrap_or("none")
+        .parse()?;
+    let cc_name = args.cc.as_deref().or(cfg.cc.as_deref()).unwrap_or("zig");
+    let cc = CCompiler::parse(cc_name)
+        .ok_or_else(|| input(format!("unknown C compiler `{cc_name}`: use zig or gnu")))?;
+
+    let mut env: BTreeMap<String, String> = cfg.env.clone().unwrap_or_default();
+    for pair in &args.env {
+        let (k, v) = pair
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| input(format!("--env `{pair}` is not KEY=VALUE")))?;
+        env.insert(k.to_string(), v.to_string());
+    }
+    let out = match (&args.out, &cfg.out) {
+        (Some(out), _) => std::path::absolute(out)?,
+        (None, Some(out)) => module_dir.join(out),
+        (None, None) => module_dir.join("dist"),
+    };
+    let tags = match &args.tags {
+        Some(t) => t
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(String::from)
+            .collect(),
+        None => cfg.tags.clone().unwrap_or_default(),
+    };
+    let ldflags = match &args.ldflags {
+        Some(f) => vec![f.clone()],
+        None => cfg.ldflags.clone().unwrap_or_default(),
+    };
+    Ok(BuildRequest {
+        package: args
+            .package
+            .clone()
+            .or(cfg.package)
+            .unwrap_or_else(|| ".".into()),
+        name: args.name.clone().or(cfg.name),
+        targets: platforms
+            .into_iter()
+            .map(|p| Target::new(p, libc))
+            .collect(),
+        cc,
+        out_dir: out,
+        tags,
+        ldflags,
+        env,
+        buildvcs: args.buildvcs || cfg.buildvcs.unwrap_or(false),
+        module_dir,
+    })
+}
+
+#[derive(Serialize)]
+struct JsonArtifact<'a> {
+    platform: String,
+    libc: String,
+    path: &'a Path,
+    sha256: &'a str,
+    size: u64,
+}
+
+fn print_json(plan: &Plan, artifacts: &[Artifact]) -> anyhow::Result<()> {
+    let value = serde_json::json!({
+        "artifacts": artifacts.iter().map(|a| JsonArtifact {
+            platform: a.target.platform.to_string(),
+            libc: a.target.libc.to_string(),
+            path: &a.path,
+            sha256: &a.sha256,
+            size: a.size,
+        }).collect::<Vec<_>>(),
+        "name": plan.name,
+        "out_dir": plan.out_dir,
+        "go": plan.go_version,
+        "zig": plan.zig_version,
+        "source_date_epoch": plan.source_date_epoch,
+    });
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// `--dry-run`: what would run, in a form a person can paste into a shell.
+fn print_plan(plan: &Plan, json: bool) -> anyhow::Result<()> {
+    let shown = |env: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+        env.iter()
+            .map(|(k, v)| (k.clone(), slipway_build::env::redact(v)))
+            .collect()
+    };
+    if json {
+        let targets: Vec<_> = plan
+            .targets
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "platform": t.target.platform.to_string(),
+                    "libc": t.target.libc.to_string(),
+                    "env": shown(&t.env),
+                    "args": t.args,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "go": plan.go,
+            "dir": plan.module_dir,
+            "dropped_env": plan.dropped_env,
+            "targets": targets,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    println!("# in {}", plan.module_dir.display());
+    if !plan.dropped_env.is_empty() {
+        println!("# unset: {}", plan.dropped_env.join(" "));
+    }
+    for t in &plan.targets {
+        println!("\n# {}", t.target);
+        let vars: Vec<String> = shown(&t.env)
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_word(v)))
+            .collect();
+        let args: Vec<String> = t.args.iter().map(|a| shell_word(a)).collect();
+        println!(
+            "env {} \\\n  {} {}",
+            vars.join(" "),
+            plan.go.display(),
+            args.join(" ")
+        );
+    }
+    Ok(())
+}
+
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=,:@+%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Per-target progress: a spinner line each on a terminal, plain lines elsewhere.
+struct Progress {
+    ui: Ui,
+    /// The bars stay on screen after the build as its summary.
+    bars: Option<(MultiProgress, Mutex<Vec<(Target, ProgressBar)>>)>,
+}
+
+impl Progress {
+    fn new(ui: Ui, plan: &Plan) -> Progress {
+        if !ui.live {
+            return Progress { ui, bars: None };
+        }
+        let multi = MultiProgress::new();
+        let style = ProgressStyle::with_template("{spinner} {prefix:<28} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let bars = plan
+            .targets
+            .iter()
+            .map(|t| {
+                let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()));
+                bar.set_prefix(t.target.to_string());
+                bar.set_message("waiting");
+                (t.target.clone(), bar)
+            })
+            .collect();
+        Progress {
+            ui,
+            bars: Some((multi, Mutex::new(bars))),
+        }
+    }
+
+    fn event(&self, event: Event<'_>) {
+        let Some((_, bars)) = &self.bars else {
+            match event {
+                Event::Started { target } => self.ui.status(format!("building {target}")),
+                Event::Finished { target, elapsed } => self
+                    .ui
+                    .status(format!("built {target} in {}", seconds(elapsed))),
+                Event::Failed { target, elapsed } => self
+                    .ui
+                    .status(format!("FAILED {target} after {}", seconds(elapsed))),
+            }
+            return;
+        };
+        let bars = bars.lock().unwrap_or_else(|e| e.into_inner());
+        let find = |t: &Target| bars.iter().find(|(bt, _)| bt == t).map(|(_, b)| b.clone());
+        match event {
+            Event::Started { target } => {
+                if let Some(bar) = find(target) {
+                    bar.reset_elapsed();
+                    bar.set_message("building");
+                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                }
+            }
+            Event::Finished { target, elapsed } => {
+                if let Some(bar) = find(target) {
+                    bar.finish_with_message(format!(
+                        "{} {}",
+                        console::style("done").green(),
+                        seconds(elapsed)
+                    ));
+                }
+            }
+            Event::Failed { target, elapsed } => {
+                if let Some(bar) = find(target) {
+                    bar.finish_with_message(format!(
+                        "{} {}",
+                        console::style("failed").red(),
+                        seconds(elapsed)
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `slipway doctor`: toolchains found, and what this machine can build.
+
+use console::style;
+use slipway_toolchain::CacheDir;
+use slipway_toolchain::doctor::{self, Found};
+
+use crate::cli::DoctorArgs;
+
+pub fn run(args: DoctorArgs, cache: &CacheDir) -> anyhow::Result<()> {
+    let report = doctor::run(args.go.as_deref(), args.zig.as_deref(), cache);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("Toolchains");
+    for tool in [&report.go, &report.zig] {
+        print_found(tool);
+    }
+    let gnu_found: Vec<&Found> = report.gnu.iter().filter(|g| g.path.is_some()).collect();
+    if gnu_found.is_empty() {
+        println!(
+            "  {:<34} none (optional; Debian's gcc-<triple> packages)",
+            "GNU cross gcc"
+        );
+    }
+    for g in gnu_found {
+        print_found(g);
+    }
+    let qemu: Vec<&str> = report
+        .qemu
+        .iter()
+        .filter(|q| q.path.is_some())
+        .map(|q| q.name.as_str())
+        .collect();
+    println!(
+        "  {:<34} {}",
+        "qemu-user (runs tests)",
+        if qemu.is_empty() {
+            "none".into()
+        } else {
+            qemu.join(" ")
+        }
+    );
+
+    println!("\nTargets ({} = can build here)", style("ok").green());
+    println!("  {:<26} {:<8} {:<5} status", "PLATFORM", "LIBC", "CC");
+    for row in &report.targets {
+        let status = match &row.why {
+            None => style("ok".to_string()).green(),
+            Some(why) => style(why.clone()).red(),
+        };
+        println!(
+            "  {:<26} {:<8} {:<5} {}",
+            row.platform,
+            short_libc(&row.libc),
+            row.cc.unwrap_or("-"),
+            status
+        );
+    }
+    Ok(())
+}
+
+fn short_libc(libc: &str) -> &str {
+    libc.strip_prefix("glibc:").map(|_| libc).unwrap_or(libc)
+}
+
+fn print_found(f: &Found) {
+    match (&f.path, &f.problem) {
+        (Some(path), _) => println!(
+            "  {:<34} {} ({path})",
+            f.name,
+            f.version.as_deref().unwrap_or("")
+        ),
+        (None, Some(problem)) => println!(
+            "  {:<34} {}",
+            f.name,
+            style(format!("missing: {problem}")).red()
+        ),
+        (None, None) => println!("  {:<34} missing", f.name),
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per command.
+
+pub mod build;
+pub mod doctor;
+pub mod targets;
+pub mod zig_cc;

@@ -1,0 +1,76 @@
+//! `slipway targets`: what can be asked for, from the platform model alone.
+
+use serde::Serialize;
+use slipway_platform::{Arch, Platform, valid_options, valid_variants};
+
+use crate::cli::TargetsArgs;
+
+#[derive(Serialize)]
+struct Row {
+    platform: String,
+    goarch: &'static str,
+    variant_var: Option<&'static str>,
+    variants: &'static str,
+    options: &'static str,
+    first_class: bool,
+    cgo: bool,
+    libc: Vec<&'static str>,
+    zig_glibc_floor: Option<String>,
+}
+
+pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
+    let rows: Vec<Row> = Arch::ALL
+        .iter()
+        .map(|&arch| Row {
+            platform: Platform::new(arch).to_string(),
+            goarch: arch.goarch(),
+            variant_var: arch.variant_var(),
+            variants: valid_variants(arch),
+            options: valid_options(arch),
+            first_class: arch.first_class(),
+            cgo: arch.cgo_supported(),
+            libc: if arch.cgo_supported() {
+                vec!["none", "musl", "glibc:X.Y"]
+            } else {
+                vec!["none"]
+            },
+            zig_glibc_floor: arch.zig_glibc_floor().map(|v| v.to_string()),
+        })
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "platforms": rows }))?
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<14} {:<10} {:<40} {:<6} libc modes",
+        "PLATFORM", "VARIABLE", "VARIANTS", "CGO"
+    );
+    for r in &rows {
+        let mut variants = r.variants.to_string();
+        if r.options != "none" {
+            variants.push_str(&format!(" ({})", r.options));
+        }
+        let mut libc = r.libc.join(", ");
+        if let Some(floor) = &r.zig_glibc_floor {
+            libc.push_str(&format!(" (glibc >= {floor})"));
+        }
+        println!(
+            "{:<14} {:<10} {:<40} {:<6} {}",
+            format!("linux/{}", r.goarch),
+            r.variant_var.unwrap_or("-"),
+            variants,
+            if r.cgo { "yes" } else { "no" },
+            libc
+        );
+    }
+    println!(
+        "\nWrite a platform as linux/<arch>[/<variant>[+option...]], e.g. linux/arm/v6, linux/mipsle/softfloat,\n\
+linux/arm64/v8.2+lse. libc modes: none (CGO_ENABLED=0, static), musl (cgo, static),\n\
+glibc:X.Y (cgo, dynamic, runs on glibc >= X.Y). First-class Go ports: amd64, 386, arm, arm64.\n\
+Go 1.24+ binaries need Linux 3.2 or newer on the device."
+    );
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! `slipway.toml`, the module's own settings. Command-line flags override it;
+//! unknown keys are errors, so a typo never silently changes a build.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+pub const FILE_NAME: &str = "slipway.toml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub build: BuildConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildConfig {
+    pub package: Option<String>,
+    pub name: Option<String>,
+    pub platforms: Option<Vec<String>>,
+    pub libc: Option<String>,
+    pub cc: Option<String>,
+    /// Relative to the module directory.
+    pub out: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub ldflags: Option<Vec<String>>,
+    pub buildvcs: Option<bool>,
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+/// Read `slipway.toml` from the module directory; absent means defaults.
+pub fn load(module_dir: &Path) -> anyhow::Result<Config> {
+    let path = module_dir.join(FILE_NAME);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
+    toml::from_str(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_build_section() {
+        let c = parse(
+            r#"
+[build]
+package = "./cmd/server"
+platforms = ["linux/amd64", "linux/arm/v7"]
+libc = "musl"
+tags = ["prod"]
+env = { GOEXPERIMENT = "loopvar" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.build.package.as_deref(), Some("./cmd/server"));
+        assert_eq!(c.build.platforms.unwrap().len(), 2);
+        assert_eq!(c.build.env.unwrap()["GOEXPERIMENT"], "loopvar");
+    }
+
+    #[test]
+    fn unknown_keys_say_where_and_what_is_valid() {
+        let e = parse("[build]\npakage = \"./cmd\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2"), "{e}");
+        assert!(e.contains("unknown field `pakage`"), "{e}");
+        assert!(e.contains("package"), "{e}");
+        let e = parse("[bild]\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `bild`"), "{e}");
+        let e = parse("[build]\nplatforms = \"linux/amd64\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid type"), "{e}");
+    }
+}

@@ -1,0 +1,84 @@
+//! The slipway command line: parse, dispatch to one module per command, and
+//! turn errors into a message that says what to do and an exit code that
+//! says what kind of failure it was.
+
+mod cli;
+mod commands;
+mod config;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use slipway_build::{BuildError, ErrorKind};
+use slipway_platform::{PlatformError, TargetError};
+use slipway_toolchain::{CacheDir, ToolchainError};
+
+use cli::{Cli, Command};
+
+/// A problem with what the user asked for (exit 2) that has no typed error.
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+pub fn input(msg: impl Into<String>) -> InputError {
+    InputError(msg.into())
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    let _program = args.next();
+    if args.next().as_deref() == Some(std::ffi::OsStr::new("zig-cc")) {
+        return ExitCode::from(commands::zig_cc::run(args.collect()));
+    }
+
+    let cli = Cli::parse();
+    let ui = ui::Ui::new(cli.color);
+    let cache = CacheDir::resolve(cli.cache_dir.as_deref());
+    let result = match cli.command {
+        Command::Build(args) => commands::build::run(args, &cache, ui),
+        Command::Targets(args) => commands::targets::run(args),
+        Command::Doctor(args) => commands::doctor::run(args, &cache),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            ui.error(format!("{e:#}"));
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// 1: the build failed; 2: invalid input; 3: the machine (toolchains, files).
+fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if let Some(b) = cause.downcast_ref::<BuildError>() {
+            return match b.kind() {
+                ErrorKind::Input => 2,
+                ErrorKind::Environment => 3,
+                ErrorKind::Build => 1,
+            };
+        }
+        if let Some(t) = cause.downcast_ref::<ToolchainError>() {
+            return if matches!(t, ToolchainError::Target(_)) {
+                2
+            } else {
+                3
+            };
+        }
+        if cause.is::<PlatformError>() || cause.is::<TargetError>() || cause.is::<InputError>() {
+            return 2;
+        }
+        if cause.is::<std::io::Error>() {
+            return 3;
+        }
+    }
+    1
+}
