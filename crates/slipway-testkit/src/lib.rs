@@ -1,0 +1,72 @@
+//! Helpers for slipway's integration tests. Tests use real tools; a missing
+//! tool is a failure that says how to install it, never a silent skip.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use slipway_platform::Arch;
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// A bundled example module, e.g. `example("hello")`.
+pub fn example(name: &str) -> PathBuf {
+    repo_root().join("examples").join(name)
+}
+
+/// Find a tool on PATH or fail the test with the package that provides it.
+pub fn require(tool: &str, debian_package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{tool} is required by this test and not installed: run scripts/setup.sh (Debian package {debian_package})")
+        })
+}
+
+/// Run a binary for `arch` under qemu-user (natively on amd64). `sysroot` is
+/// the `-L` prefix for dynamically linked binaries (e.g. /usr/aarch64-linux-gnu).
+pub fn run_on(arch: Arch, binary: &Path, args: &[&str], sysroot: Option<&Path>) -> Output {
+    let mut cmd = if arch == Arch::Amd64 {
+        Command::new(binary)
+    } else {
+        let qemu = require(&format!("qemu-{}", arch.qemu_name()), "qemu-user");
+        let mut c = Command::new(qemu);
+        if let Some(root) = sysroot {
+            c.arg("-L").arg(root);
+        }
+        c.arg(binary);
+        c
+    };
+    cmd.args(args).output().unwrap_or_else(|e| panic!("running {}: {e}", binary.display()))
+}
+
+/// Copy a directory tree (files and directories only), for building the same
+/// source from another place.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// stdout as text, failing the test with stderr if the command failed.
+pub fn stdout_ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

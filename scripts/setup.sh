@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install what slipway's example and tests need on a fresh Debian machine:
+# the Debian packages listed in scripts/deps/*.apt, zig from PyPI, and the
+# qemu-user binfmt registrations. Safe to run again; it installs only what is
+# missing. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+wanted=$(cat scripts/deps/*.apt | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
+missing=()
+for pkg in $wanted; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v zig >/dev/null 2>&1 && ! python3 -c 'import ziglang' 2>/dev/null; then
+  say "installing zig (pip install ziglang)"
+  python3 -m pip install --quiet ziglang 2>/dev/null || python3 -m pip install --quiet --break-system-packages ziglang
+fi
+
+command -v go >/dev/null 2>&1 || { say "go is not installed: install Go 1.22 or newer (https://go.dev/dl)"; exit 3; }
+command -v cargo >/dev/null 2>&1 || { say "cargo is not installed: install Rust (https://rustup.rs)"; exit 3; }
+
+# binfmt_misc lets runc start foreign-architecture images through qemu-user-static.
+if [ -d /proc/sys/fs/binfmt_misc ] && command -v update-binfmts >/dev/null 2>&1; then
+  mountpoint -q /proc/sys/fs/binfmt_misc || as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+  as_root update-binfmts --enable >/dev/null 2>&1 || true
+fi
+say "ready"
