@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Run slipway's whole test suite: install what is missing, check formatting,
+# then every unit and integration test against the real tools. Go's, zig's and
+# cargo's caches live in their default places and are shared between tests and
+# runs, so only the first run on a machine pays for zig's per-target libc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo fmt --all -- --check
+cargo test --workspace --locked --no-fail-fast "$@"
