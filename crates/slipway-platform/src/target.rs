@@ -85,14 +85,14 @@ impl Target {
                         libc: self.libc,
                     });
                 }
-                if let (Libc::Glibc(version), Some(floor)) = (self.libc, arch.zig_glibc_floor()) {
-                    if version < floor {
-                        return Err(TargetError::GlibcBelowFloor {
-                            platform,
-                            version,
-                            floor,
-                        });
-                    }
+                if let (Libc::Glibc(version), Some(floor)) = (self.libc, arch.zig_glibc_floor())
+                    && version < floor
+                {
+                    return Err(TargetError::GlibcBelowFloor {
+                        platform,
+                        version,
+                        floor,
+                    });
                 }
             }
             CCompiler::Gnu => {
@@ -249,15 +249,15 @@ impl Target {
 
     /// Go version a target needs beyond Go 1.21 (variant spellings added later).
     pub fn check_go_version(&self, major: u32, minor: u32) -> Result<(), TargetError> {
-        if let Some((need_major, need_minor, what)) = self.platform.variant.min_go() {
-            if (major, minor) < (need_major, need_minor) {
-                return Err(TargetError::GoTooOld {
-                    platform: self.platform.to_string(),
-                    what,
-                    need: format!("{need_major}.{need_minor}"),
-                    have: format!("{major}.{minor}"),
-                });
-            }
+        if let Some((need_major, need_minor, what)) = self.platform.variant.min_go()
+            && (major, minor) < (need_major, need_minor)
+        {
+            return Err(TargetError::GoTooOld {
+                platform: self.platform.to_string(),
+                what,
+                need: format!("{need_major}.{need_minor}"),
+                have: format!("{major}.{minor}"),
+            });
         }
         Ok(())
     }

@@ -160,10 +160,10 @@ fn check_row(
     if let Err(e) = go {
         return row(None, Some(e.to_string()));
     }
-    if let Ok(go) = go {
-        if let Err(e) = go.check(target) {
-            return row(None, Some(e.to_string()));
-        }
+    if let Ok(go) = go
+        && let Err(e) = go.check(target)
+    {
+        return row(None, Some(e.to_string()));
     }
     if !target.libc.cgo() {
         return row(None, None);
@@ -179,12 +179,12 @@ fn check_row(
     let Some(zig_problem) = zig_problem else {
         return row(Some("zig"), None);
     };
-    if let (Libc::Glibc(_), Ok(triple)) = (target.libc, target.gnu_triple()) {
-        if let Some((_, Some(Ok(cc)))) = gnu.iter().find(|(t, _)| *t == triple) {
-            if target.validate(CCompiler::Gnu).is_ok() && cc.check(target).is_ok() {
-                return row(Some("gnu"), None);
-            }
-        }
+    if let (Libc::Glibc(_), Ok(triple)) = (target.libc, target.gnu_triple())
+        && let Some((_, Some(Ok(cc)))) = gnu.iter().find(|(t, _)| *t == triple)
+        && target.validate(CCompiler::Gnu).is_ok()
+        && cc.check(target).is_ok()
+    {
+        return row(Some("gnu"), None);
     }
     row(Some("zig"), Some(zig_problem))
 }

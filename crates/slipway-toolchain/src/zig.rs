@@ -64,7 +64,7 @@ impl Zig {
             Libc::Glibc(v) => triple.trim_end_matches(&format!(".{v}")).to_string(),
             _ => triple.clone(),
         };
-        if !self.support.libc.iter().any(|t| *t == base) {
+        if !self.support.libc.contains(&base) {
             return Err(ToolchainError::ZigNoLibc {
                 triple: base,
                 zig: self.version.clone(),

@@ -240,8 +240,13 @@ fn shell_word(s: &str) -> String {
 /// Per-target progress: a spinner line each on a terminal, plain lines elsewhere.
 struct Progress {
     ui: Ui,
-    /// The bars stay on screen after the build as its summary.
-    bars: Option<(MultiProgress, Mutex<Vec<(Target, ProgressBar)>>)>,
+    bars: Option<Bars>,
+}
+
+/// One status line per target; they stay on screen after the build as its summary.
+struct Bars {
+    _multi: MultiProgress,
+    lines: Mutex<Vec<(Target, ProgressBar)>>,
 }
 
 impl Progress {
@@ -264,12 +269,15 @@ impl Progress {
             .collect();
         Progress {
             ui,
-            bars: Some((multi, Mutex::new(bars))),
+            bars: Some(Bars {
+                _multi: multi,
+                lines: Mutex::new(bars),
+            }),
         }
     }
 
     fn event(&self, event: Event<'_>) {
-        let Some((_, bars)) = &self.bars else {
+        let Some(bars) = &self.bars else {
             match event {
                 Event::Started { target } => self.ui.status(format!("building {target}")),
                 Event::Finished { target, elapsed } => self
@@ -281,7 +289,7 @@ impl Progress {
             }
             return;
         };
-        let bars = bars.lock().unwrap_or_else(|e| e.into_inner());
+        let bars = bars.lines.lock().unwrap_or_else(|e| e.into_inner());
         let find = |t: &Target| bars.iter().find(|(bt, _)| bt == t).map(|(_, b)| b.clone());
         match event {
             Event::Started { target } => {
@@ -293,6 +301,7 @@ impl Progress {
             }
             Event::Finished { target, elapsed } => {
                 if let Some(bar) = find(target) {
+                    bar.set_style(finished_style());
                     bar.finish_with_message(format!(
                         "{} {}",
                         console::style("done").green(),
@@ -302,6 +311,7 @@ impl Progress {
             }
             Event::Failed { target, elapsed } => {
                 if let Some(bar) = find(target) {
+                    bar.set_style(finished_style());
                     bar.finish_with_message(format!(
                         "{} {}",
                         console::style("failed").red(),
@@ -311,4 +321,10 @@ impl Progress {
             }
         }
     }
+}
+
+/// A finished line: no spinner, no live timer (the message holds the time).
+fn finished_style() -> ProgressStyle {
+    ProgressStyle::with_template("  {prefix:<28} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
