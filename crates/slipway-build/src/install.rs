@@ -8,6 +8,7 @@ use serde::Serialize;
 use slipway_platform::Target;
 
 use crate::BuildError;
+use crate::fresh::Record;
 use crate::plan::Plan;
 use crate::run::{Built, sha256_file};
 
@@ -96,13 +97,18 @@ pub fn install(plan: &Plan, out: &OutDir, built: &[Built]) -> Result<Vec<Artifac
             .find(|p| p.target == b.target)
             .expect("built targets come from the plan");
         let dir = out.path.join(b.target.platform.dir_name());
-        let dest = dir.join(&plan.name);
-        if sha256_file(&dest).as_deref() != Some(b.sha256.as_str()) {
-            std::fs::create_dir_all(&dir)
-                .map_err(BuildError::io(format!("creating {}", dir.display())))?;
-            copy_atomic(&planned.stage, &dest, 0o755)?;
+        let dest =
+            std::path::absolute(dir.join(&plan.name)).unwrap_or_else(|_| dir.join(&plan.name));
+        // The record skips re-reading a copy that is still the one installed.
+        if !Record::is_installed(&planned.stage, &dest, &b.sha256) {
+            if sha256_file(&dest).as_deref() != Some(b.sha256.as_str()) {
+                std::fs::create_dir_all(&dir)
+                    .map_err(BuildError::io(format!("creating {}", dir.display())))?;
+                copy_atomic(&planned.stage, &dest, 0o755)?;
+            }
+            Record::installed(&planned.stage, &dest);
         }
-        let path = std::path::absolute(&dest).unwrap_or(dest);
+        let path = dest;
         artifacts.push(Artifact {
             target: b.target.clone(),
             path,

@@ -4,6 +4,7 @@
 
 pub mod env;
 mod error;
+mod fresh;
 mod install;
 mod plan;
 mod run;

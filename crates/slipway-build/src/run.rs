@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use slipway_platform::Target;
 
 use crate::BuildError;
+use crate::fresh::Record;
 use crate::plan::{Plan, PlannedTarget};
 
 /// Progress, reported from worker threads as it happens.
@@ -117,14 +118,24 @@ fn build_one(plan: &Plan, planned: &PlannedTarget) -> Result<Built, BuildError> 
             output: indent(&output),
         });
     }
+    // Unchanged since it was checked (Go found it up to date): nothing to redo.
+    if let Some((sha256, size)) = Record::digest_if_unchanged(&planned.stage) {
+        return Ok(Built {
+            target: target.clone(),
+            sha256,
+            size,
+        });
+    }
     let data = std::fs::read(&planned.stage).map_err(BuildError::io(format!(
         "reading {}",
         planned.stage.display()
     )))?;
     check_binary(plan, target, &data)?;
+    let sha256 = sha256_hex(&data);
+    Record::checked(&planned.stage, &sha256);
     Ok(Built {
         target: target.clone(),
-        sha256: sha256_hex(&data),
+        sha256,
         size: data.len() as u64,
     })
 }

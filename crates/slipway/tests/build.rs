@@ -633,3 +633,105 @@ fn help_teaches_and_exit_codes_are_documented() {
         .unwrap();
     assert_eq!(exit_code(&result), 2);
 }
+
+#[test]
+fn gnu_cross_gcc_builds_glibc_targets_at_or_above_its_own_glibc() {
+    let gcc = require("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu");
+    // Debian 12's cross sysroot has glibc 2.36; ask the compiler rather than assume.
+    let probe = Command::new(&gcc)
+        .args([
+            "-E",
+            "-dM",
+            "-include",
+            "features.h",
+            "-x",
+            "c",
+            "/dev/null",
+        ])
+        .output()
+        .unwrap();
+    let macros = stdout_ok(&probe, "gcc -dM");
+    let minor = macros
+        .lines()
+        .find_map(|l| l.strip_prefix("#define __GLIBC_MINOR__ "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let floor = format!("glibc:2.{minor}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let output = slipway()
+        .arg("build")
+        .arg(example("hello"))
+        .args([
+            "--platform",
+            "linux/arm64",
+            "--libc",
+            &floor,
+            "--cc",
+            "gnu",
+            "--json",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_str(&stdout_ok(&output, "build with --cc gnu")).unwrap();
+    let path = PathBuf::from(json["artifacts"][0]["path"].as_str().unwrap());
+    let out = run_on(
+        Arch::Arm64,
+        &path,
+        &["--once"],
+        Some(Path::new("/usr/aarch64-linux-gnu")),
+    );
+    let text = stdout_ok(&out, "gnu-built arm64 binary");
+    assert!(
+        text.starts_with(&format!(
+            "hello from linux/arm64 cgo=true c=glibc-2.{minor}(runtime-2.{minor}"
+        )),
+        "{text}"
+    );
+
+    // A floor below the sysroot's glibc cannot be met by this compiler.
+    let output = slipway()
+        .arg("build")
+        .arg(example("hello"))
+        .args([
+            "--platform",
+            "linux/arm64",
+            "--libc",
+            "glibc:2.28",
+            "--cc",
+            "gnu",
+            "--out",
+        ])
+        .arg(tmp.path().join("old"))
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&output), 3, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!("links against glibc 2.{minor}")) && err.contains("use --cc zig"),
+        "{err}"
+    );
+    // And soft-float MIPS has no Debian compiler with a matching ABI.
+    let output = slipway()
+        .arg("build")
+        .arg(example("hello"))
+        .args([
+            "--platform",
+            "linux/mipsle/softfloat",
+            "--libc",
+            "glibc:2.36",
+            "--cc",
+            "gnu",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("hard-float C ABI"),
+        "{}",
+        stderr(&output)
+    );
+}
