@@ -735,3 +735,87 @@ fn gnu_cross_gcc_builds_glibc_targets_at_or_above_its_own_glibc() {
         stderr(&output)
     );
 }
+
+#[test]
+fn git_commit_time_becomes_source_date_epoch_and_vcs_stamping_is_opt_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("m");
+    copy_tree(&example("hello"), &src);
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&src)
+            .env("GIT_AUTHOR_DATE", "2024-02-03T04:05:06Z")
+            .env("GIT_COMMITTER_DATE", "2024-02-03T04:05:06Z")
+            .output()
+            .unwrap();
+        stdout_ok(&out, &format!("git {args:?}"))
+    };
+    git(&["init", "-q"]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@t", "add", "."]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qm",
+        "initial",
+    ]);
+    let revision = git(&["rev-parse", "HEAD"]).trim().to_string();
+
+    let plan = slipway()
+        .arg("build")
+        .arg(&src)
+        .args([
+            "--platform",
+            "linux/amd64",
+            "--libc",
+            "none",
+            "--dry-run",
+            "--json",
+        ])
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_str(&stdout_ok(&plan, "dry run in git")).unwrap();
+    assert_eq!(json["targets"][0]["env"]["SOURCE_DATE_EPOCH"], "1706933106");
+
+    let out = tmp.path().join("out");
+    let build = |extra: &[&str]| {
+        let result = slipway()
+            .arg("build")
+            .arg(&src)
+            .args(["--platform", "linux/amd64", "--libc", "none", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        stdout_ok(&result, "build in git");
+        let info = Command::new("go")
+            .args(["version", "-m"])
+            .arg(out.join("linux_amd64/hello"))
+            .output()
+            .unwrap();
+        stdout_ok(&info, "go version -m")
+    };
+    assert!(
+        !build(&[]).contains("vcs.revision"),
+        "stamped without --buildvcs"
+    );
+    assert!(build(&["--buildvcs"]).contains(&format!("vcs.revision={revision}")));
+
+    let bad = slipway()
+        .arg("build")
+        .arg(&src)
+        .args(["--platform", "linux/amd64", "--dry-run"])
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&bad), 2);
+    assert!(
+        stderr(&bad).contains("SOURCE_DATE_EPOCH=`yesterday` is not a whole number"),
+        "{}",
+        stderr(&bad)
+    );
+}
