@@ -12,15 +12,23 @@ fn slipway() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin!("slipway"))
 }
 
+/// `slipway build MODULE ARGS... [--out OUT]`, run to completion.
+fn build_cmd(module: &Path, args: &[&str], out: Option<&Path>) -> Output {
+    let mut cmd = slipway();
+    cmd.arg("build").arg(module).args(args);
+    if let Some(out) = out {
+        cmd.arg("--out").arg(out);
+    }
+    cmd.output().unwrap()
+}
+
 /// `slipway build --json` of the example into `out`; returns the artifacts.
 fn build(module: &Path, platforms: &str, libc: &str, out: &Path) -> Vec<Value> {
-    let output = slipway()
-        .arg("build")
-        .arg(module)
-        .args(["--platform", platforms, "--libc", libc, "--json", "--out"])
-        .arg(out)
-        .output()
-        .unwrap();
+    let output = build_cmd(
+        &module,
+        &["--platform", platforms, "--libc", libc, "--json"],
+        Some(&out),
+    );
     let stdout = stdout_ok(&output, &format!("slipway build {platforms} --libc {libc}"));
     let json: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("stdout is not only JSON ({e}):\n{stdout}"));
@@ -193,21 +201,18 @@ fn invalid_combinations_fail_before_go_runs_and_leave_nothing() {
     ];
     for (platform, libc, message) in cases {
         // A go that does not exist proves the check happens before go is looked for.
-        let result = slipway()
-            .arg("build")
-            .arg(example("hello"))
-            .args([
+        let result = build_cmd(
+            &example("hello"),
+            &[
                 "--go",
                 "/nonexistent/go",
                 "--platform",
                 platform,
                 "--libc",
                 libc,
-                "--out",
-            ])
-            .arg(&out)
-            .output()
-            .unwrap();
+            ],
+            Some(&out),
+        );
         assert_eq!(
             exit_code(&result),
             2,
@@ -322,13 +327,11 @@ fn compile_errors_fail_the_build_and_keep_the_previous_output() {
         "package main\n\nfunc main() { undefinedThing() }\n",
     )
     .unwrap();
-    let result = slipway()
-        .arg("build")
-        .arg(&good)
-        .args(["--platform", "linux/amd64,linux/arm64", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let result = build_cmd(
+        &good,
+        &["--platform", "linux/amd64,linux/arm64"],
+        Some(&out),
+    );
     assert_eq!(exit_code(&result), 1, "{}", stderr(&result));
     let err = stderr(&result);
     assert!(err.contains("2 of 2 targets failed"), "{err}");
@@ -373,13 +376,7 @@ fn a_failed_first_build_removes_the_out_dir_it_created() {
         "package main\n\nfunc main() { nope() }\n",
     );
     let out = tmp.path().join("new/out");
-    let result = slipway()
-        .arg("build")
-        .arg(&src)
-        .args(["--platform", "linux/amd64", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let result = build_cmd(&src, &["--platform", "linux/amd64"], Some(&out));
     assert_eq!(exit_code(&result), 1);
     assert!(!tmp.path().join("new").exists(), "out dir left behind");
 }
@@ -395,13 +392,11 @@ fn non_main_packages_are_refused_with_their_name() {
     )
     .unwrap();
     let out = tmp.path().join("out");
-    let result = slipway()
-        .arg("build")
-        .arg(&src)
-        .args(["--platform", "linux/amd64", "--package", "./lib", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let result = build_cmd(
+        &src,
+        &["--platform", "linux/amd64", "--package", "./lib"],
+        Some(&out),
+    );
     assert_eq!(exit_code(&result), 2, "{}", stderr(&result));
     assert!(
         stderr(&result).contains("`./lib` is package util, not package main"),
@@ -416,13 +411,11 @@ fn unusable_out_dir_and_missing_toolchains_are_machine_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
-    let result = slipway()
-        .arg("build")
-        .arg(example("hello"))
-        .args(["--platform", "linux/amd64", "--out"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let result = build_cmd(
+        &example("hello"),
+        &["--platform", "linux/amd64"],
+        Some(&file),
+    );
     assert_eq!(exit_code(&result), 3, "{}", stderr(&result));
     assert!(
         stderr(&result).contains("exists and is not a directory"),
@@ -431,21 +424,18 @@ fn unusable_out_dir_and_missing_toolchains_are_machine_errors() {
     );
 
     let out = tmp.path().join("out");
-    let result = slipway()
-        .arg("build")
-        .arg(example("hello"))
-        .args([
+    let result = build_cmd(
+        &example("hello"),
+        &[
             "--platform",
             "linux/arm64",
             "--libc",
             "musl",
             "--zig",
             "/nonexistent/zig",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+        ],
+        Some(&out),
+    );
     assert_eq!(exit_code(&result), 3, "{}", stderr(&result));
     assert!(
         stderr(&result).contains("pip install ziglang"),
@@ -454,19 +444,11 @@ fn unusable_out_dir_and_missing_toolchains_are_machine_errors() {
     );
     assert!(!out.exists());
 
-    let result = slipway()
-        .arg("build")
-        .arg(example("hello"))
-        .args([
-            "--platform",
-            "linux/amd64",
-            "--go",
-            "/nonexistent/go",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let result = build_cmd(
+        &example("hello"),
+        &["--platform", "linux/amd64", "--go", "/nonexistent/go"],
+        Some(&out),
+    );
     assert_eq!(exit_code(&result), 3, "{}", stderr(&result));
     assert!(
         stderr(&result).contains("go not found"),
@@ -508,12 +490,7 @@ fn slipway_toml_supplies_settings_and_rejects_unknown_keys() {
     assert_eq!(json["artifacts"][0]["platform"], "linux/riscv64");
     assert!(src.join("bin/linux_riscv64/svc").is_file());
     // Flags override the file.
-    let result = slipway()
-        .arg("build")
-        .arg(&src)
-        .args(["--platform", "linux/arm/v6", "--json"])
-        .output()
-        .unwrap();
+    let result = build_cmd(&src, &["--platform", "linux/arm/v6", "--json"], None);
     let json: Value = serde_json::from_str(&stdout_ok(&result, "override")).unwrap();
     assert_eq!(json["artifacts"][0]["platform"], "linux/arm/v6");
 
@@ -537,21 +514,18 @@ fn slipway_toml_supplies_settings_and_rejects_unknown_keys() {
 fn dry_run_shows_the_exact_commands_and_builds_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let result = slipway()
-        .arg("build")
-        .arg(example("hello"))
-        .args([
+    let result = build_cmd(
+        &example("hello"),
+        &[
             "--platform",
             "linux/arm/v6,linux/mipsle/softfloat",
             "--libc",
             "musl",
             "--dry-run",
             "--json",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+        ],
+        Some(&out),
+    );
     let json: Value = serde_json::from_str(&stdout_ok(&result, "dry run")).unwrap();
     let arm = &json["targets"][0];
     assert_eq!(arm["env"]["GOARM"], "6");
@@ -660,10 +634,9 @@ fn gnu_cross_gcc_builds_glibc_targets_at_or_above_its_own_glibc() {
     let floor = format!("glibc:2.{minor}");
 
     let tmp = tempfile::tempdir().unwrap();
-    let output = slipway()
-        .arg("build")
-        .arg(example("hello"))
-        .args([
+    let output = build_cmd(
+        &example("hello"),
+        &[
             "--platform",
             "linux/arm64",
             "--libc",
@@ -671,11 +644,9 @@ fn gnu_cross_gcc_builds_glibc_targets_at_or_above_its_own_glibc() {
             "--cc",
             "gnu",
             "--json",
-            "--out",
-        ])
-        .arg(tmp.path())
-        .output()
-        .unwrap();
+        ],
+        Some(&tmp.path()),
+    );
     let json: Value = serde_json::from_str(&stdout_ok(&output, "build with --cc gnu")).unwrap();
     let path = PathBuf::from(json["artifacts"][0]["path"].as_str().unwrap());
     let out = run_on(
@@ -715,19 +686,18 @@ fn gnu_cross_gcc_builds_glibc_targets_at_or_above_its_own_glibc() {
         "{err}"
     );
     // And soft-float MIPS has no Debian compiler with a matching ABI.
-    let output = slipway()
-        .arg("build")
-        .arg(example("hello"))
-        .args([
+    let output = build_cmd(
+        &example("hello"),
+        &[
             "--platform",
             "linux/mipsle/softfloat",
             "--libc",
             "glibc:2.36",
             "--cc",
             "gnu",
-        ])
-        .output()
-        .unwrap();
+        ],
+        None,
+    );
     assert_eq!(exit_code(&output), 2, "{}", stderr(&output));
     assert!(
         stderr(&output).contains("hard-float C ABI"),
