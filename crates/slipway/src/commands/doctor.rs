@@ -43,25 +43,21 @@ pub fn run(args: DoctorArgs, cache: &CacheDir) -> anyhow::Result<()> {
     );
 
     println!("\nTargets ({} = can build here)", style("ok").green());
-    println!("  {:<26} {:<8} {:<5} status", "PLATFORM", "LIBC", "CC");
+    println!("  {:<26} {:<11} {:<4} status", "PLATFORM", "LIBC", "CC");
     for row in &report.targets {
         let status = match &row.why {
             None => style("ok".to_string()).green(),
             Some(why) => style(why.clone()).red(),
         };
         println!(
-            "  {:<26} {:<8} {:<5} {}",
+            "  {:<26} {:<11} {:<4} {}",
             row.platform,
-            short_libc(&row.libc),
+            row.libc,
             row.cc.unwrap_or("-"),
             status
         );
     }
     Ok(())
-}
-
-fn short_libc(libc: &str) -> &str {
-    libc.strip_prefix("glibc:").map(|_| libc).unwrap_or(libc)
 }
 
 fn print_found(f: &Found) {

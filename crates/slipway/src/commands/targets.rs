@@ -45,7 +45,7 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<14} {:<10} {:<40} {:<6} libc modes",
+        "{:<14} {:<10} {:<54} {:<4} libc modes",
         "PLATFORM", "VARIABLE", "VARIANTS", "CGO"
     );
     for r in &rows {
@@ -58,7 +58,7 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
             libc.push_str(&format!(" (glibc >= {floor})"));
         }
         println!(
-            "{:<14} {:<10} {:<40} {:<6} {}",
+            "{:<14} {:<10} {:<54} {:<4} {}",
             format!("linux/{}", r.goarch),
             r.variant_var.unwrap_or("-"),
             variants,
