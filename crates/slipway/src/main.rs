@@ -33,6 +33,12 @@ pub fn input(msg: impl Into<String>) -> InputError {
 }
 
 fn main() -> ExitCode {
+    // Die quietly when stdout goes away (`slipway targets | head`), as Unix
+    // tools do, instead of failing a write; Rust starts with SIGPIPE ignored.
+    // SAFETY: called first thing, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let mut args = std::env::args_os();
     let _program = args.next();
     if args.next().as_deref() == Some(std::ffi::OsStr::new("zig-cc")) {

@@ -789,3 +789,17 @@ fn git_commit_time_becomes_source_date_epoch_and_vcs_stamping_is_opt_in() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly_instead_of_panicking() {
+    use std::process::Stdio;
+    let mut child = slipway()
+        .args(["targets"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away, as with `| head -0`
+    let out = child.wait_with_output().unwrap();
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
