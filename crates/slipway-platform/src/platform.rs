@@ -35,6 +35,18 @@ impl Platform {
         }
     }
 
+    /// The OCI platform variant: arm's version (`v7`), amd64 levels above v1,
+    /// riscv64 profiles above rva20u64; arm64 carries none (`arm64/v8` is `arm64`).
+    /// Float ABIs (mips softfloat) have no OCI spelling.
+    pub fn oci_variant(&self) -> Option<String> {
+        match self.variant {
+            Variant::Arm { version, .. } => Some(format!("v{version}")),
+            Variant::Amd64 { level } if level > 1 => Some(format!("v{level}")),
+            Variant::Riscv64 { profile } if profile != 20 => Some(format!("rva{profile}u64")),
+            _ => None,
+        }
+    }
+
     /// A directory name for this platform's outputs: `linux_arm_v7`, `linux_arm64`.
     pub fn dir_name(&self) -> String {
         match self.shown_variant() {

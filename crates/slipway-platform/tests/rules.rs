@@ -122,6 +122,20 @@ fn canonical_names_and_directories() {
 }
 
 #[test]
+fn oci_variants_are_normalised() {
+    let v = |s: &str| platform(s).oci_variant();
+    assert_eq!(v("linux/arm"), Some("v7".into()));
+    assert_eq!(v("linux/arm/v5"), Some("v5".into()));
+    assert_eq!(v("linux/arm/v6+softfloat"), Some("v6".into()));
+    assert_eq!(v("linux/arm64/v8.2+lse"), None);
+    assert_eq!(v("linux/amd64"), None);
+    assert_eq!(v("linux/amd64/v3"), Some("v3".into()));
+    assert_eq!(v("linux/riscv64"), None);
+    assert_eq!(v("linux/riscv64/rva22u64"), Some("rva22u64".into()));
+    assert_eq!(v("linux/mipsle/softfloat"), None);
+}
+
+#[test]
 fn derives_zig_and_gnu_triples() {
     let cases = [
         ("linux/amd64", "musl", "x86_64-linux-musl"),

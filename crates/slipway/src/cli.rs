@@ -72,6 +72,26 @@ GOMIPS=softfloat -> linux/mipsle/softfloat) and Go's comma options join with '+'
     )]
     Build(BuildArgs),
 
+    /// Build a multi-platform OCI image: no daemon, no base image, reproducible.
+    #[command(
+        long_about = "Plan, build and assemble a multi-platform OCI image in one go.\n\n\
+Each platform's image has three kinds of layer: base files shared by every platform (passwd, group, \
+nsswitch.conf, /tmp, an optional CA bundle and zoneinfo), optional data files from the module, and \
+the app at /app/<name>. Layers are deterministic (sorted entries, fixed owners, modes and times from \
+SOURCE_DATE_EPOCH) and compressed once per content. The image runs as 65532:65532.\n\n\
+Settings can also come from [build] and [image] in slipway.toml; flags override it.",
+        after_help = "Examples:
+  # a 3-platform OCI layout in dist/image
+  slipway image --platform linux/amd64,linux/arm64,linux/arm/v7
+
+  # a tar for `docker load`
+  slipway image --platform linux/amd64 --format docker-archive --tag hello:dev --out hello.tar
+
+  # inspect the result with skopeo
+  skopeo inspect --raw oci:dist/image:latest"
+    )]
+    Image(ImageArgs),
+
     /// List platforms, variants and libc modes, with their cgo support.
     Targets(TargetsArgs),
 
@@ -81,6 +101,25 @@ GOMIPS=softfloat -> linux/mipsle/softfloat) and Go's comma options join with '+'
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
+    #[command(flatten)]
+    pub settings: BuildSettings,
+
+    /// Output directory. Default: dist/ in the module.
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Print the plan (environment and go build commands) and build nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the result as JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What to build and how: shared by `build` and `image`.
+#[derive(Debug, Args)]
+pub struct BuildSettings {
     /// The Go module's directory (holding go.mod and, optionally, slipway.toml).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
@@ -98,10 +137,6 @@ pub struct BuildArgs {
     /// <triple>-gcc, glibc targets only). Default: zig.
     #[arg(long, value_name = "zig|gnu")]
     pub cc: Option<String>,
-
-    /// Output directory. Default: dist/ in the module.
-    #[arg(short, long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
 
     /// The main package to build, relative to the module. Default: `.`.
     #[arg(long, value_name = "PKG")]
@@ -140,10 +175,26 @@ pub struct BuildArgs {
     /// The zig executable. Default: `zig` on PATH, else the ziglang Python package.
     #[arg(long, value_name = "PATH")]
     pub zig: Option<PathBuf>,
+}
 
-    /// Print the plan (environment and go build commands) and build nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(flatten)]
+    pub settings: BuildSettings,
+
+    /// Where to write the image. Default: dist/image (a directory) or
+    /// dist/image.tar (archives) in the module.
+    #[arg(short, long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// oci (an OCI layout directory), oci-archive (the same as one tar) or
+    /// docker-archive (a tar `docker load` accepts). Default: oci.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// The image's name inside the output, NAME[:TAG]. Default: <binary name>:latest.
+    #[arg(short, long, value_name = "NAME:TAG")]
+    pub tag: Option<String>,
 
     /// Print the result as JSON on stdout (progress stays on stderr).
     #[arg(long)]

@@ -14,9 +14,38 @@ pub const FILE_NAME: &str = "slipway.toml";
 pub struct Config {
     #[serde(default)]
     pub build: BuildConfig,
+    #[serde(default)]
+    pub image: ImageConfig,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `[image]`: what goes into the image besides the binary.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageConfig {
+    /// NAME[:TAG] inside the output.
+    pub tag: Option<String>,
+    /// oci | oci-archive | docker-archive.
+    pub format: Option<String>,
+    /// Relative to the module directory.
+    pub out: Option<String>,
+    /// Ports the service listens on, e.g. ["8080/tcp"].
+    pub ports: Option<Vec<String>>,
+    /// Extra environment, KEY=VALUE.
+    pub env: Option<Vec<String>>,
+    /// Default arguments after the entrypoint.
+    pub cmd: Option<Vec<String>>,
+    /// A PEM bundle to install as /etc/ssl/certs/ca-certificates.crt;
+    /// "host" takes this machine's.
+    pub ca_certs: Option<String>,
+    /// Install this machine's /usr/share/zoneinfo (or use Go's `timetzdata` tag instead).
+    pub zoneinfo: Option<bool>,
+    /// A directory of the module whose files go to /app/data (like ko's kodata).
+    pub data: Option<String>,
+    /// gzip level, 1 (fastest) to 9 (smallest). Default 6.
+    pub gzip_level: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuildConfig {
     pub package: Option<String>,

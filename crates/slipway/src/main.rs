@@ -50,6 +50,7 @@ fn main() -> ExitCode {
     let cache = CacheDir::resolve(cli.cache_dir.as_deref());
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args, &cache, ui),
+        Command::Image(args) => commands::image::run(args, &cache, ui),
         Command::Targets(args) => commands::targets::run(args),
         Command::Doctor(args) => commands::doctor::run(args, &cache),
     };
@@ -77,6 +78,13 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 2
             } else {
                 3
+            };
+        }
+        if let Some(o) = cause.downcast_ref::<slipway_oci::OciError>() {
+            return match o {
+                slipway_oci::OciError::Input(_) => 2,
+                slipway_oci::OciError::Io { .. } => 3,
+                slipway_oci::OciError::Layer(_) => 1,
             };
         }
         if cause.is::<PlatformError>() || cause.is::<TargetError>() || cause.is::<InputError>() {

@@ -1,52 +1,39 @@
 //! `slipway build`: plan, validate, build in parallel, check, install.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
-use slipway_build::{Artifact, BuildRequest, Event, OutDir, Plan};
+use slipway_build::{Artifact, BuildError, BuildRequest, Built, Event, OutDir, Plan};
 use slipway_platform::{CCompiler, Libc, Platform, Target};
 use slipway_toolchain::{CCompilers, CacheDir, GoToolchain};
 
-use crate::cli::BuildArgs;
-use crate::config::{self, BuildConfig};
+use crate::cli::{BuildArgs, BuildSettings};
+use crate::config::{self, BuildConfig, Config};
 use crate::ui::{Ui, seconds};
 use crate::{InputError, input};
 
 pub fn run(args: BuildArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
-    let request = request(&args)?;
-    // Everything that needs no tool is checked before any tool is looked for.
-    slipway_build::validate_request(&request)?;
-
-    let go = GoToolchain::discover(args.go.as_deref())?;
-    let exe = std::env::current_exe()
-        .context("cannot find the slipway executable for the zig wrappers")?;
-    let mut compilers = CCompilers::new(cache, args.zig.as_deref(), &exe);
-    let plan = slipway_build::plan(&request, &go, &mut compilers, cache)?;
-
-    if !plan.dropped_env.is_empty() && !args.dry_run {
-        ui.warn(format!(
-            "ignoring {} from the environment: slipway sets the build's Go and cgo variables itself (declare extra ones with --env or [build.env])",
-            plan.dropped_env.join(", ")
-        ));
-    }
+    let (module_dir, cfg) = load_module(&args.settings.dir)?;
+    let out_dir = match (&args.out, &cfg.build.out) {
+        (Some(out), _) => std::path::absolute(out)?,
+        (None, Some(out)) => module_dir.join(out),
+        (None, None) => module_dir.join("dist"),
+    };
+    let plan = plan(&args.settings, &cfg.build, &module_dir, out_dir, cache)?;
     if args.dry_run {
         return print_plan(&plan, args.json);
     }
+    warn_dropped(&plan, ui);
 
     let out = OutDir::prepare(&plan.out_dir)?;
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
     let started = std::time::Instant::now();
-    let progress = Progress::new(ui, &plan);
-    let built = slipway_build::execute(&plan, jobs, &|event| progress.event(event));
-    let artifacts = match built.and_then(|built| slipway_build::install(&plan, &out, &built)) {
+    let artifacts = match execute(&plan, args.settings.jobs, ui)
+        .and_then(|built| slipway_build::install(&plan, &out, &built))
+    {
         Ok(a) => a,
         Err(e) => {
             out.abandon();
@@ -71,17 +58,62 @@ pub fn run(args: BuildArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Merge flags over `slipway.toml` into a request.
-fn request(args: &BuildArgs) -> anyhow::Result<BuildRequest> {
-    let module_dir = std::path::absolute(&args.dir)
-        .with_context(|| format!("cannot resolve {}", args.dir.display()))?;
+/// The module's absolute directory and its `slipway.toml` (defaults if absent).
+pub fn load_module(dir: &Path) -> anyhow::Result<(PathBuf, Config)> {
+    let module_dir =
+        std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
     if !module_dir.join("go.mod").is_file() {
         return Err(slipway_build::BuildError::NotAModule { dir: module_dir }.into());
     }
-    let cfg: BuildConfig = config::load(&module_dir)
-        .map_err(|e| InputError(e.to_string()))?
-        .build;
+    let cfg = config::load(&module_dir).map_err(|e| InputError(e.to_string()))?;
+    Ok((module_dir, cfg))
+}
 
+/// Check the request, find the toolchains and plan every target.
+pub fn plan(
+    settings: &BuildSettings,
+    cfg: &BuildConfig,
+    module_dir: &Path,
+    out_dir: PathBuf,
+    cache: &CacheDir,
+) -> anyhow::Result<Plan> {
+    let request = request(settings, cfg, module_dir, out_dir)?;
+    // Everything that needs no tool is checked before any tool is looked for.
+    slipway_build::validate_request(&request)?;
+    let go = GoToolchain::discover(settings.go.as_deref())?;
+    let exe = std::env::current_exe()
+        .context("cannot find the slipway executable for the zig wrappers")?;
+    let mut compilers = CCompilers::new(cache, settings.zig.as_deref(), &exe);
+    Ok(slipway_build::plan(&request, &go, &mut compilers, cache)?)
+}
+
+pub fn warn_dropped(plan: &Plan, ui: Ui) {
+    if !plan.dropped_env.is_empty() {
+        ui.warn(format!(
+            "ignoring {} from the environment: slipway sets the build's Go and cgo variables itself (declare extra ones with --env or [build.env])",
+            plan.dropped_env.join(", ")
+        ));
+    }
+}
+
+/// Build every target with progress on stderr.
+pub fn execute(plan: &Plan, jobs: Option<usize>, ui: Ui) -> Result<Vec<Built>, BuildError> {
+    let jobs = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let progress = Progress::new(ui, plan);
+    slipway_build::execute(plan, jobs, &|event| progress.event(event))
+}
+
+/// Merge flags over `slipway.toml` into a request.
+fn request(
+    args: &BuildSettings,
+    cfg: &BuildConfig,
+    module_dir: &Path,
+    out_dir: PathBuf,
+) -> anyhow::Result<BuildRequest> {
     let platform_lists: Vec<String> = if args.platforms.is_empty() {
         cfg.platforms.clone().unwrap_or_default()
     } else {
@@ -109,11 +141,6 @@ fn request(args: &BuildArgs) -> anyhow::Result<BuildRequest> {
             .ok_or_else(|| input(format!("--env `{pair}` is not KEY=VALUE")))?;
         env.insert(k.to_string(), v.to_string());
     }
-    let out = match (&args.out, &cfg.out) {
-        (Some(out), _) => std::path::absolute(out)?,
-        (None, Some(out)) => module_dir.join(out),
-        (None, None) => module_dir.join("dist"),
-    };
     let tags = match &args.tags {
         Some(t) => t
             .split(',')
@@ -131,20 +158,20 @@ fn request(args: &BuildArgs) -> anyhow::Result<BuildRequest> {
         package: args
             .package
             .clone()
-            .or(cfg.package)
+            .or(cfg.package.clone())
             .unwrap_or_else(|| ".".into()),
-        name: args.name.clone().or(cfg.name),
+        name: args.name.clone().or(cfg.name.clone()),
         targets: platforms
             .into_iter()
             .map(|p| Target::new(p, libc))
             .collect(),
         cc,
-        out_dir: out,
+        out_dir,
         tags,
         ldflags,
         env,
         buildvcs: args.buildvcs || cfg.buildvcs.unwrap_or(false),
-        module_dir,
+        module_dir: module_dir.to_path_buf(),
     })
 }
 

@@ -1,0 +1,62 @@
+//! A content-addressed blob store on disk: each blob is written once, through
+//! a temporary file and a rename, under `sha256/<hex>`.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Digest, OciError};
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    pub fn new(root: impl Into<PathBuf>) -> BlobStore {
+        BlobStore { root: root.into() }
+    }
+
+    pub fn path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("sha256").join(digest.hex())
+    }
+
+    /// Store bytes; returns their digest. Existing blobs are not rewritten.
+    pub fn put(&self, data: &[u8]) -> Result<Digest, OciError> {
+        let digest = Digest::of(data);
+        let path = self.path(&digest);
+        if std::fs::metadata(&path)
+            .map(|m| m.len() == data.len() as u64)
+            .unwrap_or(false)
+        {
+            return Ok(digest);
+        }
+        write_atomic(&path, data)?;
+        Ok(digest)
+    }
+
+    pub fn read(&self, digest: &Digest) -> Result<Vec<u8>, OciError> {
+        std::fs::read(self.path(digest))
+            .map_err(|e| OciError::io(format!("reading blob {digest}"), e))
+    }
+
+    /// Whether a blob of this size is stored.
+    pub fn has(&self, digest: &Digest, size: u64) -> bool {
+        std::fs::metadata(self.path(digest))
+            .map(|m| m.len() == size)
+            .unwrap_or(false)
+    }
+}
+
+/// Write through a temporary file in the same directory and rename.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), OciError> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let err = |e| OciError::io(format!("writing {}", path.display()), e);
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    tmp.write_all(data).map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! Deterministic tar archives for layers: the same entries always give the
+//! same bytes, whatever the file system, user, umask or clock.
+//!
+//! Every header field is set here: ustar format, byte-sorted entries with
+//! explicit parent directories, one fixed mtime, uid/gid 0 with empty owner
+//! names, modes as given (never from a umask), no PAX records, no xattrs.
+
+use std::collections::BTreeMap;
+
+use crate::OciError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File(Vec<u8>),
+    Symlink(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    mode: u32,
+    kind: Kind,
+}
+
+/// The entries of one layer, kept sorted by path.
+#[derive(Debug, Clone, Default)]
+pub struct LayerTar {
+    entries: BTreeMap<String, Entry>,
+}
+
+impl LayerTar {
+    pub fn new() -> LayerTar {
+        LayerTar::default()
+    }
+
+    /// Add a directory (and its missing parents, mode 0755).
+    pub fn dir(&mut self, path: &str, mode: u32) -> Result<&mut LayerTar, OciError> {
+        self.insert(
+            path,
+            Entry {
+                mode,
+                kind: Kind::Dir,
+            },
+        )
+    }
+
+    /// Add a regular file (and its missing parent directories, mode 0755).
+    pub fn file(
+        &mut self,
+        path: &str,
+        mode: u32,
+        data: Vec<u8>,
+    ) -> Result<&mut LayerTar, OciError> {
+        self.insert(
+            path,
+            Entry {
+                mode,
+                kind: Kind::File(data),
+            },
+        )
+    }
+
+    /// Add a symbolic link.
+    pub fn symlink(&mut self, path: &str, target: &str) -> Result<&mut LayerTar, OciError> {
+        self.insert(
+            path,
+            Entry {
+                mode: 0o777,
+                kind: Kind::Symlink(target.to_string()),
+            },
+        )
+    }
+
+    /// Paths and file contents, for scanning what goes into a layer.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.entries.iter().filter_map(|(p, e)| match &e.kind {
+            Kind::File(data) => Some((p.as_str(), data.as_slice())),
+            _ => None,
+        })
+    }
+
+    fn insert(&mut self, path: &str, entry: Entry) -> Result<&mut LayerTar, OciError> {
+        let path = normalize(path)?;
+        let mut parent = String::new();
+        for part in path
+            .split('/')
+            .collect::<Vec<_>>()
+            .iter()
+            .rev()
+            .skip(1)
+            .rev()
+        {
+            if !parent.is_empty() {
+                parent.push('/');
+            }
+            parent.push_str(part);
+            match self.entries.get(&parent) {
+                Some(Entry {
+                    kind: Kind::Dir, ..
+                }) => {}
+                Some(_) => {
+                    return Err(OciError::Layer(format!(
+                        "{parent} is a file, so {path} cannot be inside it"
+                    )));
+                }
+                None => {
+                    self.entries.insert(
+                        parent.clone(),
+                        Entry {
+                            mode: 0o755,
+                            kind: Kind::Dir,
+                        },
+                    );
+                }
+            }
+        }
+        match self.entries.get(&path) {
+            // A directory added explicitly after being implied takes the explicit mode.
+            Some(Entry {
+                kind: Kind::Dir, ..
+            }) if entry.kind == Kind::Dir => {}
+            Some(_) => return Err(OciError::Layer(format!("{path} is added twice"))),
+            None => {}
+        }
+        self.entries.insert(path, entry);
+        Ok(self)
+    }
+
+    /// The uncompressed tar. `mtime` is SOURCE_DATE_EPOCH (or 0).
+    pub fn to_bytes(&self, mtime: u64) -> Result<Vec<u8>, OciError> {
+        let size: usize = self
+            .entries
+            .values()
+            .map(|e| {
+                512 + match &e.kind {
+                    Kind::File(d) => d.len().div_ceil(512) * 512,
+                    _ => 0,
+                }
+            })
+            .sum();
+        let mut builder = tar::Builder::new(Vec::with_capacity(size + 1024));
+        for (path, entry) in &self.entries {
+            let mut h = tar::Header::new_ustar();
+            let io = |e: std::io::Error| OciError::Layer(format!("{path}: {e}"));
+            let (name, data): (String, &[u8]) = match &entry.kind {
+                Kind::Dir => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    (format!("{path}/"), &[])
+                }
+                Kind::File(d) => {
+                    h.set_entry_type(tar::EntryType::Regular);
+                    (path.clone(), d.as_slice())
+                }
+                Kind::Symlink(target) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_link_name(target).map_err(io)?;
+                    (path.clone(), &[])
+                }
+            };
+            h.set_path(&name).map_err(io)?;
+            h.set_size(data.len() as u64);
+            h.set_mode(entry.mode);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(mtime);
+            h.set_username("").map_err(io)?;
+            h.set_groupname("").map_err(io)?;
+            h.set_device_major(0).map_err(io)?;
+            h.set_device_minor(0).map_err(io)?;
+            h.set_cksum();
+            builder.append(&h, data).map_err(io)?;
+        }
+        builder
+            .into_inner()
+            .map_err(|e| OciError::Layer(e.to_string()))
+    }
+}
+
+/// `/etc/passwd` → `etc/passwd`; refuse `..`, empty parts and NUL.
+fn normalize(path: &str) -> Result<String, OciError> {
+    let trimmed = path.trim_start_matches('/').trim_end_matches('/');
+    let bad = trimmed.is_empty()
+        || trimmed.contains('\0')
+        || trimmed
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..");
+    if bad {
+        return Err(OciError::Layer(format!(
+            "`{path}` is not a valid path inside an image"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_with_parents_and_fixed_metadata() {
+        let mut t = LayerTar::new();
+        t.file("/etc/passwd", 0o644, b"root:x:0:0::/:\n".to_vec())
+            .unwrap();
+        t.dir("/tmp", 0o1777).unwrap();
+        t.file("/app/hello", 0o555, vec![1, 2, 3]).unwrap();
+        let bytes = t.to_bytes(1_700_000_000).unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut seen = Vec::new();
+        for e in archive.entries().unwrap() {
+            let e = e.unwrap();
+            let h = e.header();
+            assert_eq!(h.uid().unwrap(), 0);
+            assert_eq!(h.gid().unwrap(), 0);
+            assert_eq!(h.mtime().unwrap(), 1_700_000_000);
+            assert_eq!(h.username().unwrap(), Some(""));
+            seen.push((e.path().unwrap().display().to_string(), h.mode().unwrap()));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("app/".to_string(), 0o755),
+                ("app/hello".to_string(), 0o555),
+                ("etc/".to_string(), 0o755),
+                ("etc/passwd".to_string(), 0o644),
+                ("tmp/".to_string(), 0o1777),
+            ]
+        );
+        // The same entries in another order give the same bytes.
+        let mut u = LayerTar::new();
+        u.dir("tmp", 0o1777).unwrap();
+        u.file("app/hello", 0o555, vec![1, 2, 3]).unwrap();
+        u.file("etc/passwd", 0o644, b"root:x:0:0::/:\n".to_vec())
+            .unwrap();
+        assert_eq!(u.to_bytes(1_700_000_000).unwrap(), bytes);
+    }
+
+    #[test]
+    fn bad_paths_and_clashes_are_errors() {
+        let mut t = LayerTar::new();
+        for bad in ["", "/", "a/../b", "a//b", "./a", "a\0b"] {
+            assert!(t.file(bad, 0o644, vec![]).is_err(), "{bad:?}");
+        }
+        t.file("a/b", 0o644, vec![]).unwrap();
+        assert!(t.file("a/b", 0o644, vec![]).is_err());
+        assert!(t.file("a/b/c", 0o644, vec![]).is_err());
+        t.dir("a", 0o700).unwrap();
+    }
+}
