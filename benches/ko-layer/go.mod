@@ -1,0 +1,3 @@
+module slipway.bench/ko-layer
+
+go 1.22
