@@ -74,6 +74,17 @@ pub fn flags(platform: &Platform) -> Vec<String> {
     f
 }
 
+/// LLVM's MIPS backend writes a `.pdr` section (procedure descriptors, for
+/// debuggers) for every function, musl's included; `-s` keeps it since it is
+/// not debug info, and it would more than double the init. This script drops
+/// it at link time.
+const MIPS_DISCARD_SCRIPT: &str =
+    "SECTIONS { /DISCARD/ : { *(.pdr) *(.mdebug.*) *(.comment) } } INSERT AFTER .bss;\n";
+
+fn linker_script(platform: &Platform) -> Option<&'static str> {
+    (platform.arch.is_mips32() || platform.arch.is_mips64()).then_some(MIPS_DISCARD_SCRIPT)
+}
+
 /// Compile `source` (one C file) for `platform` into a static executable
 /// named `name`, or return the cached one. The cache key covers the source,
 /// the flags, the zig target and the zig version; the entry is checked
@@ -97,6 +108,7 @@ pub fn compile_static(
         &triple,
         mcpu.unwrap_or(""),
         &zig.version,
+        linker_script(platform).unwrap_or(""),
     ] {
         key.update(part.as_bytes());
         key.update([0u8]);
@@ -150,6 +162,11 @@ pub fn compile_static(
     cmd.arg("cc").arg("-target").arg(&triple);
     if let Some(cpu) = mcpu {
         cmd.arg(format!("-mcpu={cpu}"));
+    }
+    if let Some(script) = linker_script(platform) {
+        let path = work.path().join("discard.ld");
+        std::fs::write(&path, script).map_err(io(format!("writing {}", path.display())))?;
+        cmd.arg(format!("-Wl,-T,{}", path.display()));
     }
     cmd.args(&flags)
         .arg("-o")
