@@ -139,10 +139,8 @@ pub fn compile_static(
 
     // A cache hit is re-checked: it costs one small read and catches an entry
     // damaged outside slipway.
-    if let Ok(bytes) = std::fs::read(&out) {
-        if verify(&bytes).is_ok() {
-            return Ok(out);
-        }
+    if std::fs::read(&out).is_ok_and(|bytes| verify(&bytes).is_ok()) {
+        return Ok(out);
     }
 
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;

@@ -683,3 +683,44 @@ fn proc_diagnostic() {
         }
     }
 }
+
+/// A terminal: the program gets the foreground, Ctrl-C reaches it (130), and
+/// an interactive shell's job control works (Ctrl-C ends its job, not it).
+#[test]
+fn terminal_ctrl_c_and_job_control() {
+    common::require_tool("script", "bsdutils");
+    let argv = [
+        "script",
+        "-qefc",
+        "unshare -pf --mount-proc {init} {helper} ttywait",
+        "/dev/null",
+    ];
+    let mut spec = Spec::new(Mode::Subreaper, Arch::Amd64, &argv);
+    spec.interactive = true;
+    let mut r = start(spec);
+    r.wait_for("foreground");
+    r.type_in(b"\x03");
+    let o = r.finish(Duration::from_secs(20));
+    assert_code(&o, 130, "Ctrl-C");
+
+    let argv = [
+        "script",
+        "-qefc",
+        "unshare -pf --mount-proc {init} bash --norc --noprofile -i",
+        "/dev/null",
+    ];
+    let mut spec = Spec::new(Mode::Subreaper, Arch::Amd64, &argv);
+    spec.interactive = true;
+    spec.env.push(("PS1".into(), "$ ".into()));
+    let mut r = start(spec);
+    // The typed line echoes as RE''ADY; only the command prints READY.
+    r.type_in(b"echo RE''ADY; sleep 30\n");
+    r.wait_for("READY");
+    std::thread::sleep(Duration::from_millis(300));
+    r.type_in(b"\x03");
+    std::thread::sleep(Duration::from_millis(300));
+    r.type_in(b"exit 7\n");
+    let o = r.finish(Duration::from_secs(20));
+    assert_code(&o, 7, "bash -i: Ctrl-C ends the job, then exit 7");
+    assert!(o.elapsed < Duration::from_secs(15), "{:?}", o.elapsed);
+}

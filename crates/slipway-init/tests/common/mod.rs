@@ -116,6 +116,9 @@ fn require_binfmt(arch: Arch) {
     );
 }
 
+/// A change to a runc config.json.
+pub type ConfigEdit<'a> = Box<dyn Fn(&mut serde_json::Value) + 'a>;
+
 /// One run of the init. Strings `{init}` and `{helper}` in `argv` become the
 /// paths of the init and the helper as the mode sees them.
 pub struct Spec<'a> {
@@ -124,9 +127,11 @@ pub struct Spec<'a> {
     pub argv: &'a [&'a str],
     pub env: Vec<(String, String)>,
     pub stdin: Option<Vec<u8>>,
+    /// Keep stdin open for [`Running::type_in`].
+    pub interactive: bool,
     pub cwd: Option<PathBuf>,
     /// Changes to the runc config.json before the container starts.
-    pub runc_config: Option<Box<dyn Fn(&mut serde_json::Value) + 'a>>,
+    pub runc_config: Option<ConfigEdit<'a>>,
 }
 
 impl<'a> Spec<'a> {
@@ -137,6 +142,7 @@ impl<'a> Spec<'a> {
             argv,
             env: Vec::new(),
             stdin: None,
+            interactive: false,
             cwd: None,
             runc_config: None,
         }
@@ -146,6 +152,7 @@ impl<'a> Spec<'a> {
 pub struct Running {
     pub what: String,
     child: Child,
+    stdin: Option<std::process::ChildStdin>,
     lines: mpsc::Receiver<String>,
     stdout: String,
     stderr: std::thread::JoinHandle<String>,
@@ -243,7 +250,7 @@ pub fn start(spec: Spec) -> Running {
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
-    cmd.stdin(if spec.stdin.is_some() {
+    cmd.stdin(if spec.stdin.is_some() || spec.interactive {
         Stdio::piped()
     } else {
         Stdio::null()
@@ -259,6 +266,11 @@ pub fn start(spec: Spec) -> Running {
             let _ = stdin.write_all(&bytes);
         });
     }
+    let kept_stdin = if spec.interactive {
+        child.stdin.take()
+    } else {
+        None
+    };
     let out = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -282,6 +294,7 @@ pub fn start(spec: Spec) -> Running {
     Running {
         what,
         child,
+        stdin: kept_stdin,
         lines: rx,
         stdout: String::new(),
         stderr,
@@ -408,6 +421,13 @@ impl Running {
         }
     }
 
+    /// Send bytes to the program's stdin (kept open with `interactive`).
+    pub fn type_in(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("started with interactive: true");
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
     /// Wait for the next line of the program's output.
     pub fn next_line(&mut self) -> String {
         match self.lines.recv_timeout(Duration::from_secs(30)) {
@@ -496,4 +516,9 @@ pub fn show(o: &Outcome) -> String {
         "exit {}\nstdout:\n{}\nstderr:\n{}",
         o.code, o.stdout, o.stderr
     )
+}
+
+/// A host tool the scenario needs, or a failure naming its package.
+pub fn require_tool(tool: &str, debian_package: &str) {
+    require(tool, debian_package);
 }
