@@ -36,6 +36,16 @@ pub const NAME: &str = "slipway-init";
 /// The size limit for the init on every architecture (32 KiB).
 pub const MAX_SIZE: u64 = 32 * 1024;
 
+/// The image's entrypoint for a program: the init, `--`, then the program,
+/// so the program's arguments are never read as the init's options.
+pub fn entrypoint(program: &str) -> Vec<String> {
+    vec![
+        PATH_IN_IMAGE.to_string(),
+        "--".to_string(),
+        program.to_string(),
+    ]
+}
+
 /// The static init for `platform`, compiled if the cache does not have it
 /// yet, as a path to a file inside `cache` that callers must not modify.
 ///
@@ -57,4 +67,22 @@ pub fn build(platform: &Platform, zig: &Zig, cache: &CacheDir) -> Result<PathBuf
         });
     }
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entrypoint_puts_the_program_after_the_options() {
+        assert_eq!(
+            entrypoint("/app/hello"),
+            ["/sbin/slipway-init", "--", "/app/hello"]
+        );
+    }
+
+    #[test]
+    fn the_source_is_the_one_in_init() {
+        assert!(SOURCE.contains("slipway-init: the PID 1"));
+    }
 }
