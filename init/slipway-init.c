@@ -429,8 +429,8 @@ int main(int argc, char **argv)
 	struct saved orig;
 	struct sigaction act;
 	sigset_t wait_set;
-	pid_t child, parent;
-	int r, status = 0, have_status = 0;
+	pid_t child, parent, self;
+	int r, status = 0, have_status = 0, missed = 0;
 	unsigned i;
 
 	memset(&o, 0, sizeof o);
@@ -469,7 +469,7 @@ int main(int argc, char **argv)
 		if (prctl(PR_SET_PDEATHSIG, o.pdeathsig, 0, 0, 0) != 0)
 			say(LVL_WARN, "cannot set the parent-death signal", NULL, NULL);
 		else if (getppid() != parent)
-			kill(getpid(), o.pdeathsig); /* the parent died before we asked */
+			missed = o.pdeathsig; /* the parent died before we asked */
 	}
 
 	if (o.proc_check)
@@ -491,6 +491,9 @@ int main(int argc, char **argv)
 		say(LVL_WARN, "cannot change directory to /", NULL, NULL);
 	close_inherited();
 	say_num(LVL_INFO, "started pid ", child, NULL);
+	if (missed)
+		kill(o.group ? -child : child, missed);
+	self = getpid();
 
 	for (;;) {
 		struct timespec one_second = { 1, 0 };
@@ -498,7 +501,12 @@ int main(int argc, char **argv)
 		pid_t pid;
 		int sig = sigtimedwait(&wait_set, &info, &one_second);
 
-		if (sig > 0 && sig != SIGCHLD) {
+		/* A signal the kernel raised against the init itself, such as
+		 * SIGPIPE from writing to a closed stderr, is about the init, not
+		 * the program: passing it on could kill the program. */
+		if (sig > 0 && info.si_code == SI_USER && info.si_pid == self)
+			say_num(LVL_DEBUG, "dropped own signal ", sig, NULL);
+		else if (sig > 0 && sig != SIGCHLD) {
 			if (have_status) {
 				/* the program is gone; its pid may already be someone else's */
 				say_num(LVL_DEBUG, "ignored signal ", sig, " after the program exited");

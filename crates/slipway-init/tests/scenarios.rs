@@ -724,3 +724,19 @@ fn terminal_ctrl_c_and_job_control() {
     assert_code(&o, 7, "bash -i: Ctrl-C ends the job, then exit 7");
     assert!(o.elapsed < Duration::from_secs(15), "{:?}", o.elapsed);
 }
+
+/// The init's own SIGPIPE (its stderr is a pipe nobody reads any more) is
+/// about the init, not the program: it must not be passed on and kill it.
+#[test]
+fn own_sigpipe_is_not_forwarded() {
+    let script = "exec 3>&1; { sleep 0.2; \"$0\" -v \"$1\" sleep 300 >/dev/null; \
+                  echo \"init=$?\" >&3; } 2>&1 | true";
+    for arch in [Arch::Amd64, Arch::Arm64] {
+        let o = run(Spec::new(
+            Mode::Subreaper,
+            arch,
+            &["bash", "-c", script, "{init}", "{helper}"],
+        ));
+        assert_eq!(o.stdout.trim(), "init=0", "{arch}\n{}", show(&o));
+    }
+}
