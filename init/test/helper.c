@@ -16,6 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The init changes its directory and closes its fds right after fork:
+ * give it that moment before looking. */
+static const long settle_ms = 300;
+
 static void die(const char *what)
 {
 	fprintf(stderr, "helper: %s: %s\n", what, strerror(errno));
@@ -114,6 +118,23 @@ static int procmask(void)
 		die("/proc/self/status");
 	while (fgets(line, sizeof line, f))
 		if (!strncmp(line, "SigBlk:", 7) || !strncmp(line, "SigIgn:", 7))
+			fputs(line, stdout);
+	return 0;
+}
+
+/* The init's own signal sets, from /proc/<ppid>/status. */
+static int initstatus(void)
+{
+	char line[256], path[64];
+	FILE *f;
+	sleep_ms(settle_ms);
+	snprintf(path, sizeof path, "/proc/%d/status", (int)getppid());
+	f = fopen(path, "r");
+	if (!f)
+		die(path);
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "SigBlk:", 7) || !strncmp(line, "SigIgn:", 7) ||
+		    !strncmp(line, "SigCgt:", 7))
 			fputs(line, stdout);
 	return 0;
 }
@@ -239,9 +260,6 @@ static int group(void)
 	return 1;
 }
 
-/* The init changes its directory and closes its fds right after fork:
- * give it that moment before looking. */
-static const long settle_ms = 300;
 
 static int cwd(void)
 {
@@ -395,6 +413,8 @@ int main(int argc, char **argv)
 		return sigcount();
 	if (!strcmp(cmd, "mask"))
 		return mask();
+	if (!strcmp(cmd, "initstatus"))
+		return initstatus();
 	if (!strcmp(cmd, "procmask"))
 		return procmask();
 	if (!strcmp(cmd, "withmask") && argc > 4)
