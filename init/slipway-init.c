@@ -513,7 +513,8 @@ int main(int argc, char **argv)
 			} else if (kill(o.group ? -child : child, sig) != 0) {
 				if (errno == ESRCH)
 					say_num(LVL_WARN, "could not forward signal ", sig,
-						": the program is gone");
+						o.group ? ": no process is left in the program's group"
+							: ": the program is gone");
 				else
 					say_num(LVL_WARN, "could not forward signal ", sig, NULL);
 			} else {

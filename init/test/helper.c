@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -261,6 +262,40 @@ static int group(void)
 }
 
 
+/* Move out of the process group the init made for us, into a grandchild's,
+ * leaving ours empty; then wait to be killed. */
+static int leavegroup(void)
+{
+	int fds[2];
+	char c;
+	pid_t g;
+	if (pipe(fds) != 0)
+		die("pipe");
+	g = fork();
+	if (g == 0) {
+		/* It must not outlive the test, nor hold its output pipes. */
+		int null = open("/dev/null", O_RDWR);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm(30);
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		setpgid(0, 0);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(100);
+		for (;;)
+			pause();
+	}
+	if (read(fds[0], &c, 1) != 1)
+		die("read");
+	if (setpgid(0, g) != 0)
+		die("setpgid");
+	printf("ready %d\n", (int)getpid());
+	for (;;)
+		pause();
+}
+
 static int cwd(void)
 {
 	char here[4096], init[4096], path[64];
@@ -423,6 +458,8 @@ int main(int argc, char **argv)
 		return orphans(num(argv[2]));
 	if (!strcmp(cmd, "group"))
 		return group();
+	if (!strcmp(cmd, "leavegroup"))
+		return leavegroup();
 	if (!strcmp(cmd, "cwd"))
 		return cwd();
 	if (!strcmp(cmd, "initfds"))

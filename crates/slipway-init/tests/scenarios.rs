@@ -787,3 +787,36 @@ fn other_exec_failures_give_1() {
         show(&o)
     );
 }
+
+/// Forwarding that finds nobody (ESRCH) is a warning, not a reason to exit:
+/// in group mode, a program that left its process group.
+#[test]
+fn forwarding_to_nobody_is_a_warning() {
+    for arch in [Arch::Amd64, Arch::Arm64] {
+        let mut r = start(Spec::new(
+            Mode::Subreaper,
+            arch,
+            &["{init}", "-g", "{helper}", "leavegroup"],
+        ));
+        r.wait_for("ready");
+        let line = r.stdout_so_far();
+        let pid: i32 = line
+            .lines()
+            .find_map(|l| l.strip_prefix("ready "))
+            .and_then(|p| p.trim().parse().ok())
+            .expect("the helper's pid");
+        r.signal(SIGUSR1);
+        std::thread::sleep(Duration::from_millis(300));
+        // Still there: end the program directly.
+        // SAFETY: kill(2) to the helper we started.
+        assert_eq!(unsafe { libc::kill(pid, SIGTERM) }, 0);
+        let o = r.finish(Duration::from_secs(20));
+        assert_code(&o, 128 + SIGTERM, &format!("{arch} leavegroup"));
+        assert!(
+            o.stderr
+                .contains("could not forward signal 10: no process is left"),
+            "{arch}\n{}",
+            show(&o)
+        );
+    }
+}

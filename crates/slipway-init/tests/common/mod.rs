@@ -155,7 +155,7 @@ pub struct Running {
     stdin: Option<std::process::ChildStdin>,
     lines: mpsc::Receiver<String>,
     stdout: String,
-    stderr: std::thread::JoinHandle<String>,
+    stderr: mpsc::Receiver<String>,
     container: Option<(PathBuf, String)>,
     pid_file: Option<PathBuf>,
     _bundle: Option<tempfile::TempDir>,
@@ -282,10 +282,11 @@ pub fn start(spec: Spec) -> Running {
         }
     });
     let mut err = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
+    let (err_tx, stderr) = mpsc::channel();
+    std::thread::spawn(move || {
         let mut s = String::new();
         let _ = err.read_to_string(&mut s);
-        s
+        let _ = err_tx.send(s);
     });
     let init_pid = match spec.mode {
         Mode::Subreaper => Some(child.id() as i32),
@@ -421,6 +422,11 @@ impl Running {
         }
     }
 
+    /// The output read so far.
+    pub fn stdout_so_far(&self) -> &str {
+        &self.stdout
+    }
+
     /// Send bytes to the program's stdin (kept open with `interactive`).
     pub fn type_in(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("started with interactive: true");
@@ -464,9 +470,17 @@ impl Running {
         };
         let elapsed = start.elapsed();
         let stdout = self.drain();
-        let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(String::new))
-            .join()
-            .unwrap_or_default();
+        // A process left behind that holds the pipe open is a failure too,
+        // not a reason to wait forever.
+        let stderr = self
+            .stderr
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{}: stderr still open 10 s after the init exited: a process was left behind\nstdout:\n{stdout}",
+                    self.what
+                )
+            });
         use std::os::unix::process::ExitStatusExt;
         let code = status
             .code()
