@@ -412,7 +412,7 @@ impl Running {
                     }
                 }
                 Err(_) => {
-                    let _ = self.child.kill();
+                    self.kill_all();
                     panic!(
                         "{}: no output line with {pattern:?} within 30 s; output so far:\n{}",
                         self.what, self.stdout
@@ -443,7 +443,7 @@ impl Running {
                 line
             }
             Err(_) => {
-                let _ = self.child.kill();
+                self.kill_all();
                 panic!(
                     "{}: no more output within 30 s; output so far:\n{}",
                     self.what, self.stdout
@@ -460,8 +460,7 @@ impl Running {
                 break status;
             }
             if start.elapsed() > limit {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
+                self.kill_all();
                 let what = self.what.clone();
                 let out = self.drain();
                 panic!("{what}: hung (still running after {limit:?}); output:\n{out}");
@@ -502,12 +501,30 @@ impl Running {
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
+impl Running {
+    /// Kill what the run started. For unshare that is the namespace's PID 1
+    /// (which takes the namespace with it), not just unshare itself.
+    fn kill_all(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            let init = self.init_pid.or_else(|| {
+                self.pid_file
+                    .is_none()
+                    .then(|| child_of(self.child.id()))
+                    .flatten()
+            });
+            if let Some(pid) = init {
+                // SAFETY: kill(2) to a process this run started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill_all();
         if let Some((root, id)) = &self.container {
             let _ = Command::new("runc")
                 .arg("--root")
