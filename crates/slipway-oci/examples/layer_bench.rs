@@ -19,10 +19,11 @@ fn main() {
         std::process::exit(1)
     });
     let level: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(6);
-    let threads = args
-        .get(3)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = args.get(3).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     let input = data.len();
     let start = Instant::now();
     let mut tar = LayerTar::new();

@@ -317,7 +317,7 @@ fn everything_beyond_the_app_fits_in_64_kib_and_the_config_is_right() {
         assert_eq!(config["config"]["User"], "65532:65532");
         assert_eq!(
             config["config"]["Entrypoint"],
-            serde_json::json!(["/app/hello"])
+            serde_json::json!(["/sbin/slipway-init", "--", "/app/hello"])
         );
         assert_eq!(config["config"]["WorkingDir"], "/");
         // One time everywhere: the last commit's (the example is in git).
@@ -514,8 +514,8 @@ fn data_files_ride_along_with_links_inside_the_module() {
     let manifest = blob(&layout, json["manifests"][0]["digest"].as_str().unwrap());
     assert_eq!(
         manifest["layers"].as_array().unwrap().len(),
-        3,
-        "base, data, app"
+        4,
+        "base, init, data, app"
     );
     let config = blob(&layout, manifest["config"]["digest"].as_str().unwrap());
     assert_eq!(
@@ -531,5 +531,58 @@ fn data_files_ride_along_with_links_inside_the_module() {
     assert_eq!(
         std::fs::read_link(root.join("app/data/index.html")).unwrap(),
         Path::new("static/index.html")
+    );
+}
+
+#[test]
+fn the_init_is_pid_1_unless_turned_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("m");
+    copy_tree(&example("hello"), &src);
+    let layout = tmp.path().join("with-init");
+    let json = image(
+        &src,
+        &["--platform", "linux/amd64", "--libc", "none"],
+        &layout,
+    );
+    let bundle = bundle(&layout, "amd64", None, tmp.path());
+    let root = bundle.join("rootfs");
+    let init = std::fs::read(root.join("sbin/slipway-init")).unwrap();
+    assert!(init.len() <= 32 * 1024, "init is {} bytes", init.len());
+    edit_config(&bundle, |c| {
+        assert_eq!(
+            c["process"]["args"],
+            serde_json::json!(["/sbin/slipway-init", "--", "/app/hello"])
+        );
+    });
+    assert_eq!(
+        runc_once(&bundle).trim(),
+        "hello from linux/amd64 cgo=false c=none"
+    );
+    let with_init = blob(&layout, json["manifests"][0]["digest"].as_str().unwrap());
+    assert_eq!(
+        with_init["layers"].as_array().unwrap().len(),
+        3,
+        "base, init, app"
+    );
+
+    let config = std::fs::read_to_string(src.join("slipway.toml")).unwrap();
+    std::fs::write(
+        src.join("slipway.toml"),
+        format!("{config}\n[image]\ninit = false\n"),
+    )
+    .unwrap();
+    let layout = tmp.path().join("without-init");
+    let json = image(
+        &src,
+        &["--platform", "linux/amd64", "--libc", "none"],
+        &layout,
+    );
+    let manifest = blob(&layout, json["manifests"][0]["digest"].as_str().unwrap());
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 2, "base, app");
+    let config = blob(&layout, manifest["config"]["digest"].as_str().unwrap());
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["/app/hello"])
     );
 }

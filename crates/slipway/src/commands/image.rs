@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::Context;
 use slipway_oci::spec::{Empty, Platform as OciPlatform, RuntimeConfig, rfc3339};
 use slipway_oci::{BlobStore, Format, GzipSettings, ImageName, LayerTar, PlatformImage};
-use slipway_toolchain::CacheDir;
+use slipway_toolchain::{CacheDir, Zig};
 
 use crate::cli::ImageArgs;
 use crate::commands::build;
@@ -49,6 +49,11 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     // a missing file fails in a second, not after minutes of compiling.
     let base = base_files(icfg)?;
     let data = data_files(icfg, &module_dir)?;
+    // The init is C, built by zig for every platform, even for pure-Go apps.
+    let zig = match icfg.init.unwrap_or(true) {
+        true => Some(Zig::discover(args.settings.zig.as_deref(), cache)?),
+        false => None,
+    };
 
     // The binaries are never installed anywhere: the image takes them from staging.
     let plan = build::plan(&args.settings, &cfg.build, &module_dir, out.clone(), cache)?;
@@ -100,6 +105,23 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         app.file(&app_path, 0o555, bytes)?;
         let app_layer = layer(&app, &format!("slipway: {app_path} for {}", b.target))?;
         let mut layers = vec![base_layer.clone()];
+        let entrypoint = match &zig {
+            Some(zig) => {
+                let init = slipway_init::build(&b.target.platform, zig, cache)?;
+                let mut tar = LayerTar::new();
+                tar.file(slipway_init::PATH_IN_IMAGE, 0o755, std::fs::read(&init)?)?;
+                layers.push(layer(
+                    &tar,
+                    &format!(
+                        "slipway: {} for {}",
+                        slipway_init::PATH_IN_IMAGE,
+                        b.target.platform
+                    ),
+                )?);
+                slipway_init::entrypoint(&app_path)
+            }
+            None => vec![app_path.clone()],
+        };
         layers.extend(data_layer.clone());
         layers.push(app_layer);
         let mut env = vec![format!("PATH={APP_DIR}:/usr/bin:/bin")];
@@ -115,7 +137,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
                 user: Some(NONROOT.into()),
                 exposed_ports: ports.clone(),
                 env,
-                entrypoint: vec![app_path.clone()],
+                entrypoint,
                 cmd: icfg.cmd.clone().unwrap_or_default(),
                 working_dir: Some("/".into()),
                 labels: meta.clone(),
