@@ -13,6 +13,11 @@ impl Digest {
         Digest(hex(&Sha256::digest(data)))
     }
 
+    /// From a finished SHA-256 (32 bytes).
+    pub fn from_sha256(bytes: &[u8]) -> Digest {
+        Digest(hex(bytes))
+    }
+
     /// Parse `sha256:<hex>`; anything else is refused.
     pub fn parse(s: &str) -> Option<Digest> {
         let hex = s.strip_prefix("sha256:")?;

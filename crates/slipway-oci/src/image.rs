@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::gzip::gzip;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::gzip::gzip_and_digest;
 use crate::spec::*;
 use crate::store::{BlobStore, write_atomic};
 use crate::tar::LayerTar;
@@ -32,7 +34,7 @@ pub struct GzipSettings {
 impl GzipSettings {
     fn cache_key(&self) -> String {
         // The thread count does not change the bytes, so it is not in the key.
-        format!("gzip-zlibrs-{}", self.level)
+        format!("gzip-libdeflate-{}", self.level)
     }
 }
 
@@ -48,32 +50,44 @@ pub fn build_layer(
     created_by: &str,
 ) -> Result<(Layer, bool), OciError> {
     let raw = tar.to_bytes(mtime)?;
-    let diff_id = Digest::of(&raw);
-    let key = cache_dir.join(format!("{}.{}", diff_id.hex(), gz.cache_key()));
-    if let Some((digest, size)) = std::fs::read_to_string(&key)
-        .ok()
-        .and_then(|t| parse_key(&t))
-    {
-        if store.has(&digest, size) {
-            let layer = Layer {
-                diff_id,
-                digest,
-                size,
-                created_by: created_by.to_string(),
-            };
-            return Ok((layer, true));
-        }
-    }
-    let blob = gzip(&raw, gz.level, gz.threads)?;
-    let digest = store.put(&blob)?;
-    write_atomic(&key, format!("{digest} {}", blob.len()).as_bytes())?;
-    let layer = Layer {
-        diff_id,
+    let cached = |diff_id: &Digest| -> Option<(Digest, u64)> {
+        let key = cache_dir.join(format!("{}.{}", diff_id.hex(), gz.cache_key()));
+        let (digest, size) = parse_key(&std::fs::read_to_string(key).ok()?)?;
+        store.has(&digest, size).then_some((digest, size))
+    };
+    // The diff_id (needed to look the layer up) is hashed while compression
+    // already runs on the other threads; a cache hit cancels the compression.
+    let cancel = AtomicBool::new(false);
+    let (diff_id, hit, compressed) = std::thread::scope(|scope| {
+        let lookup = scope.spawn(|| {
+            let diff_id = Digest::of(&raw);
+            let hit = cached(&diff_id);
+            if hit.is_some() {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            (diff_id, hit)
+        });
+        let compressed = gzip_and_digest(&raw, gz.level, gz.threads, &cancel);
+        let (diff_id, hit) = lookup
+            .join()
+            .map_err(|_| OciError::Layer("a hashing thread panicked".into()))?;
+        Ok::<_, OciError>((diff_id, hit, compressed))
+    })?;
+    let layer = |digest, size| Layer {
+        diff_id: diff_id.clone(),
         digest,
-        size: blob.len() as u64,
+        size,
         created_by: created_by.to_string(),
     };
-    Ok((layer, false))
+    if let Some((digest, size)) = hit {
+        return Ok((layer(digest, size), true));
+    }
+    let (blob, digest) = compressed?
+        .ok_or_else(|| OciError::Layer("compression stopped without a cache hit".into()))?;
+    store.put_known(&digest, &blob)?;
+    let key = cache_dir.join(format!("{}.{}", diff_id.hex(), gz.cache_key()));
+    write_atomic(&key, format!("{digest} {}", blob.len()).as_bytes())?;
+    Ok((layer(digest, blob.len() as u64), false))
 }
 
 fn parse_key(text: &str) -> Option<(Digest, u64)> {

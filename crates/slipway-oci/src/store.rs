@@ -22,15 +22,20 @@ impl BlobStore {
     /// Store bytes; returns their digest. Existing blobs are not rewritten.
     pub fn put(&self, data: &[u8]) -> Result<Digest, OciError> {
         let digest = Digest::of(data);
-        let path = self.path(&digest);
+        self.put_known(&digest, data)?;
+        Ok(digest)
+    }
+
+    /// Store bytes whose digest the caller already computed while producing them.
+    pub fn put_known(&self, digest: &Digest, data: &[u8]) -> Result<(), OciError> {
+        let path = self.path(digest);
         if std::fs::metadata(&path)
             .map(|m| m.len() == data.len() as u64)
             .unwrap_or(false)
         {
-            return Ok(digest);
+            return Ok(());
         }
-        write_atomic(&path, data)?;
-        Ok(digest)
+        write_atomic(&path, data)
     }
 
     pub fn read(&self, digest: &Digest) -> Result<Vec<u8>, OciError> {
