@@ -75,9 +75,10 @@ GOMIPS=softfloat -> linux/mipsle/softfloat) and Go's comma options join with '+'
     /// Build a multi-platform OCI image: no daemon, no base image, reproducible.
     #[command(
         long_about = "Plan, build and assemble a multi-platform OCI image in one go.\n\n\
-Each platform's image has three kinds of layer: base files shared by every platform (passwd, group, \
-nsswitch.conf, /tmp, an optional CA bundle and zoneinfo), optional data files from the module, and \
-the app at /app/<name>. Layers are deterministic (sorted entries, fixed owners, modes and times from \
+Each platform's image has up to four layers: base files shared by every platform (passwd, group, \
+nsswitch.conf, /tmp, an optional CA bundle and zoneinfo), slipway's PID-1 init at \
+/sbin/slipway-init (which reaps zombies and forwards signals; `init = false` in [image] leaves it \
+out), optional data files from the module, and the app at /app/<name>. Layers are deterministic (sorted entries, fixed owners, modes and times from \
 SOURCE_DATE_EPOCH) and compressed once per content. The image runs as 65532:65532.\n\n\
 Settings can also come from [build] and [image] in slipway.toml; flags override it.",
         after_help = "Examples:

@@ -120,6 +120,16 @@ fn runc_once(bundle: &Path) -> String {
 
 const PLATFORMS: &str = "linux/amd64,linux/arm64,linux/arm/v7";
 
+/// Append an `[image]` section to a module's slipway.toml.
+fn add_image_settings(module: &Path, image_section: &str) {
+    let config = std::fs::read_to_string(module.join("slipway.toml")).unwrap();
+    std::fs::write(
+        module.join("slipway.toml"),
+        format!("{config}\n[image]\n{image_section}"),
+    )
+    .unwrap();
+}
+
 #[test]
 fn every_platform_of_the_image_runs_under_runc() {
     let tmp = tempfile::tempdir().unwrap();
@@ -499,12 +509,7 @@ fn data_files_ride_along_with_links_inside_the_module() {
     std::fs::create_dir_all(src.join("kodata/static")).unwrap();
     std::fs::write(src.join("kodata/static/index.html"), "<h1>hi</h1>\n").unwrap();
     std::os::unix::fs::symlink("static/index.html", src.join("kodata/index.html")).unwrap();
-    let config = std::fs::read_to_string(src.join("slipway.toml")).unwrap();
-    std::fs::write(
-        src.join("slipway.toml"),
-        format!("{config}\n[image]\ndata = \"kodata\"\nports = [\"8080/tcp\"]\n"),
-    )
-    .unwrap();
+    add_image_settings(&src, "data = \"kodata\"\nports = [\"8080/tcp\"]\n");
     let layout = tmp.path().join("layout");
     let json = image(
         &src,
@@ -566,12 +571,7 @@ fn the_init_is_pid_1_unless_turned_off() {
         "base, init, app"
     );
 
-    let config = std::fs::read_to_string(src.join("slipway.toml")).unwrap();
-    std::fs::write(
-        src.join("slipway.toml"),
-        format!("{config}\n[image]\ninit = false\n"),
-    )
-    .unwrap();
+    add_image_settings(&src, "init = false\n");
     let layout = tmp.path().join("without-init");
     let json = image(
         &src,
