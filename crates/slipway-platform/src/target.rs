@@ -197,6 +197,10 @@ impl Target {
             Variant::Ppc64 { power: 9 } if self.arch() == Arch::Ppc64le => Some("pwr9"),
             Variant::Ppc64 { power: 10 } if self.arch() == Arch::Ppc64le => Some("pwr10"),
             Variant::Ppc64 { .. } if self.arch() == Arch::Ppc64le => Some("pwr8"),
+            // zig's default LoongArch CPU has LSX vectors; Go assumes the base ISA
+            // and LoongArch cores without LSX exist (qemu 7.2 has none either).
+            // The FPU (f, d) stays: Go uses the double-float ABI.
+            Variant::None if self.arch() == Arch::Loong64 => Some("generic_la64+f+d"),
             _ => None,
         }
     }

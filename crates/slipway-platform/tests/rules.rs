@@ -217,6 +217,10 @@ fn zig_mcpu_keeps_c_code_within_the_go_variant() {
         Some("pwr9")
     );
     assert_eq!(target("linux/arm64", "musl").zig_mcpu(), None);
+    assert_eq!(
+        target("linux/loong64", "musl").zig_mcpu(),
+        Some("generic_la64+f+d")
+    );
 }
 
 #[test]
