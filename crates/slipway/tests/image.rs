@@ -384,6 +384,21 @@ fn archives_for_skopeo_and_docker_load() {
     ]))
     .unwrap();
     assert_eq!(raw["manifests"].as_array().unwrap().len(), 2);
+    let copied = tmp.path().join("from-archive");
+    skopeo(&[
+        "copy",
+        "-q",
+        "--all",
+        &format!("oci-archive:{}:latest", oci.display()),
+        &format!("oci:{}:latest", copied.display()),
+    ]);
+    let again: Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--raw",
+        &format!("oci:{}:latest", copied.display()),
+    ]))
+    .unwrap();
+    assert_eq!(again, raw, "copying the archive changed its index");
 
     let docker = tmp.path().join("image-docker.tar");
     image(
