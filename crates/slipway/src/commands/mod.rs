@@ -2,5 +2,7 @@
 
 pub mod build;
 pub mod doctor;
+pub mod inspect;
+pub mod strip;
 pub mod targets;
 pub mod zig_cc;
