@@ -19,6 +19,8 @@ pub struct Artifact {
     pub path: PathBuf,
     pub sha256: String,
     pub size: u64,
+    /// The split debug info beside the binary (`<name>.debug`), if any.
+    pub debug: Option<PathBuf>,
 }
 
 fn display<S: serde::Serializer>(t: &Target, s: S) -> Result<S::Ok, S::Error> {
@@ -85,42 +87,59 @@ impl OutDir {
     }
 }
 
-/// Install every built binary as `OUT/<os>_<arch>[_<variant>]/<name>` and write
+/// Install every built binary as `OUT/<os>_<arch>[_<variant>]/<name>` (with
+/// `<name>.debug` beside it when debug info is split off) and write
 /// `OUT/SHA256SUMS` (in `sha256sum -c` format) for this build's files.
 pub fn install(plan: &Plan, out: &OutDir, built: &[Built]) -> Result<Vec<Artifact>, BuildError> {
     let mut artifacts = Vec::with_capacity(built.len());
+    let mut sums: Vec<String> = Vec::new();
     for b in built {
-        let planned = plan
-            .targets
-            .iter()
-            .find(|p| p.target == b.target)
-            .expect("built targets come from the plan");
-        let dir = out.path.join(b.target.platform.dir_name());
+        let dir_name = b.target.platform.dir_name();
+        let dir = out.path.join(&dir_name);
         let dest = dir.join(&plan.name);
-        if sha256_file(&dest).as_deref() != Some(b.sha256.as_str()) {
-            std::fs::create_dir_all(&dir)
-                .map_err(BuildError::io(format!("creating {}", dir.display())))?;
-            copy_atomic(&planned.stage, &dest, 0o755)?;
+        std::fs::create_dir_all(&dir)
+            .map_err(BuildError::io(format!("creating {}", dir.display())))?;
+        let debug_dest = dir.join(format!("{}.debug", plan.name));
+        let mut debug = None;
+        // The debug file goes first: a binary whose debuglink names a file
+        // that is not there yet is never visible.
+        match &b.files.debug {
+            Some(from) => {
+                let sha = sha256_file(from).ok_or_else(|| BuildError::Io {
+                    what: format!("reading {}", from.display()),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                })?;
+                if sha256_file(&debug_dest).as_deref() != Some(sha.as_str()) {
+                    copy_atomic(from, &debug_dest, 0o644)?;
+                }
+                sums.push(format!("{sha}  {dir_name}/{}.debug\n", plan.name));
+                debug = Some(std::path::absolute(&debug_dest).unwrap_or(debug_dest));
+            }
+            // A debug file from an earlier split build no longer matches.
+            None => match std::fs::remove_file(&debug_dest) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(BuildError::Io {
+                        what: format!("removing stale {}", debug_dest.display()),
+                        source: e,
+                    });
+                }
+            },
         }
+        if sha256_file(&dest).as_deref() != Some(b.sha256.as_str()) {
+            copy_atomic(&b.files.binary, &dest, 0o755)?;
+        }
+        sums.push(format!("{}  {dir_name}/{}\n", b.sha256, plan.name));
         let path = std::path::absolute(&dest).unwrap_or(dest);
         artifacts.push(Artifact {
             target: b.target.clone(),
             path,
             sha256: b.sha256.clone(),
             size: b.size,
+            debug,
         });
     }
-    let mut sums: Vec<String> = artifacts
-        .iter()
-        .map(|a| {
-            format!(
-                "{}  {}/{}\n",
-                a.sha256,
-                a.target.platform.dir_name(),
-                plan.name
-            )
-        })
-        .collect();
     sums.sort();
     slipway_toolchain::write_atomic(
         &out.path.join("SHA256SUMS"),

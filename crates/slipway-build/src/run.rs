@@ -11,6 +11,7 @@ use slipway_platform::Target;
 
 use crate::BuildError;
 use crate::plan::{Plan, PlannedTarget};
+use crate::post_link::PostLinked;
 
 /// Progress, reported from worker threads as it happens.
 #[derive(Debug, Clone)]
@@ -32,8 +33,11 @@ pub enum Event<'a> {
 #[derive(Debug, Clone)]
 pub struct Built {
     pub target: Target,
+    /// Of the binary as shipped (after stripping).
     pub sha256: String,
     pub size: u64,
+    /// The files to install, in the staging area.
+    pub files: PostLinked,
 }
 
 /// Build every target, at most `jobs` at a time. Every target is attempted;
@@ -121,57 +125,22 @@ fn build_one(plan: &Plan, planned: &PlannedTarget) -> Result<Built, BuildError> 
         "reading {}",
         planned.stage.display()
     )))?;
-    check_binary(plan, target, &data)?;
+    let files = crate::post_link::post_link(plan, planned, &data)?;
+    drop(data);
+    let shipped = std::fs::read(&files.binary).map_err(BuildError::io(format!(
+        "reading {}",
+        files.binary.display()
+    )))?;
     Ok(Built {
         target: target.clone(),
-        sha256: sha256_hex(&data),
-        size: data.len() as u64,
+        sha256: sha256_hex(&shipped),
+        size: shipped.len() as u64,
+        files,
     })
 }
 
-/// What slipway promises about every result: an ELF for the target's
-/// architecture, and static for `none` and `musl`.
-fn check_binary(plan: &Plan, target: &Target, data: &[u8]) -> Result<(), BuildError> {
-    let summary = match slipway_elf::summarize(data) {
-        Ok(s) => s,
-        // `go build -o` of a non-main package writes a Go archive: explain it.
-        Err(slipway_elf::ElfError::NotElf) if data.starts_with(b"!<arch>\n") => {
-            return Err(BuildError::NotMain {
-                package: plan.package.clone(),
-                name: package_name(plan),
-            });
-        }
-        Err(e) => {
-            return Err(BuildError::WrongBinary {
-                target: target.to_string(),
-                detail: e.to_string(),
-            });
-        }
-    };
-    if summary.machine != target.arch().elf_machine() {
-        return Err(BuildError::WrongBinary {
-            target: target.to_string(),
-            detail: format!(
-                "ELF machine {} instead of {}",
-                summary.machine,
-                target.arch().elf_machine()
-            ),
-        });
-    }
-    if target.libc.is_static() {
-        if let Some(interpreter) = summary.interpreter {
-            return Err(BuildError::NotStatic {
-                target: target.to_string(),
-                libc: target.libc.to_string(),
-                interpreter,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// The package's declared name, asked of `go list` only on the error path.
-fn package_name(plan: &Plan) -> String {
+pub(crate) fn package_name(plan: &Plan) -> String {
     let Some(first) = plan.targets.first() else {
         return "?".into();
     };

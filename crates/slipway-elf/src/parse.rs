@@ -276,7 +276,9 @@ impl<'a> Elf<'a> {
 }
 
 fn read_segments(r: &Reader<'_>, h: &Header) -> Result<Vec<Segment>, ElfError> {
-    if h.phnum == 0 {
+    // Relocatable objects have no program headers; Go's own go.o leaves the
+    // count set with an entry size of 0, so ignore both there.
+    if h.phnum == 0 || h.e_type == 1 {
         return Ok(Vec::new());
     }
     if u64::from(h.phentsize) < h.min_phentsize() {

@@ -182,6 +182,12 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PATH")]
     pub zig: Option<PathBuf>,
 
+    /// What happens to debug info: split (a stripped binary plus <name>.debug
+    /// beside it, linked for gdb), strip (stripped, debug info dropped) or
+    /// none (as linked). Default: split.
+    #[arg(long, value_name = "split|strip|none")]
+    pub strip: Option<String>,
+
     /// Print the plan (environment and go build commands) and build nothing.
     #[arg(long)]
     pub dry_run: bool,
