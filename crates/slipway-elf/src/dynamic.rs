@@ -213,6 +213,11 @@ pub fn versioned_imports(
         },
     );
     let count = (symbols.len() as u64 / entsize).min(versions.len() as u64 / 2);
+    let by_index: std::collections::HashMap<u16, &str> = needs
+        .aux
+        .iter()
+        .map(|a| (a.index, a.name.as_str()))
+        .collect();
     let mut out = Vec::new();
     for i in 1..count {
         let index = vr.u16(i * 2)? & 0x7fff;
@@ -223,7 +228,7 @@ pub fn versioned_imports(
         if shndx != 0 {
             continue;
         }
-        let Some(aux) = needs.aux.iter().find(|a| a.index == index) else {
+        let Some(version) = by_index.get(&index) else {
             continue;
         };
         let name_off = sr.u32(i * entsize)?;
@@ -234,7 +239,7 @@ pub fn versioned_imports(
         })?;
         out.push(VersionedSymbol {
             name,
-            version: aux.name.clone(),
+            version: version.to_string(),
         });
     }
     Ok(out)

@@ -20,6 +20,7 @@ pub use dynamic::{NeededVersions, VersionedSymbol, compare_versions, glibc_versi
 pub use files::{StripReport, strip_file, write_atomic};
 pub use inspect::{Debuglink, Inspection, SectionInfo, arch_name, inspect};
 pub use mips::{SHT_MIPS_DWARF, retype_debug_sections_for_mips};
+pub use parse::check_structure;
 pub use policy::{ElfSummary, GlibcFloorViolation, glibc_floor, summarize};
 pub use strip::{Output, Piece, Split, StripMode, debuglink_contents, is_debug_section, strip};
 

@@ -236,6 +236,10 @@ impl<'a> Elf<'a> {
 
     /// A section's bytes in the file (empty for NOBITS).
     pub fn section_data(&self, s: &Section) -> Result<&'a [u8], ElfError> {
+        // A NOBITS offset is only a position hint; it may lie past the end.
+        if s.kind == SHT_NOBITS {
+            return Ok(&[]);
+        }
         self.reader().bytes(s.offset, s.file_size()).map_err(|_| {
             ElfError::malformed(format!(
                 "section {} (offset {:#x}, size {:#x}) runs past the end of the file ({} bytes)",
@@ -273,6 +277,19 @@ impl<'a> Elf<'a> {
             self.reader().bytes(p.offset.checked_add(rel)?, len).ok()
         })
     }
+}
+
+/// Check that a file's headers parse and that every section and segment lies
+/// inside it: the structural promise every output of this crate keeps.
+pub fn check_structure(data: &[u8]) -> Result<(), ElfError> {
+    let elf = Elf::parse(data)?;
+    for s in &elf.sections {
+        elf.section_data(s)?;
+    }
+    for p in &elf.segments {
+        elf.segment_data(p)?;
+    }
+    Ok(())
 }
 
 fn read_segments(r: &Reader<'_>, h: &Header) -> Result<Vec<Segment>, ElfError> {
@@ -391,7 +408,7 @@ fn read_sections(r: &Reader<'_>, h: &Header) -> Result<Vec<Section>, ElfError> {
         if i == 0 && s.name_offset == 0 {
             continue;
         }
-        s.name = c_string(table, s.name_offset as usize).ok_or_else(|| {
+        s.name = section_name(table, s.name_offset as usize).ok_or_else(|| {
             ElfError::malformed(format!(
                 "section {i}'s name offset {} is outside the name table",
                 s.name_offset
@@ -399,6 +416,15 @@ fn read_sections(r: &Reader<'_>, h: &Header) -> Result<Vec<Section>, ElfError> {
         })?;
     }
     Ok(out)
+}
+
+/// Section names are short; a longer "name" means a corrupt table, and
+/// bounding the scan keeps a file with 65535 such sections cheap to reject.
+fn section_name(table: &[u8], at: usize) -> Option<String> {
+    let rest = table.get(at..)?;
+    let rest = &rest[..rest.len().min(4096)];
+    let end = rest.iter().position(|b| *b == 0)?;
+    Some(String::from_utf8_lossy(&rest[..end]).into_owned())
 }
 
 /// The NUL-terminated string at `at` (to the end of the table if unterminated).

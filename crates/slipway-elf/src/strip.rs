@@ -80,9 +80,15 @@ impl<'a> Output<'a> {
             self.pieces.push(p);
         }
     }
-    /// Pad with zeros to a multiple of `align`.
+    /// Pad with zeros to a multiple of `align`. A corrupt alignment (not a
+    /// power of two, or absurdly large) is treated as none rather than
+    /// padding the file by exabytes.
     fn align(&mut self, align: u64) {
-        let align = align.max(1);
+        let align = if align.is_power_of_two() && align <= 1 << 16 {
+            align
+        } else {
+            1
+        };
         let rem = self.len % align;
         if rem != 0 {
             self.push(Piece::Zeros((align - rem) as usize));
@@ -172,8 +178,12 @@ pub fn strip<'a>(
             "the file has no section headers, so there is nothing to strip".into(),
         ));
     }
+    // Everything is checked up front, so the output never points past its end.
     for s in &elf.sections {
         elf.section_data(s)?;
+    }
+    for p in &elf.segments {
+        elf.segment_data(p)?;
     }
     if let Some(name) = debuglink {
         if name.is_empty() || name.contains('/') || name.contains('\0') {
@@ -239,15 +249,17 @@ fn removed_sections(elf: &Elf<'_>, mode: StripMode) -> Vec<bool> {
     }
     if mode == StripMode::All {
         // A string table nobody kept links to any more.
-        for (i, s) in secs.iter().enumerate() {
-            if s.kind == SHT_STRTAB && !s.is_alloc() && i != shstrndx {
-                let used = secs
-                    .iter()
-                    .enumerate()
-                    .any(|(j, o)| !removed[j] && j != i && o.link as usize == i);
-                if !used {
-                    removed[i] = true;
+        let mut linked = vec![false; secs.len()];
+        for (j, o) in secs.iter().enumerate() {
+            if !removed[j] && (o.link as usize) != j {
+                if let Some(l) = linked.get_mut(o.link as usize) {
+                    *l = true;
                 }
+            }
+        }
+        for (i, s) in secs.iter().enumerate() {
+            if s.kind == SHT_STRTAB && !s.is_alloc() && i != shstrndx && !linked[i] {
+                removed[i] = true;
             }
         }
     }
