@@ -55,16 +55,34 @@ pub fn strip_file(
         debug: None,
         debug_crc: None,
     };
-    if let (Some(path), Some(debug)) = (debug_out, &split.debug) {
-        write_atomic(
-            path,
-            debug,
-            Some(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
-        )?;
-        report.debug = Some((path.to_path_buf(), debug.len));
-        report.debug_crc = Some(debug.crc32());
+    // The two files are independent: write them at the same time, then
+    // rename both only when both are complete (the debug file first, so the
+    // link in OUT never names a file that is not there yet).
+    let (stripped, debug) = std::thread::scope(|scope| {
+        let debug = scope.spawn(|| match (debug_out, &split.debug) {
+            (Some(path), Some(debug)) => write_temp(
+                path,
+                debug,
+                Some(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
+            )
+            .map(Some),
+            _ => Ok(None),
+        });
+        let stripped = write_temp(output, &split.stripped, Some(perms));
+        let debug = debug.join().unwrap_or_else(|_| {
+            Err(ElfError::Unsupported(
+                "the debug file writer panicked".into(),
+            ))
+        });
+        (stripped, debug)
+    });
+    let (stripped, debug) = (stripped?, debug?);
+    if let (Some(tmp), Some(path), Some(d)) = (debug, debug_out, &split.debug) {
+        persist(tmp, path)?;
+        report.debug = Some((path.to_path_buf(), d.len));
+        report.debug_crc = split.debug_crc;
     }
-    write_atomic(output, &split.stripped, Some(perms))?;
+    persist(stripped, output)?;
     Ok(report)
 }
 
@@ -74,11 +92,24 @@ pub fn write_atomic(
     out: &Output<'_>,
     perms: Option<std::fs::Permissions>,
 ) -> Result<(), ElfError> {
-    let err = |source| ElfError::Io {
+    persist(write_temp(path, out, perms)?, path)
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ElfError + '_ {
+    move |source| ElfError::Io {
         what: "cannot write",
         path: path.to_path_buf(),
         source,
-    };
+    }
+}
+
+/// Write `out` into a temporary file beside `path` (removed if dropped).
+fn write_temp(
+    path: &Path,
+    out: &Output<'_>,
+    perms: Option<std::fs::Permissions>,
+) -> Result<tempfile::NamedTempFile, ElfError> {
+    let err = io_error(path);
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -86,15 +117,19 @@ pub fn write_atomic(
     let mut tmp = tempfile::Builder::new()
         .prefix(".slipway-")
         .tempfile_in(dir)
-        .map_err(err)?;
+        .map_err(&err)?;
     {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        out.write_to(&mut w).map_err(err)?;
-        w.flush().map_err(err)?;
+        out.write_to(&mut w).map_err(&err)?;
+        w.flush().map_err(&err)?;
     }
     if let Some(p) = perms {
-        tmp.as_file().set_permissions(p).map_err(err)?;
+        tmp.as_file().set_permissions(p).map_err(&err)?;
     }
-    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(tmp)
+}
+
+fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<(), ElfError> {
+    tmp.persist(path).map_err(|e| io_error(path)(e.error))?;
     Ok(())
 }

@@ -158,6 +158,8 @@ pub struct Split<'a> {
     pub stripped: Output<'a>,
     /// The debug file, when a debuglink name was given.
     pub debug: Option<Output<'a>>,
+    /// The debug file's CRC-32, as recorded in `.gnu_debuglink`.
+    pub debug_crc: Option<u32>,
 }
 
 /// Strip `data`; with `debuglink`, also build the debug file and link the
@@ -196,12 +198,17 @@ pub fn strip<'a>(
         Some(_) => Some(debug_file(&elf)?),
         None => None,
     };
-    let link = match (debuglink, &debug) {
-        (Some(name), Some(d)) => Some(debuglink_contents(name, d.crc32(), elf.header.big_endian)),
+    let debug_crc = debug.as_ref().map(Output::crc32);
+    let link = match (debuglink, debug_crc) {
+        (Some(name), Some(crc)) => Some(debuglink_contents(name, crc, elf.header.big_endian)),
         _ => None,
     };
     let stripped = stripped_file(&elf, mode, link)?;
-    Ok(Split { stripped, debug })
+    Ok(Split {
+        stripped,
+        debug,
+        debug_crc,
+    })
 }
 
 /// `.gnu_debuglink` contents: name, NUL, padding to 4, CRC-32 in file order.
@@ -284,6 +291,59 @@ fn loaded_end(elf: &Elf<'_>) -> u64 {
     end.min(elf.data.len() as u64)
 }
 
+/// The last loadable segment often ends in padding after its last section
+/// (Go rounds it). When those bytes are zeros the loader supplies them anyway
+/// (they are within `p_memsz`), so `p_filesz` can end at the section, as
+/// objcopy does, and the non-loaded tail starts earlier. Returns the new
+/// program headers and loaded end, or `None` when nothing can be trimmed.
+fn trim_zero_tail(elf: &Elf<'_>, prefix_end: u64) -> Option<(Vec<crate::parse::Segment>, u64)> {
+    let h = &elf.header;
+    let table_end = h
+        .phoff
+        .checked_add(u64::from(h.phnum) * u64::from(h.phentsize))?;
+    if h.phnum == 0
+        || u64::from(h.phentsize) != h.min_phentsize()
+        || h.phoff < h.ehsize()
+        || table_end > prefix_end
+    {
+        return None;
+    }
+    let mut segments = elf.segments.clone();
+    let mut changed = false;
+    for p in segments.iter_mut().filter(|p| p.kind == PT_LOAD) {
+        let end = p.offset.checked_add(p.filesz)?;
+        if end != prefix_end || p.memsz < p.filesz {
+            continue;
+        }
+        let content_end = elf
+            .sections
+            .iter()
+            .filter(|s| s.is_alloc() && s.kind != SHT_NOBITS && s.size > 0)
+            .filter(|s| s.offset >= p.offset && s.offset + s.size <= end)
+            .map(|s| s.offset + s.size)
+            .max()?;
+        let tail = elf.data.get(content_end as usize..end as usize)?;
+        if content_end < end && tail.iter().all(|b| *b == 0) {
+            p.filesz = content_end - p.offset;
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    // Anything else (another segment, a section, the tables) may still need the bytes.
+    let mut new_end = h.ehsize().max(table_end);
+    for p in &segments {
+        new_end = new_end.max(p.offset.saturating_add(p.filesz));
+    }
+    for s in &elf.sections {
+        if s.is_alloc() && s.kind != SHT_NOBITS {
+            new_end = new_end.max(s.offset + s.size);
+        }
+    }
+    (new_end < prefix_end).then_some((segments, new_end))
+}
+
 fn stripped_file<'a>(
     elf: &Elf<'a>,
     mode: StripMode,
@@ -312,7 +372,11 @@ fn stripped_file<'a>(
         .enumerate()
         .any(|(i, m)| m.is_some_and(|m| m as usize != i));
 
-    let prefix_end = loaded_end(elf);
+    let mut prefix_end = loaded_end(elf);
+    let trimmed = trim_zero_tail(elf, prefix_end);
+    if let Some((_, end)) = &trimmed {
+        prefix_end = *end;
+    }
     let mut prefix = Some(&elf.data[..prefix_end as usize]);
     let mut patched_prefix: Option<Vec<u8>> = None;
     // Dynamic symbols name section indices; keep them true if indices move.
@@ -331,10 +395,22 @@ fn stripped_file<'a>(
     let mut out = Output::default();
     // The header is rewritten at the end; reserve its bytes now.
     out.push(Piece::Zeros(h.ehsize() as usize));
-    match (prefix, &patched_prefix) {
-        (Some(p), _) => out.push(Piece::Borrowed(&p[h.ehsize() as usize..])),
-        (None, Some(p)) => out.push(Piece::Owned(p[h.ehsize() as usize..].to_vec())),
-        (None, None) => {}
+    match (prefix, &patched_prefix, trimmed) {
+        (Some(p), _, Some((segments, _))) => {
+            // Same bytes, except the program headers with the trimmed sizes.
+            let (start, end) = (h.ehsize() as usize, h.phoff as usize);
+            let table_end = end + usize::from(h.phnum) * usize::from(h.phentsize);
+            let mut table = Vec::with_capacity(table_end - end);
+            for seg in &segments {
+                encode_segment(&mut table, h, seg);
+            }
+            out.push(Piece::Borrowed(&p[start..end]));
+            out.push(Piece::Owned(table));
+            out.push(Piece::Borrowed(&p[table_end..]));
+        }
+        (Some(p), _, None) => out.push(Piece::Borrowed(&p[h.ehsize() as usize..])),
+        (None, Some(p), _) => out.push(Piece::Owned(p[h.ehsize() as usize..].to_vec())),
+        (None, None, _) => {}
     }
 
     let mut rebuilt = if mode == StripMode::Debug {
@@ -344,6 +420,56 @@ fn stripped_file<'a>(
     };
 
     let mut names = StringTable::default();
+    let name_offsets: Vec<u32> = elf
+        .sections
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if i == 0 || removed[i] {
+                0
+            } else {
+                names.add(&s.name)
+            }
+        })
+        .collect();
+    let link_name = link.as_ref().map(|_| names.add(".gnu_debuglink"));
+    let shstrtab_name = names.add(".shstrtab");
+    let table = names.finish();
+    // The small new tables go first: they fill the alignment gap after the
+    // loaded bytes instead of adding padding at the end.
+    let mut new_headers = Vec::new();
+    if let (Some(link), Some(name_offset)) = (link, link_name) {
+        out.align(4);
+        new_headers.push(Section {
+            name: ".gnu_debuglink".into(),
+            name_offset,
+            kind: SHT_PROGBITS,
+            flags: 0,
+            addr: 0,
+            offset: out.len,
+            size: link.len() as u64,
+            link: 0,
+            info: 0,
+            align: 4,
+            entsize: 0,
+        });
+        out.push(Piece::Owned(link));
+    }
+    new_headers.push(Section {
+        name: ".shstrtab".into(),
+        name_offset: shstrtab_name,
+        kind: SHT_STRTAB,
+        flags: 0,
+        addr: 0,
+        offset: out.len,
+        size: table.len() as u64,
+        link: 0,
+        info: 0,
+        align: 1,
+        entsize: 0,
+    });
+    out.push(Piece::Owned(table));
+
     let mut headers: Vec<Section> = Vec::new();
     for (i, s) in elf.sections.iter().enumerate() {
         if removed[i] {
@@ -352,7 +478,7 @@ fn stripped_file<'a>(
         let mut n = s.clone();
         if let Some(pos) = rebuilt.iter().position(|(index, _, _)| *index == i) {
             let (_, bytes, info) = rebuilt.swap_remove(pos);
-            n.name_offset = names.add(&s.name);
+            n.name_offset = name_offsets[i];
             n.link = remap(s.link);
             if let Some(info) = info {
                 n.info = info;
@@ -364,7 +490,7 @@ fn stripped_file<'a>(
             headers.push(n);
             continue;
         }
-        n.name_offset = if i == 0 { 0 } else { names.add(&s.name) };
+        n.name_offset = name_offsets[i];
         n.link = remap(s.link);
         if s.flags & SHF_INFO_LINK != 0 || s.kind == SHT_REL || s.kind == SHT_RELA {
             n.info = remap(s.info);
@@ -391,40 +517,8 @@ fn stripped_file<'a>(
         }
         headers.push(n);
     }
-    if let Some(link) = link {
-        out.align(4);
-        headers.push(Section {
-            name: ".gnu_debuglink".into(),
-            name_offset: names.add(".gnu_debuglink"),
-            kind: SHT_PROGBITS,
-            flags: 0,
-            addr: 0,
-            offset: out.len,
-            size: link.len() as u64,
-            link: 0,
-            info: 0,
-            align: 4,
-            entsize: 0,
-        });
-        out.push(Piece::Owned(link));
-    }
-    let shstrndx = headers.len();
-    let name_offset = names.add(".shstrtab");
-    let table = names.finish();
-    headers.push(Section {
-        name: ".shstrtab".into(),
-        name_offset,
-        kind: SHT_STRTAB,
-        flags: 0,
-        addr: 0,
-        offset: out.len,
-        size: table.len() as u64,
-        link: 0,
-        info: 0,
-        align: 1,
-        entsize: 0,
-    });
-    out.push(Piece::Owned(table));
+    let shstrndx = headers.len() + new_headers.len() - 1;
+    headers.extend(new_headers);
     finish(elf, out, headers, shstrndx, None)
 }
 
