@@ -616,7 +616,9 @@ fn debug_file<'a>(elf: &Elf<'a>) -> Result<Output<'a>, ElfError> {
             headers.push(n);
             continue;
         }
-        let keep_data = s.kind != SHT_NOBITS && (!s.is_alloc() || s.kind == SHT_NOTE);
+        // The name table always keeps its bytes, even if flagged as loaded.
+        let keep_data = s.kind != SHT_NOBITS
+            && (!s.is_alloc() || s.kind == SHT_NOTE || i == usize::from(h.shstrndx));
         if keep_data {
             out.align(s.align);
             n.offset = out.len;
