@@ -87,14 +87,13 @@ pub fn glibc_floor(data: &[u8], floor: &[u32]) -> Result<Option<GlibcFloorViolat
     for v in needs.libraries.iter().flat_map(|l| l.versions.iter()) {
         if v == "GLIBC_PRIVATE" {
             private = true;
-        } else if let Some(n) = glibc_version(v) {
-            if compare_versions(&n, floor).is_gt()
-                && worst
-                    .as_ref()
-                    .is_none_or(|w| compare_versions(&n, w).is_gt())
-            {
-                worst = Some(n);
-            }
+        } else if let Some(n) = glibc_version(v)
+            && compare_versions(&n, floor).is_gt()
+            && worst
+                .as_ref()
+                .is_none_or(|w| compare_versions(&n, w).is_gt())
+        {
+            worst = Some(n);
         }
     }
     if worst.is_none() && !private {

@@ -187,12 +187,12 @@ pub fn strip<'a>(
     for p in &elf.segments {
         elf.segment_data(p)?;
     }
-    if let Some(name) = debuglink {
-        if name.is_empty() || name.contains('/') || name.contains('\0') {
-            return Err(ElfError::Unsupported(format!(
-                "debug file name `{name}` must be a plain file name"
-            )));
-        }
+    if let Some(name) = debuglink
+        && (name.is_empty() || name.contains('/') || name.contains('\0'))
+    {
+        return Err(ElfError::Unsupported(format!(
+            "debug file name `{name}` must be a plain file name"
+        )));
     }
     let debug = match debuglink {
         Some(_) => Some(debug_file(&elf)?),
@@ -215,7 +215,7 @@ pub fn strip<'a>(
 pub fn debuglink_contents(name: &str, crc: u32, big_endian: bool) -> Vec<u8> {
     let mut v = name.as_bytes().to_vec();
     v.push(0);
-    while v.len() % 4 != 0 {
+    while !v.len().is_multiple_of(4) {
         v.push(0);
     }
     v.extend_from_slice(&if big_endian {
@@ -248,20 +248,22 @@ fn removed_sections(elf: &Elf<'_>, mode: StripMode) -> Vec<bool> {
         .collect();
     // Relocations for removed sections go too (binaries linked with --emit-relocs).
     for (i, s) in secs.iter().enumerate() {
-        if !s.is_alloc() && (s.kind == SHT_REL || s.kind == SHT_RELA) {
-            if removed.get(s.info as usize).copied().unwrap_or(false) {
-                removed[i] = true;
-            }
+        if !s.is_alloc()
+            && (s.kind == SHT_REL || s.kind == SHT_RELA)
+            && removed.get(s.info as usize).copied().unwrap_or(false)
+        {
+            removed[i] = true;
         }
     }
     if mode == StripMode::All {
         // A string table nobody kept links to any more.
         let mut linked = vec![false; secs.len()];
         for (j, o) in secs.iter().enumerate() {
-            if !removed[j] && (o.link as usize) != j {
-                if let Some(l) = linked.get_mut(o.link as usize) {
-                    *l = true;
-                }
+            if !removed[j]
+                && (o.link as usize) != j
+                && let Some(l) = linked.get_mut(o.link as usize)
+            {
+                *l = true;
             }
         }
         for (i, s) in secs.iter().enumerate() {
@@ -720,11 +722,11 @@ fn rebuild_symbols(
         std::collections::HashMap::with_capacity(unique.len());
     let mut anchor: Option<(&[u8], u32)> = None;
     for name in unique.iter().rev() {
-        if let Some((longer, at)) = anchor {
-            if longer.ends_with(name) {
-                offsets.insert(name, at + (longer.len() - name.len()) as u32);
-                continue;
-            }
+        if let Some((longer, at)) = anchor
+            && longer.ends_with(name)
+        {
+            offsets.insert(name, at + (longer.len() - name.len()) as u32);
+            continue;
         }
         let at = new_strings.add_bytes(name);
         offsets.insert(name, at);
