@@ -8,10 +8,7 @@ use slipway_platform::Arch;
 
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
 }
 
 /// A bundled example module, e.g. `example("hello")`.
@@ -44,9 +41,7 @@ pub fn run_on(arch: Arch, binary: &Path, args: &[&str], sysroot: Option<&Path>) 
         c.arg(binary);
         c
     };
-    cmd.args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", binary.display()))
+    cmd.args(args).output().unwrap_or_else(|e| panic!("running {}: {e}", binary.display()))
 }
 
 /// Copy a directory tree (files and directories only), for building the same
