@@ -53,6 +53,18 @@ pub enum BuildError {
         interpreter: String,
     },
 
+    #[error("strip = `{value}` is not a strip policy: use split, strip or none")]
+    BadStrip { value: String },
+
+    #[error(
+        "{target}: the result does not run on glibc {floor}: it {detail}; raise the floor (--libc glibc:X.Y) or avoid those functions"
+    )]
+    GlibcFloor {
+        target: String,
+        floor: String,
+        detail: String,
+    },
+
     #[error("{target}: the result is not an ELF binary for this architecture ({detail})")]
     WrongBinary { target: String, detail: String },
 
@@ -85,6 +97,7 @@ impl BuildError {
             | BuildError::DerivedEnv { .. }
             | BuildError::NoTargets
             | BuildError::BadSourceDateEpoch { .. }
+            | BuildError::BadStrip { .. }
             | BuildError::Target(_)
             | BuildError::NotMain { .. } => ErrorKind::Input,
             BuildError::Toolchain(ToolchainError::Target(_)) => ErrorKind::Input,
@@ -92,6 +105,7 @@ impl BuildError {
             BuildError::OutDir { .. } | BuildError::Io { .. } => ErrorKind::Environment,
             BuildError::GoBuild { .. }
             | BuildError::NotStatic { .. }
+            | BuildError::GlibcFloor { .. }
             | BuildError::WrongBinary { .. } => ErrorKind::Build,
             BuildError::Several { failures, .. } => failures
                 .iter()

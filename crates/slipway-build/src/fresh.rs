@@ -124,12 +124,69 @@ fn go_build_id(head: &[u8]) -> Option<String> {
     None
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Record {
-    pub staged: Option<Fingerprint>,
+/// What identifies a file only slipway writes (post-link outputs, installed
+/// copies): nothing else touches them, so metadata is enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    size: u64,
+    mtime_ns: i128,
+    inode: u64,
+    device: u64,
+}
+
+impl Written {
+    pub fn of(path: &Path) -> Option<Written> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Written {
+            size: m.len(),
+            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            inode: m.ino(),
+            device: m.dev(),
+        })
+    }
+}
+
+/// A post-link output and its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    pub path: PathBuf,
     pub sha256: String,
-    /// Installed copies: absolute path → fingerprint right after installing.
-    pub installed: BTreeMap<PathBuf, Fingerprint>,
+    pub size: u64,
+    written: Option<Written>,
+}
+
+impl Output {
+    pub fn new(path: PathBuf, sha256: String, size: u64) -> Output {
+        let written = Written::of(&path);
+        Output {
+            path,
+            sha256,
+            size,
+            written,
+        }
+    }
+
+    fn unchanged(&self) -> bool {
+        self.written.is_some() && Written::of(&self.path) == self.written
+    }
+}
+
+/// What a staged binary became after the post-link stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipped {
+    pub binary: Output,
+    pub debug: Option<Output>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Record {
+    staged: Fingerprint,
+    /// The strip policy the outputs were made with.
+    policy: String,
+    shipped: Shipped,
+    /// Installed copies: absolute path → identity right after installing.
+    installed: BTreeMap<PathBuf, Written>,
 }
 
 impl Record {
@@ -139,48 +196,51 @@ impl Record {
         PathBuf::from(p)
     }
 
-    /// The record of a staging file, if there is a readable one.
-    pub fn load(stage: &Path) -> Option<Record> {
+    fn load(stage: &Path) -> Option<Record> {
         serde_json::from_slice(&std::fs::read(Self::path(stage)).ok()?).ok()
     }
 
-    /// The digest of the staged binary if it is unchanged since it was checked.
-    pub fn digest_if_unchanged(stage: &Path) -> Option<(String, u64)> {
+    /// The post-link outputs of the staged binary, if neither it nor they
+    /// changed since they were made with this policy.
+    pub fn shipped_if_unchanged(stage: &Path, policy: &str) -> Option<Shipped> {
         let record = Self::load(stage)?;
-        let now = Fingerprint::of(stage)?;
-        let size = now.size;
-        (record.staged == Some(now)).then_some((record.sha256, size))
+        let fresh = record.policy == policy
+            && Fingerprint::of(stage).as_ref() == Some(&record.staged)
+            && record.shipped.binary.unchanged()
+            && record.shipped.debug.as_ref().is_none_or(Output::unchanged);
+        fresh.then_some(record.shipped)
     }
 
-    /// Remember a freshly checked staged binary (installed copies are forgotten).
-    pub fn checked(stage: &Path, sha256: &str) {
+    /// Remember freshly made outputs (installed copies are forgotten).
+    pub fn made(stage: &Path, policy: &str, shipped: &Shipped) {
+        let Some(staged) = Fingerprint::of(stage) else {
+            return;
+        };
         let record = Record {
-            staged: Fingerprint::of(stage),
-            sha256: sha256.to_string(),
+            staged,
+            policy: policy.into(),
+            shipped: shipped.clone(),
             installed: BTreeMap::new(),
         };
         record.save(stage);
     }
 
-    /// Whether `dest` is still the copy installed from this digest.
-    pub fn is_installed(stage: &Path, dest: &Path, sha256: &str) -> bool {
-        let Some(record) = Self::load(stage) else {
-            return false;
-        };
-        record.sha256 == sha256
-            && record
-                .installed
-                .get(dest)
-                .is_some_and(|f| Fingerprint::of(dest).as_ref() == Some(f))
+    /// Whether `dest` is still the copy installed from these outputs.
+    pub fn is_installed(stage: &Path, shipped: &Shipped, dest: &Path) -> bool {
+        Self::load(stage).is_some_and(|r| {
+            r.shipped == *shipped
+                && r.installed
+                    .get(dest)
+                    .is_some_and(|w| Written::of(dest).as_ref() == Some(w))
+        })
     }
 
-    /// Remember that `dest` now holds this stage's binary.
+    /// Remember that `dest` now holds one of this stage's outputs.
     pub fn installed(stage: &Path, dest: &Path) {
-        let (Some(mut record), Some(fingerprint)) = (Self::load(stage), Fingerprint::of(dest))
-        else {
+        let (Some(mut record), Some(written)) = (Self::load(stage), Written::of(dest)) else {
             return;
         };
-        record.installed.insert(dest.to_path_buf(), fingerprint);
+        record.installed.insert(dest.to_path_buf(), written);
         record.save(stage);
     }
 
@@ -250,34 +310,55 @@ mod tests {
     fn a_changed_file_is_not_trusted() {
         let dir = tempfile::tempdir().unwrap();
         let stage = dir.path().join("bin");
-        let dest = dir.path().join("out");
+        let out = dir.path().join("bin.stripped");
+        let dest = dir.path().join("installed");
         std::fs::write(&stage, elf_with_go_note("one/1")).unwrap();
-        assert_eq!(Record::digest_if_unchanged(&stage), None, "no record yet");
-        Record::checked(&stage, "aaaa");
-        let size = std::fs::metadata(&stage).unwrap().len();
+        std::fs::write(&out, b"stripped").unwrap();
+        let shipped = Shipped {
+            binary: Output::new(out.clone(), "aaaa".into(), 8),
+            debug: None,
+        };
         assert_eq!(
-            Record::digest_if_unchanged(&stage),
-            Some(("aaaa".into(), size))
+            Record::shipped_if_unchanged(&stage, "split"),
+            None,
+            "no record yet"
+        );
+        Record::made(&stage, "split", &shipped);
+        assert_eq!(
+            Record::shipped_if_unchanged(&stage, "split"),
+            Some(shipped.clone())
+        );
+        assert_eq!(
+            Record::shipped_if_unchanged(&stage, "strip"),
+            None,
+            "another policy"
         );
 
-        std::fs::copy(&stage, &dest).unwrap();
-        assert!(!Record::is_installed(&stage, &dest, "aaaa"));
+        std::fs::copy(&out, &dest).unwrap();
+        assert!(!Record::is_installed(&stage, &shipped, &dest));
         Record::installed(&stage, &dest);
-        assert!(Record::is_installed(&stage, &dest, "aaaa"));
-        assert!(
-            !Record::is_installed(&stage, &dest, "bbbb"),
-            "another digest"
-        );
+        assert!(Record::is_installed(&stage, &shipped, &dest));
 
-        // New content of the same size (another build ID) invalidates both.
-        std::fs::write(&dest, elf_with_go_note("two/2")).unwrap();
-        assert!(!Record::is_installed(&stage, &dest, "aaaa"));
+        // Rewritten files are not trusted: the installed copy, the output, the stage.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::fs::write(&dest, b"stripped").unwrap();
+        assert!(!Record::is_installed(&stage, &shipped, &dest));
+        std::fs::write(&out, b"STRIPPED").unwrap();
+        assert_eq!(Record::shipped_if_unchanged(&stage, "split"), None);
+        Record::made(
+            &stage,
+            "split",
+            &Shipped {
+                binary: Output::new(out.clone(), "bbbb".into(), 8),
+                debug: None,
+            },
+        );
         std::fs::write(&stage, elf_with_go_note("two/2")).unwrap();
-        assert_eq!(Record::digest_if_unchanged(&stage), None);
-        // A file without a Go build ID is never trusted.
+        assert_eq!(Record::shipped_if_unchanged(&stage, "split"), None);
+        // A staged file without a Go build ID is never trusted.
         std::fs::write(&stage, b"no elf here").unwrap();
-        Record::checked(&stage, "cccc");
-        assert_eq!(Record::digest_if_unchanged(&stage), None);
+        Record::made(&stage, "split", &shipped);
+        assert_eq!(Record::shipped_if_unchanged(&stage, "split"), None);
     }
 
     proptest::proptest! {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use slipway_platform::Target;
 
 use crate::BuildError;
-use crate::fresh::Record;
+use crate::fresh::{Output, Record, Shipped};
 use crate::plan::Plan;
 use crate::run::{Built, sha256_file};
 
@@ -20,6 +20,8 @@ pub struct Artifact {
     pub path: PathBuf,
     pub sha256: String,
     pub size: u64,
+    /// The split debug info beside the binary (`<name>.debug`), if any.
+    pub debug: Option<PathBuf>,
 }
 
 fn display<S: serde::Serializer>(t: &Target, s: S) -> Result<S::Ok, S::Error> {
@@ -86,47 +88,57 @@ impl OutDir {
     }
 }
 
-/// Install every built binary as `OUT/<os>_<arch>[_<variant>]/<name>` and write
+/// Install every built binary as `OUT/<os>_<arch>[_<variant>]/<name>` (with
+/// `<name>.debug` beside it when debug info is split off) and write
 /// `OUT/SHA256SUMS` (in `sha256sum -c` format) for this build's files.
 pub fn install(plan: &Plan, out: &OutDir, built: &[Built]) -> Result<Vec<Artifact>, BuildError> {
     let mut artifacts = Vec::with_capacity(built.len());
+    let mut sums: Vec<String> = Vec::new();
     for b in built {
         let planned = plan
             .targets
             .iter()
             .find(|p| p.target == b.target)
             .expect("built targets come from the plan");
-        let dir = out.path.join(b.target.platform.dir_name());
-        let dest =
-            std::path::absolute(dir.join(&plan.name)).unwrap_or_else(|_| dir.join(&plan.name));
-        // The record skips re-reading a copy that is still the one installed.
-        if !Record::is_installed(&planned.stage, &dest, &b.sha256) {
-            if sha256_file(&dest).as_deref() != Some(b.sha256.as_str()) {
-                std::fs::create_dir_all(&dir)
-                    .map_err(BuildError::io(format!("creating {}", dir.display())))?;
-                copy_atomic(&planned.stage, &dest, 0o755)?;
+        let dir_name = b.target.platform.dir_name();
+        let dir = out.path.join(&dir_name);
+        std::fs::create_dir_all(&dir)
+            .map_err(BuildError::io(format!("creating {}", dir.display())))?;
+        let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        let dest = absolute(dir.join(&plan.name));
+        let debug_dest = absolute(dir.join(format!("{}.debug", plan.name)));
+        let mut debug = None;
+        // The debug file goes first: a binary whose debuglink names a file
+        // that is not there yet is never visible.
+        match &b.shipped.debug {
+            Some(file) => {
+                install_file(&planned.stage, &b.shipped, file, &debug_dest, 0o644)?;
+                sums.push(format!("{}  {dir_name}/{}.debug\n", file.sha256, plan.name));
+                debug = Some(debug_dest);
             }
-            Record::installed(&planned.stage, &dest);
+            // A debug file from an earlier split build no longer matches.
+            None => match std::fs::remove_file(&debug_dest) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(BuildError::Io {
+                        what: format!("removing stale {}", debug_dest.display()),
+                        source: e,
+                    });
+                }
+            },
         }
+        install_file(&planned.stage, &b.shipped, &b.shipped.binary, &dest, 0o755)?;
+        sums.push(format!("{}  {dir_name}/{}\n", b.sha256, plan.name));
         let path = dest;
         artifacts.push(Artifact {
             target: b.target.clone(),
             path,
             sha256: b.sha256.clone(),
             size: b.size,
+            debug,
         });
     }
-    let mut sums: Vec<String> = artifacts
-        .iter()
-        .map(|a| {
-            format!(
-                "{}  {}/{}\n",
-                a.sha256,
-                a.target.platform.dir_name(),
-                plan.name
-            )
-        })
-        .collect();
     sums.sort();
     slipway_toolchain::write_atomic(
         &out.path.join("SHA256SUMS"),
@@ -138,6 +150,25 @@ pub fn install(plan: &Plan, out: &OutDir, built: &[Built]) -> Result<Vec<Artifac
         out.path.join("SHA256SUMS").display()
     )))?;
     Ok(artifacts)
+}
+
+/// Copy one output into place unless it is there already: the record answers
+/// without reading when the copy is untouched since it was installed.
+fn install_file(
+    stage: &Path,
+    shipped: &Shipped,
+    file: &Output,
+    dest: &Path,
+    mode: u32,
+) -> Result<(), BuildError> {
+    if Record::is_installed(stage, shipped, dest) {
+        return Ok(());
+    }
+    if sha256_file(dest).as_deref() != Some(file.sha256.as_str()) {
+        copy_atomic(&file.path, dest, mode)?;
+    }
+    Record::installed(stage, dest);
+    Ok(())
 }
 
 fn copy_atomic(from: &Path, to: &Path, mode: u32) -> Result<(), BuildError> {

@@ -7,10 +7,12 @@ mod error;
 mod fresh;
 mod install;
 mod plan;
+mod post_link;
 mod run;
 
 pub use error::{BuildError, ErrorKind};
 pub use install::{Artifact, OutDir, install};
 pub use plan::{BuildRequest, Plan, PlannedTarget, plan, validate_request};
+pub use post_link::{PostLinked, StripPolicy, check, post_link};
 pub use run::{Built, Event, execute};
 pub use slipway_toolchain::PASSED_THROUGH;

@@ -12,6 +12,7 @@ use slipway_toolchain::{CCompilers, CacheDir, GoToolchain, PASSED_THROUGH};
 
 use crate::BuildError;
 use crate::env;
+use crate::post_link::StripPolicy;
 
 /// What the user asked for, from the command line and `slipway.toml`.
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct BuildRequest {
     /// Stamp VCS information (`-buildvcs=true`). Off by default: an untracked
     /// file anywhere in the checkout flips `vcs.modified` and changes the binary.
     pub buildvcs: bool,
+    /// What happens to debug info after the link.
+    pub strip: StripPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +52,7 @@ pub struct Plan {
     /// Names of inherited build knobs that were dropped.
     pub dropped_env: Vec<String>,
     pub out_dir: PathBuf,
+    pub strip: StripPolicy,
     pub targets: Vec<PlannedTarget>,
 }
 
@@ -175,6 +179,7 @@ pub fn plan(
         base_env,
         dropped_env,
         out_dir: req.out_dir.clone(),
+        strip: req.strip,
         targets,
     })
 }
@@ -314,6 +319,7 @@ mod tests {
             ldflags: vec![],
             env: BTreeMap::new(),
             buildvcs: false,
+            strip: StripPolicy::Split,
         }
     }
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use slipway_platform::Target;
 
 use crate::BuildError;
-use crate::fresh::Record;
+use crate::fresh::{Output, Record, Shipped};
 use crate::plan::{Plan, PlannedTarget};
 
 /// Progress, reported from worker threads as it happens.
@@ -29,12 +29,26 @@ pub enum Event<'a> {
     },
 }
 
-/// A checked binary in the staging area.
+/// A checked (and, by policy, stripped) binary in the staging area.
 #[derive(Debug, Clone)]
 pub struct Built {
     pub target: Target,
+    /// Of the binary as shipped (after stripping).
     pub sha256: String,
     pub size: u64,
+    /// The files to install, with their digests.
+    pub shipped: Shipped,
+}
+
+impl Built {
+    fn new(target: &Target, shipped: Shipped) -> Built {
+        Built {
+            target: target.clone(),
+            sha256: shipped.binary.sha256.clone(),
+            size: shipped.binary.size,
+            shipped,
+        }
+    }
 }
 
 /// Build every target, at most `jobs` at a time. Every target is attempted;
@@ -118,71 +132,36 @@ fn build_one(plan: &Plan, planned: &PlannedTarget) -> Result<Built, BuildError> 
             output: indent(&output),
         });
     }
-    // Unchanged since it was checked (Go found it up to date): nothing to redo.
-    if let Some((sha256, size)) = Record::digest_if_unchanged(&planned.stage) {
-        return Ok(Built {
-            target: target.clone(),
-            sha256,
-            size,
-        });
+    // Unchanged since it was checked and stripped (Go found it up to date):
+    // nothing to redo.
+    if let Some(shipped) = Record::shipped_if_unchanged(&planned.stage, plan.strip.name()) {
+        return Ok(Built::new(target, shipped));
     }
     let data = std::fs::read(&planned.stage).map_err(BuildError::io(format!(
         "reading {}",
         planned.stage.display()
     )))?;
-    check_binary(plan, target, &data)?;
-    let sha256 = sha256_hex(&data);
-    Record::checked(&planned.stage, &sha256);
-    Ok(Built {
-        target: target.clone(),
-        sha256,
-        size: data.len() as u64,
-    })
-}
-
-/// What slipway promises about every result: an ELF for the target's
-/// architecture, and static for `none` and `musl`.
-fn check_binary(plan: &Plan, target: &Target, data: &[u8]) -> Result<(), BuildError> {
-    let summary = match slipway_elf::summarize(data) {
-        Ok(s) => s,
-        // `go build -o` of a non-main package writes a Go archive: explain it.
-        Err(slipway_elf::ElfError::NotElf) if data.starts_with(b"!<arch>\n") => {
-            return Err(BuildError::NotMain {
-                package: plan.package.clone(),
-                name: package_name(plan),
-            });
-        }
-        Err(e) => {
-            return Err(BuildError::WrongBinary {
-                target: target.to_string(),
-                detail: e.to_string(),
-            });
-        }
+    let files = crate::post_link::post_link(plan, planned, &data)?;
+    drop(data);
+    let output = |path: &Path| -> Result<Output, BuildError> {
+        let bytes =
+            std::fs::read(path).map_err(BuildError::io(format!("reading {}", path.display())))?;
+        Ok(Output::new(
+            path.to_path_buf(),
+            sha256_hex(&bytes),
+            bytes.len() as u64,
+        ))
     };
-    if summary.machine != target.arch().elf_machine() {
-        return Err(BuildError::WrongBinary {
-            target: target.to_string(),
-            detail: format!(
-                "ELF machine {} instead of {}",
-                summary.machine,
-                target.arch().elf_machine()
-            ),
-        });
-    }
-    if target.libc.is_static() {
-        if let Some(interpreter) = summary.interpreter {
-            return Err(BuildError::NotStatic {
-                target: target.to_string(),
-                libc: target.libc.to_string(),
-                interpreter,
-            });
-        }
-    }
-    Ok(())
+    let shipped = Shipped {
+        binary: output(&files.binary)?,
+        debug: files.debug.as_deref().map(output).transpose()?,
+    };
+    Record::made(&planned.stage, plan.strip.name(), &shipped);
+    Ok(Built::new(target, shipped))
 }
 
 /// The package's declared name, asked of `go list` only on the error path.
-fn package_name(plan: &Plan) -> String {
+pub(crate) fn package_name(plan: &Plan) -> String {
     let Some(first) = plan.targets.first() else {
         return "?".into();
     };

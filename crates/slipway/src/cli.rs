@@ -98,6 +98,48 @@ Settings can also come from [build] and [image] in slipway.toml; flags override 
 
     /// Check which toolchains this machine has and which targets it can build.
     Doctor(DoctorArgs),
+
+    /// Show what an ELF binary is: architecture, linking, glibc floor,
+    /// hardening, sections and Go build info.
+    Inspect(InspectArgs),
+
+    /// Strip an ELF binary of any architecture, optionally splitting its
+    /// debug info into a separate file linked by .gnu_debuglink.
+    #[command(after_help = "Examples:
+  # ship a small binary, keep the debug info beside it for gdb
+  slipway strip server -o dist/server --debug-out dist/server.debug
+
+  # keep symbols (for profilers and backtraces), drop only DWARF
+  slipway strip server -o server.small --mode debug")]
+    Strip(StripArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The ELF file.
+    pub file: PathBuf,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StripArgs {
+    /// The ELF file to strip (left unchanged).
+    pub file: PathBuf,
+
+    /// Where to write the stripped binary (written whole, then renamed).
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// Also write the debug info here; OUT gets a .gnu_debuglink to it.
+    #[arg(long, value_name = "FILE")]
+    pub debug_out: Option<PathBuf>,
+
+    /// all: DWARF, symbol table and .comment; debug: DWARF only.
+    #[arg(long, value_name = "debug|all", default_value = "all")]
+    pub mode: String,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +218,13 @@ pub struct BuildSettings {
     /// The zig executable. Default: `zig` on PATH, else the ziglang Python package.
     #[arg(long, value_name = "PATH")]
     pub zig: Option<PathBuf>,
+
+    /// What happens to debug info: split (a stripped binary plus <name>.debug
+    /// beside it, linked for gdb), strip (stripped, debug info dropped) or
+    /// none (as linked). Default: split. Images always get the stripped binary
+    /// unless this is none.
+    #[arg(long, value_name = "split|strip|none")]
+    pub strip: Option<String>,
 }
 
 #[derive(Debug, Args)]

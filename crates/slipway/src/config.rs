@@ -62,6 +62,8 @@ pub struct BuildConfig {
     pub ldflags: Option<Vec<String>>,
     pub buildvcs: Option<bool>,
     pub env: Option<BTreeMap<String, String>>,
+    /// split | strip | none.
+    pub strip: Option<String>,
 }
 
 /// Read `slipway.toml` from the module directory; absent means defaults.

@@ -53,6 +53,8 @@ fn main() -> ExitCode {
         Command::Image(args) => commands::image::run(args, &cache, ui),
         Command::Targets(args) => commands::targets::run(args),
         Command::Doctor(args) => commands::doctor::run(args, &cache),
+        Command::Inspect(args) => commands::inspect::run(args),
+        Command::Strip(args) => commands::strip::run(args, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -95,19 +95,30 @@ fn musl_cgo_binaries_are_static_and_run_on_every_target() {
     }
     assert_static(&artifacts);
     run_all(&artifacts, "musl", None);
-    // The soft-float MIPS binary keeps its DWARF (retyped to SHT_MIPS_DWARF) and
-    // uses the soft-float ABI.
+    // The soft-float MIPS build keeps its DWARF (retyped to SHT_MIPS_DWARF at
+    // link time): split off into hello.debug, the shipped binary stripped.
     let mipsle = tmp.path().join("linux_mipsle_softfloat/hello");
-    let sections = readelf(&["-SW"], &mipsle);
+    let debug = readelf(
+        &["-SW"],
+        &tmp.path().join("linux_mipsle_softfloat/hello.debug"),
+    );
     assert!(
-        sections.contains(".debug_info") && sections.contains("MIPS_DWARF"),
-        "{sections}"
+        debug.contains(".debug_info") && debug.contains("MIPS_DWARF"),
+        "{debug}"
+    );
+    assert!(
+        !readelf(&["-SW"], &mipsle).contains(".debug_info"),
+        "the shipped binary is stripped"
     );
     let attributes = readelf(&["-A"], &mipsle);
     assert!(attributes.contains("FP ABI: Soft float"), "{attributes}");
     // SHA256SUMS lists every binary in `sha256sum -c` form.
     let sums = std::fs::read_to_string(tmp.path().join("SHA256SUMS")).unwrap();
-    assert_eq!(sums.lines().count(), 5);
+    assert_eq!(
+        sums.lines().count(),
+        10,
+        "a binary and its .debug per target:\n{sums}"
+    );
     let check = Command::new("sha256sum")
         .arg("-c")
         .arg("SHA256SUMS")
@@ -257,7 +268,7 @@ fn same_source_from_different_places_gives_identical_binaries() {
     };
     let sums_a = run(&src_a, &a.path().join("out"), "022", "UTC");
     let sums_b = run(&src_b, &b.path().join("dist"), "077", "Pacific/Chatham");
-    assert_eq!(sums_a.lines().count(), 3);
+    assert_eq!(sums_a.lines().count(), 6, "binaries and debug files");
     assert_eq!(sums_a, sums_b, "builds from different paths differ");
     // Modes are fixed, whatever the umask.
     use std::os::unix::fs::PermissionsExt;

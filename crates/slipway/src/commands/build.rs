@@ -154,7 +154,14 @@ fn request(
         Some(f) => vec![f.clone()],
         None => cfg.ldflags.clone().unwrap_or_default(),
     };
+    let strip = args
+        .strip
+        .as_deref()
+        .or(cfg.strip.as_deref())
+        .unwrap_or("split")
+        .parse()?;
     Ok(BuildRequest {
+        strip,
         package: args
             .package
             .clone()
@@ -182,6 +189,7 @@ struct JsonArtifact<'a> {
     path: &'a Path,
     sha256: &'a str,
     size: u64,
+    debug: Option<&'a Path>,
 }
 
 fn print_json(plan: &Plan, artifacts: &[Artifact]) -> anyhow::Result<()> {
@@ -192,12 +200,14 @@ fn print_json(plan: &Plan, artifacts: &[Artifact]) -> anyhow::Result<()> {
             path: &a.path,
             sha256: &a.sha256,
             size: a.size,
+            debug: a.debug.as_deref(),
         }).collect::<Vec<_>>(),
         "name": plan.name,
         "out_dir": plan.out_dir,
         "go": plan.go_version,
         "zig": plan.zig_version,
         "source_date_epoch": plan.source_date_epoch,
+        "strip": plan.strip.name(),
     });
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())

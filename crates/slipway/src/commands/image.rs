@@ -98,9 +98,10 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     let app_path = format!("{APP_DIR}/{}", plan.name);
 
     let mut images = Vec::new();
-    for (planned, b) in plan.targets.iter().zip(&built) {
-        let bytes = std::fs::read(&planned.stage)
-            .with_context(|| format!("reading {}", planned.stage.display()))?;
+    for b in &built {
+        let shipped = &b.shipped.binary.path;
+        let bytes =
+            std::fs::read(shipped).with_context(|| format!("reading {}", shipped.display()))?;
         let mut app = LayerTar::new();
         app.file(&app_path, 0o555, bytes)?;
         let app_layer = layer(&app, &format!("slipway: {app_path} for {}", b.target))?;

@@ -3,5 +3,7 @@
 pub mod build;
 pub mod doctor;
 pub mod image;
+pub mod inspect;
+pub mod strip;
 pub mod targets;
 pub mod zig_cc;

@@ -1,0 +1,3 @@
+module example.com/slipway/bigprog
+
+go 1.22
