@@ -38,90 +38,9 @@ impl Fingerprint {
             .ok()?;
         Some(Fingerprint {
             size,
-            go_build_id: go_build_id(&head)?,
+            go_build_id: slipway_elf::go_build_id(&head)?,
         })
     }
-}
-
-/// The Go build ID note (owner "Go", type 4) from an ELF file's first bytes.
-fn go_build_id(head: &[u8]) -> Option<String> {
-    if head.get(..4)? != b"\x7fELF" {
-        return None;
-    }
-    let is_64 = match head.get(4)? {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let big = match head.get(5)? {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    // Every read goes through `bytes`, which checks its arithmetic: offsets
-    // come from the file and may be anything.
-    let bytes = |at: usize, len: usize| head.get(at..at.checked_add(len)?);
-    let u16_at = |at: usize| -> Option<u64> {
-        let b: [u8; 2] = bytes(at, 2)?.try_into().ok()?;
-        Some(if big {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        } as u64)
-    };
-    let u32_at = |at: usize| -> Option<u64> {
-        let b: [u8; 4] = bytes(at, 4)?.try_into().ok()?;
-        Some(if big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        } as u64)
-    };
-    let u64_at = |at: usize| -> Option<u64> {
-        let b: [u8; 8] = bytes(at, 8)?.try_into().ok()?;
-        Some(if big {
-            u64::from_be_bytes(b)
-        } else {
-            u64::from_le_bytes(b)
-        })
-    };
-    let (phoff, phentsize, phnum) = if is_64 {
-        (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?)
-    } else {
-        (u32_at(0x1c)?, u16_at(0x2a)?, u16_at(0x2c)?)
-    };
-    for i in 0..phnum {
-        let ph = usize::try_from(phoff.checked_add(i.checked_mul(phentsize)?)?).ok()?;
-        if u32_at(ph)? != 4 {
-            continue; // not PT_NOTE
-        }
-        let (offset, size) = if is_64 {
-            (u64_at(ph.checked_add(8)?)?, u64_at(ph.checked_add(32)?)?)
-        } else {
-            (u32_at(ph.checked_add(4)?)?, u32_at(ph.checked_add(16)?)?)
-        };
-        let start = usize::try_from(offset).ok()?;
-        let end = start.checked_add(usize::try_from(size).ok()?)?;
-        let mut at = start;
-        // Notes: namesz, descsz, type, name (4-aligned), desc (4-aligned);
-        // `at` stays below the head's length, so `at + 12` cannot overflow.
-        while at + 12 <= end.min(head.len()) {
-            let (namesz, descsz, kind) = (
-                u32_at(at)? as usize,
-                u32_at(at + 4)? as usize,
-                u32_at(at + 8)?,
-            );
-            let name_at = at + 12;
-            let desc_at = name_at.checked_add(namesz.checked_add(3)? & !3)?;
-            let next = desc_at.checked_add(descsz.checked_add(3)? & !3)?;
-            if kind == 4 && bytes(name_at, namesz)? == b"Go\0\0" {
-                let desc = bytes(desc_at, descsz)?;
-                return String::from_utf8(desc.to_vec()).ok();
-            }
-            at = next;
-        }
-    }
-    None
 }
 
 /// What identifies a file only slipway writes (post-link outputs, installed
@@ -256,55 +175,7 @@ impl Record {
 mod tests {
     use super::*;
 
-    /// A minimal 64-bit little-endian ELF with one PT_NOTE holding a Go build ID.
-    fn elf_with_go_note(id: &str) -> Vec<u8> {
-        let mut f = vec![0u8; 0x40 + 0x38];
-        f[..4].copy_from_slice(b"\x7fELF");
-        f[4] = 2;
-        f[5] = 1;
-        f[0x20..0x28].copy_from_slice(&0x40u64.to_le_bytes()); // e_phoff
-        f[0x36..0x38].copy_from_slice(&0x38u16.to_le_bytes()); // e_phentsize
-        f[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
-        let note_at = f.len() as u64;
-        let mut note = Vec::new();
-        note.extend(4u32.to_le_bytes());
-        note.extend((id.len() as u32).to_le_bytes());
-        note.extend(4u32.to_le_bytes());
-        note.extend(b"Go\0\0");
-        note.extend(id.as_bytes());
-        while note.len() % 4 != 0 {
-            note.push(0);
-        }
-        f[0x40..0x44].copy_from_slice(&4u32.to_le_bytes()); // PT_NOTE
-        f[0x48..0x50].copy_from_slice(&note_at.to_le_bytes());
-        f[0x60..0x68].copy_from_slice(&(note.len() as u64).to_le_bytes());
-        f.extend(note);
-        f
-    }
-
-    #[test]
-    fn reads_go_build_ids_and_survives_garbage() {
-        assert_eq!(
-            go_build_id(&elf_with_go_note("abc/def")).as_deref(),
-            Some("abc/def")
-        );
-        let real = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        assert_eq!(
-            go_build_id(&real[..HEAD.min(real.len())]),
-            None,
-            "a Rust binary has no Go note"
-        );
-        let good = elf_with_go_note("abc/def");
-        // Cut anywhere before the ID's last byte (the final byte is padding).
-        for len in 0..good.len() - 1 {
-            assert_eq!(go_build_id(&good[..len]), None, "truncated at {len}");
-        }
-        let mut bad = good.clone();
-        bad[0x38] = 0xff; // absurd program header count
-        let _ = go_build_id(&bad);
-        bad[0x20..0x28].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(go_build_id(&bad), None);
-    }
+    use slipway_testkit::elf_with_go_note;
 
     #[test]
     fn a_changed_file_is_not_trusted() {
@@ -359,21 +230,5 @@ mod tests {
         std::fs::write(&stage, b"no elf here").unwrap();
         Record::made(&stage, "split", &shipped);
         assert_eq!(Record::shipped_if_unchanged(&stage, "split"), None);
-    }
-
-    proptest::proptest! {
-        /// Any mutation of a valid file gives an ID or nothing, never a panic.
-        #[test]
-        fn mutated_headers_never_panic(
-            edits in proptest::collection::vec((0usize..160, proptest::num::u8::ANY), 1..12),
-        ) {
-            let mut f = elf_with_go_note("abc/def");
-            for (at, byte) in edits {
-                if let Some(b) = f.get_mut(at) {
-                    *b = byte;
-                }
-            }
-            let _ = go_build_id(&f);
-        }
     }
 }

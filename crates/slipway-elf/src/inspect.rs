@@ -175,6 +175,29 @@ pub(crate) fn notes(data: &[u8], big_endian: bool, align: u64) -> Result<Vec<Not
     Ok(out)
 }
 
+/// Go's build ID from the first bytes of an ELF file (Go and lld put its note
+/// in the first page), so a caller need not read a whole binary. `None` when
+/// `head` holds no Go build ID note, or is not a well-formed ELF start.
+pub fn go_build_id(head: &[u8]) -> Option<String> {
+    let header = crate::parse::parse_header(head).ok()?;
+    let r = crate::parse::Reader {
+        data: head,
+        big_endian: header.big_endian,
+    };
+    let segments = crate::parse::read_segments(&r, &header).ok()?;
+    for p in segments.iter().filter(|p| p.kind == PT_NOTE) {
+        let Ok(data) = r.bytes(p.offset, p.filesz) else {
+            continue;
+        };
+        for note in notes(data, header.big_endian, p.align).ok()? {
+            if note.kind == 4 && note.name.split(|b| *b == 0).next() == Some(b"Go") {
+                return String::from_utf8(note.desc.to_vec()).ok();
+            }
+        }
+    }
+    None
+}
+
 fn build_id(elf: &Elf<'_>) -> Result<Option<String>, ElfError> {
     let mut blobs = Vec::new();
     if elf.sections.is_empty() {

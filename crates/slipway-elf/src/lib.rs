@@ -18,7 +18,7 @@ mod strip;
 pub use buildinfo::{GoBuildInfo, Module, Settings, parse_modinfo};
 pub use dynamic::{NeededVersions, VersionedSymbol, compare_versions, glibc_version};
 pub use files::{StripReport, strip_file, write_atomic};
-pub use inspect::{Debuglink, Inspection, SectionInfo, arch_name, inspect};
+pub use inspect::{Debuglink, Inspection, SectionInfo, arch_name, go_build_id, inspect};
 pub use mips::{SHT_MIPS_DWARF, retype_debug_sections_for_mips};
 pub use parse::check_structure;
 pub use policy::{ElfSummary, GlibcFloorViolation, glibc_floor, summarize};

@@ -161,61 +161,72 @@ pub struct Elf<'a> {
     pub sections: Vec<Section>,
 }
 
+/// The ELF header alone: enough for the program headers, which sit at the
+/// start of a file, without the section headers, which usually sit at its end.
+pub fn parse_header(data: &[u8]) -> Result<Header, ElfError> {
+    if data.len() < 4 || &data[..4] != b"\x7fELF" {
+        return Err(ElfError::NotElf);
+    }
+    if data.len() < 52 {
+        return Err(ElfError::Truncated { at: 0, len: 52 });
+    }
+    let is_64 = match data[4] {
+        1 => false,
+        2 => true,
+        c => {
+            return Err(ElfError::malformed(format!(
+                "ELF class byte {c} (expected 1 or 2)"
+            )));
+        }
+    };
+    let big_endian = match data[5] {
+        1 => false,
+        2 => true,
+        e => {
+            return Err(ElfError::malformed(format!(
+                "ELF data encoding byte {e} (expected 1 or 2)"
+            )));
+        }
+    };
+    let r = Reader { data, big_endian };
+    let header = if is_64 {
+        Header {
+            is_64,
+            big_endian,
+            e_type: r.u16(16)?,
+            machine: r.u16(18)?,
+            phoff: r.u64(0x20)?,
+            shoff: r.u64(0x28)?,
+            phentsize: r.u16(0x36)?,
+            phnum: r.u16(0x38)?,
+            shentsize: r.u16(0x3a)?,
+            shnum: r.u16(0x3c)?,
+            shstrndx: r.u16(0x3e)?,
+        }
+    } else {
+        Header {
+            is_64,
+            big_endian,
+            e_type: r.u16(16)?,
+            machine: r.u16(18)?,
+            phoff: r.u32(0x1c)?.into(),
+            shoff: r.u32(0x20)?.into(),
+            phentsize: r.u16(0x2a)?,
+            phnum: r.u16(0x2c)?,
+            shentsize: r.u16(0x2e)?,
+            shnum: r.u16(0x30)?,
+            shstrndx: r.u16(0x32)?,
+        }
+    };
+    Ok(header)
+}
+
 impl<'a> Elf<'a> {
     pub fn parse(data: &'a [u8]) -> Result<Elf<'a>, ElfError> {
-        if data.len() < 4 || &data[..4] != b"\x7fELF" {
-            return Err(ElfError::NotElf);
-        }
-        if data.len() < 52 {
-            return Err(ElfError::Truncated { at: 0, len: 52 });
-        }
-        let is_64 = match data[4] {
-            1 => false,
-            2 => true,
-            c => {
-                return Err(ElfError::malformed(format!(
-                    "ELF class byte {c} (expected 1 or 2)"
-                )));
-            }
-        };
-        let big_endian = match data[5] {
-            1 => false,
-            2 => true,
-            e => {
-                return Err(ElfError::malformed(format!(
-                    "ELF data encoding byte {e} (expected 1 or 2)"
-                )));
-            }
-        };
-        let r = Reader { data, big_endian };
-        let header = if is_64 {
-            Header {
-                is_64,
-                big_endian,
-                e_type: r.u16(16)?,
-                machine: r.u16(18)?,
-                phoff: r.u64(0x20)?,
-                shoff: r.u64(0x28)?,
-                phentsize: r.u16(0x36)?,
-                phnum: r.u16(0x38)?,
-                shentsize: r.u16(0x3a)?,
-                shnum: r.u16(0x3c)?,
-                shstrndx: r.u16(0x3e)?,
-            }
-        } else {
-            Header {
-                is_64,
-                big_endian,
-                e_type: r.u16(16)?,
-                machine: r.u16(18)?,
-                phoff: r.u32(0x1c)?.into(),
-                shoff: r.u32(0x20)?.into(),
-                phentsize: r.u16(0x2a)?,
-                phnum: r.u16(0x2c)?,
-                shentsize: r.u16(0x2e)?,
-                shnum: r.u16(0x30)?,
-                shstrndx: r.u16(0x32)?,
-            }
+        let header = parse_header(data)?;
+        let r = Reader {
+            data,
+            big_endian: header.big_endian,
         };
         let segments = read_segments(&r, &header)?;
         let sections = read_sections(&r, &header)?;
@@ -292,7 +303,7 @@ pub fn check_structure(data: &[u8]) -> Result<(), ElfError> {
     Ok(())
 }
 
-fn read_segments(r: &Reader<'_>, h: &Header) -> Result<Vec<Segment>, ElfError> {
+pub(crate) fn read_segments(r: &Reader<'_>, h: &Header) -> Result<Vec<Segment>, ElfError> {
     // Relocatable objects have no program headers; Go's own go.o leaves the
     // count set with an entry size of 0, so ignore both there.
     if h.phnum == 0 || h.e_type == 1 {

@@ -77,3 +77,30 @@ pub fn stdout_ok(out: &Output, what: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A minimal 64-bit little-endian ELF with one PT_NOTE holding a Go build ID,
+/// for tests of code that looks for it.
+pub fn elf_with_go_note(id: &str) -> Vec<u8> {
+    let mut f = vec![0u8; 0x40 + 0x38];
+    f[..4].copy_from_slice(b"\x7fELF");
+    f[4] = 2;
+    f[5] = 1;
+    f[0x20..0x28].copy_from_slice(&0x40u64.to_le_bytes()); // e_phoff
+    f[0x36..0x38].copy_from_slice(&0x38u16.to_le_bytes()); // e_phentsize
+    f[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+    let note_at = f.len() as u64;
+    let mut note = Vec::new();
+    note.extend(4u32.to_le_bytes());
+    note.extend((id.len() as u32).to_le_bytes());
+    note.extend(4u32.to_le_bytes());
+    note.extend(b"Go\0\0");
+    note.extend(id.as_bytes());
+    while note.len() % 4 != 0 {
+        note.push(0);
+    }
+    f[0x40..0x44].copy_from_slice(&4u32.to_le_bytes()); // PT_NOTE
+    f[0x48..0x50].copy_from_slice(&note_at.to_le_bytes());
+    f[0x60..0x68].copy_from_slice(&(note.len() as u64).to_le_bytes());
+    f.extend(note);
+    f
+}
