@@ -1,7 +1,6 @@
 //! Moving checked binaries into the output directory: all targets or none,
 //! each file through a temporary name and a rename, then `SHA256SUMS`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -172,20 +171,6 @@ fn install_file(
 }
 
 fn copy_atomic(from: &Path, to: &Path, mode: u32) -> Result<(), BuildError> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = to.parent().unwrap_or(Path::new("."));
-    let io = BuildError::io(format!("writing {}", to.display()));
-    let result = (|| {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".slipway-")
-            .tempfile_in(dir)?;
-        let mut src = std::fs::File::open(from)?;
-        std::io::copy(&mut src, tmp.as_file_mut())?;
-        tmp.as_file_mut().flush()?;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
-        tmp.persist(to).map_err(|e| e.error)?;
-        Ok(())
-    })();
-    result.map_err(io)
+    slipway_fs::copy_atomic(from, to, mode)
+        .map_err(BuildError::io(format!("writing {}", to.display())))
 }

@@ -51,17 +51,9 @@ impl BlobStore {
     }
 }
 
-/// Write through a temporary file in the same directory and rename.
+/// Write through a temporary file in the same directory and rename; blobs
+/// are content, readable by everyone whatever the umask.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), OciError> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let err = |e| OciError::io(format!("writing {}", path.display()), e);
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(data).map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    slipway_fs::write_atomic(path, data, 0o644)
+        .map_err(|e| OciError::io(format!("writing {}", path.display()), e))
 }

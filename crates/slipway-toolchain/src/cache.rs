@@ -1,6 +1,5 @@
 //! slipway's cache directory and the one way files are written into it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The root of slipway's cache: CC wrappers, zig's cache, build staging.
@@ -42,18 +41,4 @@ impl CacheDir {
             .map(PathBuf::from)
             .unwrap_or_else(|| self.path("zig"))
     }
-}
-
-/// Write `bytes` to `path` through a temporary file in the same directory and
-/// a rename, so readers see the old content or the new one, never a part.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

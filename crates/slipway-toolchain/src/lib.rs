@@ -12,11 +12,12 @@ pub mod zigcc;
 
 use std::path::{Path, PathBuf};
 
-pub use cache::{CacheDir, write_atomic};
+pub use cache::CacheDir;
 pub use error::ToolchainError;
 pub use gnu::GnuCc;
 pub use go::{GoToolchain, PASSED_THROUGH, parse_go_version};
 pub use process::which;
+pub use slipway_fs::write_atomic;
 pub use zig::{Zig, ZigSupport, zon_string_list};
 
 use slipway_platform::{CCompiler, Target};

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use slipway_platform::{GlibcVersion, Libc, Target};
 
 use crate::ToolchainError;
-use crate::cache::{CacheDir, write_atomic};
+use crate::cache::CacheDir;
 use crate::process::{is_executable, output, which};
+use slipway_fs::write_atomic;
 
 #[derive(Debug, Clone)]
 pub struct Zig {

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use slipway_platform::Target;
 
 use crate::ToolchainError;
-use crate::cache::{CacheDir, write_atomic};
+use crate::cache::CacheDir;
 use crate::zig::Zig;
+use slipway_fs::write_atomic;
 
 /// What `slipway zig-cc` needs to know, all carried on the wrapper's command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
