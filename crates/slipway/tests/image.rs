@@ -38,6 +38,19 @@ fn skopeo(args: &[&str]) -> String {
     )
 }
 
+/// The raw index or manifest skopeo reads at `reference`.
+fn inspect_raw(reference: &str) -> Value {
+    serde_json::from_str(&skopeo(&["inspect", "--raw", reference])).unwrap()
+}
+
+/// `skopeo copy --all` of `reference` into a new layout at `dest`; returns
+/// the copy's raw index.
+fn copy_all(reference: &str, dest: &Path) -> Value {
+    let target = format!("oci:{}:latest", dest.display());
+    skopeo(&["copy", "-q", "--all", reference, &target]);
+    inspect_raw(&target)
+}
+
 fn exit_code(out: &Output) -> i32 {
     out.status.code().expect("exited normally")
 }
@@ -144,12 +157,7 @@ fn every_platform_of_the_image_runs_under_runc() {
     assert!(index.starts_with("sha256:") && index.len() == 71, "{index}");
 
     // skopeo reads the layout as an index, and can copy all of it.
-    let raw: Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--raw",
-        &format!("oci:{}:latest", layout.display()),
-    ]))
-    .unwrap();
+    let raw = inspect_raw(&format!("oci:{}:latest", layout.display()));
     let platforms: Vec<String> = raw["manifests"]
         .as_array()
         .unwrap()
@@ -169,19 +177,7 @@ fn every_platform_of_the_image_runs_under_runc() {
         .collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
     let copy = tmp.path().join("copy");
-    skopeo(&[
-        "copy",
-        "-q",
-        "--all",
-        &format!("oci:{}:latest", layout.display()),
-        &format!("oci:{}:latest", copy.display()),
-    ]);
-    let copied: Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--raw",
-        &format!("oci:{}:latest", copy.display()),
-    ]))
-    .unwrap();
+    let copied = copy_all(&format!("oci:{}:latest", layout.display()), &copy);
     assert_eq!(copied, raw, "skopeo copy --all changed the index");
 
     ensure_binfmt("aarch64");
@@ -377,27 +373,10 @@ fn archives_for_skopeo_and_docker_load() {
         ],
         &oci,
     );
-    let raw: Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--raw",
-        &format!("oci-archive:{}:latest", oci.display()),
-    ]))
-    .unwrap();
+    let archive = format!("oci-archive:{}:latest", oci.display());
+    let raw = inspect_raw(&archive);
     assert_eq!(raw["manifests"].as_array().unwrap().len(), 2);
-    let copied = tmp.path().join("from-archive");
-    skopeo(&[
-        "copy",
-        "-q",
-        "--all",
-        &format!("oci-archive:{}:latest", oci.display()),
-        &format!("oci:{}:latest", copied.display()),
-    ]);
-    let again: Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--raw",
-        &format!("oci:{}:latest", copied.display()),
-    ]))
-    .unwrap();
+    let again = copy_all(&archive, &tmp.path().join("from-archive"));
     assert_eq!(again, raw, "copying the archive changed its index");
 
     let docker = tmp.path().join("image-docker.tar");
