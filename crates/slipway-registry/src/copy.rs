@@ -1,0 +1,262 @@
+//! Copy an image, every platform of it and what is attached to it, from any
+//! [`Store`] to any other. Blobs first (in parallel), then manifests children
+//! before parents, and the tag last: a failure before the end leaves the
+//! destination's tag where it was.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+use slipway_oci::Digest;
+
+use crate::error::{RegistryError, Result};
+use crate::store::{Blob, BlobOutcome, Children, Progress, RawManifest, Store};
+
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// The tag to write at the destination (the root is pushed by digest when `None`).
+    pub tag: Option<String>,
+    /// Refuse to move an existing tag to another digest.
+    pub immutable: bool,
+    /// Also copy `sha256-<hex>.sig/.att/.sbom` tags of the copied manifests.
+    pub attachments: bool,
+    /// Blob transfers in flight at once.
+    pub jobs: usize,
+}
+
+/// What a copy did, as `slipway push --json` reports it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CopyReport {
+    pub digest: String,
+    pub tag: Option<String>,
+    pub manifests: usize,
+    pub uploaded_blobs: usize,
+    pub uploaded_bytes: u64,
+    pub reused_blobs: usize,
+    pub mounted_blobs: usize,
+    /// The attachment tags copied along (`sha256-….sig`, …).
+    pub attachments: Vec<String>,
+}
+
+/// Everything one image consists of, in push order.
+#[derive(Debug, Default)]
+pub struct Closure {
+    /// Manifests, every child before its parent; the root last.
+    pub manifests: Vec<RawManifest>,
+    pub blobs: Vec<Blob>,
+}
+
+/// Gather `root` and everything it references from `store`.
+pub fn closure(store: &dyn Store, root: RawManifest) -> Result<Closure> {
+    let mut out = Closure::default();
+    let mut seen_manifests = HashSet::new();
+    let mut seen_blobs = HashSet::new();
+    walk(
+        store,
+        root,
+        &mut out,
+        &mut seen_manifests,
+        &mut seen_blobs,
+        0,
+    )?;
+    Ok(out)
+}
+
+fn walk(
+    store: &dyn Store,
+    manifest: RawManifest,
+    out: &mut Closure,
+    seen_manifests: &mut HashSet<Digest>,
+    seen_blobs: &mut HashSet<Digest>,
+    depth: usize,
+) -> Result<()> {
+    if depth > 4 {
+        return Err(RegistryError::Integrity(format!(
+            "manifest {} nests indexes too deeply",
+            manifest.digest
+        )));
+    }
+    if !seen_manifests.insert(manifest.digest.clone()) {
+        return Ok(());
+    }
+    match manifest.children()? {
+        Children::Manifests(children) => {
+            for child in children {
+                let m = store.manifest(&child.digest)?;
+                walk(store, m, out, seen_manifests, seen_blobs, depth + 1)?;
+            }
+        }
+        Children::Blobs(blobs) => {
+            for b in blobs {
+                if seen_blobs.insert(b.digest.clone()) {
+                    out.blobs.push(b);
+                }
+            }
+        }
+    }
+    out.manifests.push(manifest);
+    Ok(())
+}
+
+/// The tag cosign gives something attached to `digest`.
+pub fn attachment_tag(digest: &Digest, kind: &str) -> String {
+    format!("sha256-{}.{kind}", digest.hex())
+}
+
+/// Copy the image `src` names to `dst`.
+pub fn copy(
+    src: &dyn Store,
+    dst: &dyn Store,
+    options: &CopyOptions,
+    progress: &dyn Progress,
+) -> Result<CopyReport> {
+    let root = src.root()?;
+    let digest = root.digest.clone();
+    if options.immutable
+        && let Some(tag) = &options.tag
+        && let Some(existing) = dst.tag_digest(tag)?
+        && existing != digest
+    {
+        return Err(RegistryError::Conflict(format!(
+            "{} already has tag `{tag}` on {existing}; --immutable refuses to move it to {digest}. \
+             Use a new tag (e.g. --tag auto) or drop --immutable",
+            dst.describe()
+        )));
+    }
+    let image = closure(src, root)?;
+    // Things attached to the image or to one of its platforms.
+    let mut attached: Vec<(String, Closure)> = Vec::new();
+    if options.attachments {
+        for m in &image.manifests {
+            for kind in ["sig", "att", "sbom"] {
+                let tag = attachment_tag(&m.digest, kind);
+                if let Some(a) = src.tagged(&tag)? {
+                    attached.push((tag, closure(src, a)?));
+                }
+            }
+        }
+    }
+    let mut blobs: Vec<Blob> = image.blobs.clone();
+    let mut seen: HashSet<Digest> = blobs.iter().map(|b| b.digest.clone()).collect();
+    for (_, c) in &attached {
+        for b in &c.blobs {
+            if seen.insert(b.digest.clone()) {
+                blobs.push(b.clone());
+            }
+        }
+    }
+    let mut report = CopyReport {
+        digest: digest.to_string(),
+        tag: options.tag.clone(),
+        ..CopyReport::default()
+    };
+    transfer_blobs(src, dst, &blobs, options.jobs, progress, &mut report)?;
+
+    let mut put = |m: &RawManifest, tag: Option<&str>| -> Result<()> {
+        let present = match tag {
+            Some(t) => dst.tag_digest(t)?.as_ref() == Some(&m.digest),
+            None => dst.has_manifest(&m.digest)?,
+        };
+        if !present {
+            dst.push_manifest(m, tag)?;
+        }
+        report.manifests += 1;
+        progress.manifest_written(&m.digest, tag);
+        Ok(())
+    };
+    let (root, children) = image.manifests.split_last().expect("closure has its root");
+    for m in children {
+        put(m, None)?;
+    }
+    put(root, options.tag.as_deref())?;
+    for (tag, c) in &attached {
+        let (top, rest) = c.manifests.split_last().expect("closure has its root");
+        for m in rest {
+            put(m, None)?;
+        }
+        put(top, Some(tag))?;
+        report.attachments.push(tag.clone());
+    }
+    dst.finish()?;
+    Ok(report)
+}
+
+fn transfer_blobs(
+    src: &dyn Store,
+    dst: &dyn Store,
+    blobs: &[Blob],
+    jobs: usize,
+    progress: &dyn Progress,
+    report: &mut CopyReport,
+) -> Result<()> {
+    let scratch = tempfile::Builder::new()
+        .prefix("slipway-copy-")
+        .tempdir()
+        .map_err(|e| RegistryError::io("creating a scratch directory", e))?;
+    let mount_from = match (src.as_remote(), dst.as_remote()) {
+        (Some(s), Some(d)) if s.client.host() == d.client.host() => {
+            Some(s.reference.repository.clone())
+        }
+        _ => None,
+    };
+    // Smallest first in the list, so the biggest are popped (started) first.
+    let mut order: Vec<&Blob> = blobs.iter().collect();
+    order.sort_by_key(|b| b.size);
+    let queue = Mutex::new(order);
+    let outcomes = Mutex::new(Vec::new());
+    let failed = AtomicBool::new(false);
+    let first_error = Mutex::new(None);
+    let one = |blob: &Blob| -> Result<BlobOutcome> {
+        if dst.has_blob(blob)? {
+            progress.blob_finished(blob, BlobOutcome::Reused);
+            return Ok(BlobOutcome::Reused);
+        }
+        let file = src.fetch_blob(blob, scratch.path(), progress)?;
+        let outcome = match (dst.as_remote(), &mount_from) {
+            (Some(d), Some(from)) => d.push_blob_from(blob, &file, progress, Some(from))?,
+            _ => dst.push_blob(blob, &file, progress)?,
+        };
+        if file.starts_with(scratch.path()) {
+            let _ = std::fs::remove_file(&file);
+        }
+        progress.blob_finished(blob, outcome);
+        Ok(outcome)
+    };
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, 16).min(blobs.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    if failed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let Some(blob) = queue.lock().unwrap().pop() else {
+                        return;
+                    };
+                    match one(blob) {
+                        Ok(o) => outcomes.lock().unwrap().push(o),
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            first_error.lock().unwrap().get_or_insert(e);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap() {
+        return Err(e);
+    }
+    for o in outcomes.into_inner().unwrap() {
+        match o {
+            BlobOutcome::Uploaded(n) => {
+                report.uploaded_blobs += 1;
+                report.uploaded_bytes += n;
+            }
+            BlobOutcome::Reused => report.reused_blobs += 1,
+            BlobOutcome::Mounted => report.mounted_blobs += 1,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,483 @@
+//! OCI layouts on disk as a [`Store`]: a directory, an OCI archive (a tar of
+//! one, unpacked to a temporary directory and written back whole), or a
+//! `docker load` tar (write only).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use slipway_oci::spec::{Descriptor, Index, REF_NAME};
+use slipway_oci::{Digest, LayerTar};
+
+use crate::error::{RegistryError, Result};
+use crate::store::{Blob, BlobOutcome, Progress, RawManifest, Store, verify_file};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    OciArchive(PathBuf),
+    DockerArchive(PathBuf),
+}
+
+pub struct Layout {
+    kind: Kind,
+    /// The layout directory: the user's, or a temporary one for archives.
+    root: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    tag: Option<String>,
+    index: Mutex<Vec<Descriptor>>,
+    verified: Mutex<HashSet<Digest>>,
+    /// For docker-archive: the `RepoTags` entry.
+    docker_name: Option<String>,
+}
+
+const LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// Tags cosign and slipway use for things attached to an image.
+pub fn is_attachment_tag(tag: &str) -> bool {
+    tag.starts_with("sha256-")
+        && [".sig", ".att", ".sbom"]
+            .iter()
+            .any(|suffix| tag.ends_with(suffix))
+}
+
+fn read_index(root: &Path, whence: &str) -> Result<Vec<Descriptor>> {
+    let path = root.join("index.json");
+    let bytes = std::fs::read(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            RegistryError::Input(format!(
+                "{whence} is not an OCI layout: it has no index.json"
+            ))
+        } else {
+            RegistryError::io(format!("reading {}", path.display()), e)
+        }
+    })?;
+    let index: Index = serde_json::from_slice(&bytes).map_err(|e| {
+        RegistryError::Integrity(format!(
+            "{whence}: index.json is not a valid OCI index: {e}"
+        ))
+    })?;
+    Ok(index.manifests)
+}
+
+impl Layout {
+    /// An existing layout directory, to read or add to.
+    pub fn open_dir(dir: &Path, tag: Option<String>) -> Result<Layout> {
+        let whence = format!("oci:{}", dir.display());
+        if !dir.join("oci-layout").is_file() {
+            return Err(RegistryError::Input(format!(
+                "{whence} is not an OCI layout (no oci-layout file); write one with \
+                 `slipway image --out {}` or `slipway copy`",
+                dir.display()
+            )));
+        }
+        let index = read_index(dir, &whence)?;
+        Ok(Layout::new(Kind::Dir, dir.to_path_buf(), None, tag, index))
+    }
+
+    /// A layout directory to write to, created if missing.
+    pub fn create_dir(dir: &Path, tag: Option<String>) -> Result<Layout> {
+        if dir.join("oci-layout").is_file() {
+            return Layout::open_dir(dir, tag);
+        }
+        if dir.exists()
+            && std::fs::read_dir(dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
+            return Err(RegistryError::Input(format!(
+                "refusing to write into {}: it exists and is not an OCI layout",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir.join("blobs/sha256"))
+            .map_err(|e| RegistryError::io(format!("creating {}", dir.display()), e))?;
+        slipway_fs::write_atomic(&dir.join("oci-layout"), LAYOUT_FILE, 0o644)
+            .map_err(|e| RegistryError::io(format!("writing {}", dir.display()), e))?;
+        Ok(Layout::new(Kind::Dir, dir.to_path_buf(), None, tag, vec![]))
+    }
+
+    /// An OCI archive. Read: `keep` unpacks the existing file (it must
+    /// exist); otherwise the archive starts empty and replaces any old file
+    /// on [`Store::finish`].
+    pub fn open_archive(file: &Path, tag: Option<String>, keep: bool) -> Result<Layout> {
+        let tmp = scratch_near(file)?;
+        let root = tmp.path().to_path_buf();
+        let index = if keep {
+            unpack(file, &root)?;
+            read_index(&root, &format!("oci-archive:{}", file.display()))?
+        } else {
+            std::fs::create_dir_all(root.join("blobs/sha256"))
+                .map_err(|e| RegistryError::io("creating a scratch directory", e))?;
+            vec![]
+        };
+        Ok(Layout::new(
+            Kind::OciArchive(file.to_path_buf()),
+            root,
+            Some(tmp),
+            tag,
+            index,
+        ))
+    }
+
+    /// A `docker load` tar naming the image `name` (`repo:tag`).
+    pub fn create_docker_archive(file: &Path, name: String) -> Result<Layout> {
+        let tmp = scratch_near(file)?;
+        let root = tmp.path().to_path_buf();
+        std::fs::create_dir_all(root.join("blobs/sha256"))
+            .map_err(|e| RegistryError::io("creating a scratch directory", e))?;
+        let mut l = Layout::new(
+            Kind::DockerArchive(file.to_path_buf()),
+            root,
+            Some(tmp),
+            None,
+            vec![],
+        );
+        l.docker_name = Some(name);
+        Ok(l)
+    }
+
+    fn new(
+        kind: Kind,
+        root: PathBuf,
+        tmp: Option<tempfile::TempDir>,
+        tag: Option<String>,
+        index: Vec<Descriptor>,
+    ) -> Layout {
+        Layout {
+            kind,
+            root,
+            _tmp: tmp,
+            tag,
+            index: Mutex::new(index),
+            verified: Mutex::new(HashSet::new()),
+            docker_name: None,
+        }
+    }
+
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    /// The tags in the layout's index.json.
+    pub fn tags(&self) -> Vec<String> {
+        self.index
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d.annotations.get(REF_NAME).cloned())
+            .collect()
+    }
+
+    fn read_manifest(&self, digest: &Digest, media_hint: Option<&str>) -> Result<RawManifest> {
+        let path = self.blob_path(digest);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                RegistryError::NotFound(format!("{} lacks manifest {digest}", self.describe()))
+            } else {
+                RegistryError::io(format!("reading {}", path.display()), e)
+            }
+        })?;
+        RawManifest::verify(bytes, media_hint, Some(digest), &self.describe())
+    }
+}
+
+/// A temporary directory beside `file`, so the final rename stays on one file system.
+fn scratch_near(file: &Path) -> Result<tempfile::TempDir> {
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(RegistryError::Input(format!(
+            "{}: the directory {} does not exist",
+            file.display(),
+            parent.display()
+        )));
+    }
+    tempfile::Builder::new()
+        .prefix(".slipway-archive-")
+        .tempdir_in(parent)
+        .map_err(|e| {
+            RegistryError::io(
+                format!("creating a scratch directory in {}", parent.display()),
+                e,
+            )
+        })
+}
+
+/// Unpack an OCI archive, taking only `oci-layout`, `index.json` and
+/// `blobs/sha256/<hex>` regular files; anything that could escape the
+/// directory is refused.
+fn unpack(file: &Path, root: &Path) -> Result<()> {
+    let whence = format!("oci-archive:{}", file.display());
+    let f = std::fs::File::open(file).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            RegistryError::Input(format!("{} does not exist", file.display()))
+        } else {
+            RegistryError::io(format!("opening {}", file.display()), e)
+        }
+    })?;
+    let bad = |e: std::io::Error| {
+        RegistryError::Integrity(format!("{whence} is not a readable tar archive: {e}"))
+    };
+    let mut archive = tar::Archive::new(f);
+    std::fs::create_dir_all(root.join("blobs/sha256"))
+        .map_err(|e| RegistryError::io("creating a scratch directory", e))?;
+    let mut saw_index = false;
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let raw = entry.path_bytes().into_owned();
+        let name = String::from_utf8_lossy(&raw);
+        let name = name.trim_start_matches("./");
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            continue;
+        }
+        let accepted = match name {
+            "oci-layout" | "index.json" => true,
+            n => n
+                .strip_prefix("blobs/sha256/")
+                .is_some_and(|h| Digest::parse(&format!("sha256:{h}")).is_some()),
+        };
+        if !accepted {
+            continue; // manifest.json, repositories, other algorithms: not ours to read
+        }
+        if !kind.is_file() {
+            return Err(RegistryError::Integrity(format!(
+                "{whence}: {name} is not a regular file in the archive"
+            )));
+        }
+        saw_index |= name == "index.json";
+        let target = root.join(name);
+        let mut out = std::fs::File::create(&target)
+            .map_err(|e| RegistryError::io(format!("unpacking {name}"), e))?;
+        std::io::copy(&mut entry, &mut out).map_err(bad)?;
+    }
+    if !saw_index {
+        return Err(RegistryError::Input(format!(
+            "{whence} is not an OCI archive: it has no index.json"
+        )));
+    }
+    Ok(())
+}
+
+impl Store for Layout {
+    fn describe(&self) -> String {
+        match &self.kind {
+            Kind::Dir => format!("oci:{}", self.root.display()),
+            Kind::OciArchive(f) => format!("oci-archive:{}", f.display()),
+            Kind::DockerArchive(f) => format!("docker-archive:{}", f.display()),
+        }
+    }
+
+    fn root(&self) -> Result<RawManifest> {
+        let entry = {
+            let index = self.index.lock().unwrap();
+            let name = |d: &Descriptor| d.annotations.get(REF_NAME).cloned();
+            match &self.tag {
+                Some(tag) => index
+                    .iter()
+                    .find(|d| name(d).as_ref() == Some(tag))
+                    .cloned()
+                    .ok_or_else(|| {
+                        let tags: Vec<String> = index.iter().filter_map(name).collect();
+                        RegistryError::NotFound(format!(
+                            "{} has no image tagged `{tag}`; its tags: {}",
+                            self.describe(),
+                            if tags.is_empty() {
+                                "none".into()
+                            } else {
+                                tags.join(", ")
+                            }
+                        ))
+                    })?,
+                None => {
+                    let images: Vec<&Descriptor> = index
+                        .iter()
+                        .filter(|d| !name(d).is_some_and(|n| is_attachment_tag(&n)))
+                        .collect();
+                    match images.as_slice() {
+                        [one] => (*one).clone(),
+                        [] => {
+                            return Err(RegistryError::NotFound(format!(
+                                "{} holds no image",
+                                self.describe()
+                            )));
+                        }
+                        many => {
+                            let tags: Vec<String> = many.iter().filter_map(|d| name(d)).collect();
+                            return Err(RegistryError::Input(format!(
+                                "{} holds {} images; name one as {}:TAG (tags: {})",
+                                self.describe(),
+                                many.len(),
+                                self.describe(),
+                                tags.join(", ")
+                            )));
+                        }
+                    }
+                }
+            }
+        };
+        self.read_manifest(&entry.digest, Some(&entry.media_type))
+    }
+
+    fn manifest(&self, digest: &Digest) -> Result<RawManifest> {
+        self.read_manifest(digest, None)
+    }
+
+    fn tagged(&self, tag: &str) -> Result<Option<RawManifest>> {
+        let entry = self
+            .index
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(tag))
+            .cloned();
+        entry
+            .map(|d| self.read_manifest(&d.digest, Some(&d.media_type)))
+            .transpose()
+    }
+
+    fn has_blob(&self, blob: &Blob) -> Result<bool> {
+        Ok(std::fs::metadata(self.blob_path(&blob.digest)).is_ok_and(|m| m.len() == blob.size))
+    }
+
+    fn has_manifest(&self, digest: &Digest) -> Result<bool> {
+        Ok(self.blob_path(digest).is_file())
+    }
+
+    fn fetch_blob(
+        &self,
+        blob: &Blob,
+        _scratch: &Path,
+        _progress: &dyn Progress,
+    ) -> Result<PathBuf> {
+        let path = self.blob_path(&blob.digest);
+        if !path.is_file() {
+            return Err(RegistryError::NotFound(format!(
+                "{} lacks blob {}, which its image refers to",
+                self.describe(),
+                blob.digest
+            )));
+        }
+        if !self.verified.lock().unwrap().contains(&blob.digest) {
+            verify_file(&path, blob)?;
+            self.verified.lock().unwrap().insert(blob.digest.clone());
+        }
+        Ok(path)
+    }
+
+    fn push_blob(&self, blob: &Blob, file: &Path, progress: &dyn Progress) -> Result<BlobOutcome> {
+        let dest = self.blob_path(&blob.digest);
+        progress.blob_started(blob, "writing");
+        if std::fs::hard_link(file, &dest).is_err() && !self.has_blob(blob)? {
+            slipway_fs::copy_atomic(file, &dest, 0o644)
+                .map_err(|e| RegistryError::io(format!("writing {}", dest.display()), e))?;
+        }
+        progress.blob_bytes(blob, blob.size);
+        Ok(BlobOutcome::Uploaded(blob.size))
+    }
+
+    fn push_manifest(&self, manifest: &RawManifest, tag: Option<&str>) -> Result<()> {
+        let dest = self.blob_path(&manifest.digest);
+        slipway_fs::write_atomic(&dest, &manifest.bytes, 0o644)
+            .map_err(|e| RegistryError::io(format!("writing {}", dest.display()), e))?;
+        if let Some(tag) = tag {
+            let mut d = Descriptor {
+                media_type: manifest.media_type.clone(),
+                digest: manifest.digest.clone(),
+                size: manifest.bytes.len() as u64,
+                platform: None,
+                annotations: Default::default(),
+            };
+            d.annotations.insert(REF_NAME.into(), tag.into());
+            let mut index = self.index.lock().unwrap();
+            match index
+                .iter_mut()
+                .find(|e| e.annotations.get(REF_NAME).map(String::as_str) == Some(tag))
+            {
+                Some(existing) => *existing = d,
+                None => index.push(d),
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&self) -> Result<()> {
+        let index = Index {
+            schema_version: 2,
+            media_type: crate::store::OCI_INDEX.into(),
+            manifests: self.index.lock().unwrap().clone(),
+            annotations: Default::default(),
+        };
+        let index_bytes = serde_json::to_vec(&index)
+            .map_err(|e| RegistryError::Input(format!("serialising index.json: {e}")))?;
+        let write = |path: &Path, bytes: &[u8]| {
+            slipway_fs::write_atomic(path, bytes, 0o644)
+                .map_err(|e| RegistryError::io(format!("writing {}", path.display()), e))
+        };
+        let file = match &self.kind {
+            Kind::Dir => return write(&self.root.join("index.json"), &index_bytes),
+            Kind::OciArchive(f) | Kind::DockerArchive(f) => f,
+        };
+        let mut tar = LayerTar::new();
+        tar.file("oci-layout", 0o644, LAYOUT_FILE.to_vec())?;
+        tar.file("index.json", 0o644, index_bytes)?;
+        if let Some(name) = &self.docker_name {
+            tar.file("manifest.json", 0o644, self.docker_manifest(name)?)?;
+        }
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.root.join("blobs/sha256"))
+            .map_err(|e| RegistryError::io("listing blobs", e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        names.sort();
+        for path in names {
+            let data = std::fs::read(&path)
+                .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            tar.file(&format!("blobs/sha256/{name}"), 0o644, data)?;
+        }
+        write(file, &tar.to_bytes(0)?)
+    }
+
+    fn target_tag(&self) -> Option<String> {
+        self.tag.clone()
+    }
+}
+
+impl Layout {
+    /// `manifest.json` for `docker load`: the host's platform, else the first.
+    fn docker_manifest(&self, name: &str) -> Result<Vec<u8>> {
+        let root =
+            self.index.lock().unwrap().first().cloned().ok_or_else(|| {
+                RegistryError::Input("nothing was copied into the archive".into())
+            })?;
+        let mut manifest = self.read_manifest(&root.digest, Some(&root.media_type))?;
+        if manifest.is_index() {
+            let index: Index = serde_json::from_slice(&manifest.bytes)
+                .map_err(|e| RegistryError::Integrity(format!("index {}: {e}", manifest.digest)))?;
+            let host = match std::env::consts::ARCH {
+                "x86_64" => "amd64",
+                "aarch64" => "arm64",
+                other => other,
+            };
+            let chosen = index
+                .manifests
+                .iter()
+                .find(|d| d.platform.as_ref().is_some_and(|p| p.architecture == host))
+                .or(index.manifests.first())
+                .ok_or_else(|| RegistryError::Input("the image index is empty".into()))?;
+            manifest = self.read_manifest(&chosen.digest, Some(&chosen.media_type))?;
+        }
+        let m: slipway_oci::spec::Manifest = serde_json::from_slice(&manifest.bytes)
+            .map_err(|e| RegistryError::Integrity(format!("manifest {}: {e}", manifest.digest)))?;
+        let path = |d: &Digest| format!("blobs/sha256/{}", d.hex());
+        let entry = serde_json::json!([{
+            "Config": path(&m.config.digest),
+            "RepoTags": [name],
+            "Layers": m.layers.iter().map(|l| path(&l.digest)).collect::<Vec<_>>(),
+        }]);
+        Ok(entry.to_string().into_bytes())
+    }
+}

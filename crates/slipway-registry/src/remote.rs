@@ -1,0 +1,553 @@
+//! A repository in a registry as a [`Store`]: manifests and blobs over the
+//! distribution API, with uploads that resume and downloads that verify.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sha2::{Digest as _, Sha256};
+use slipway_oci::Digest;
+
+use crate::auth::scopes;
+use crate::client::{Client, ClientOptions, Failure, Method, Req, header, read_limited};
+use crate::error::{RegistryError, Result};
+use crate::reference::RemoteRef;
+use crate::store::{Blob, BlobOutcome, MANIFEST_TYPES, Progress, RawManifest, Store};
+
+const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+pub struct Remote {
+    pub client: Arc<Client>,
+    pub reference: RemoteRef,
+}
+
+impl Remote {
+    pub fn open(reference: RemoteRef, options: &ClientOptions) -> Result<Remote> {
+        let client = Client::connect(reference.api_host(), options)?;
+        Ok(Remote {
+            client: Arc::new(client),
+            reference,
+        })
+    }
+
+    fn repo(&self) -> &str {
+        &self.reference.repository
+    }
+
+    fn scopes(&self, push: bool, mount_from: Option<&str>) -> Vec<String> {
+        let from: Vec<String> = mount_from.into_iter().map(str::to_string).collect();
+        scopes(self.repo(), push, &from)
+    }
+
+    fn get_manifest(
+        &self,
+        reference: &str,
+        expected: Option<&Digest>,
+    ) -> Result<Option<RawManifest>> {
+        let url = format!("/v2/{}/manifests/{reference}", self.repo());
+        let scopes = self.scopes(false, None);
+        let whence = format!("{}/{}:{reference}", self.client.host(), self.repo());
+        self.client.execute(
+            &format!("fetching manifest {whence}"),
+            &mut || Req {
+                method: Method::Get,
+                url: url.clone(),
+                headers: vec![("accept", ACCEPT.to_string())],
+                body: &[],
+                scopes: &scopes,
+            },
+            &mut |mut resp| {
+                match resp.status().as_u16() {
+                    200 => {}
+                    404 => return Ok(None),
+                    s => {
+                        return Err(Failure::Fatal(RegistryError::Remote(format!(
+                            "fetching manifest {whence}: HTTP {s}"
+                        ))));
+                    }
+                }
+                let content_type = header(&resp, "content-type");
+                let advertised = header(&resp, "docker-content-digest");
+                let bytes = read_limited(&mut resp, crate::store::MANIFEST_LIMIT)?;
+                let m = RawManifest::verify(bytes, content_type.as_deref(), expected, &whence)?;
+                if let Some(adv) = advertised.as_deref().and_then(Digest::parse)
+                    && adv != m.digest
+                {
+                    return Err(Failure::Retry(format!(
+                        "the manifest body hashes to {} but the registry says {adv}",
+                        m.digest
+                    )));
+                }
+                Ok(Some(m))
+            },
+            true,
+        )
+    }
+
+    /// Start an upload session, or mount from `mount_from` when it has the blob.
+    fn start_upload(&self, blob: &Blob, mount_from: Option<&str>) -> Result<Option<String>> {
+        let scopes = self.scopes(true, mount_from);
+        let url = match mount_from {
+            Some(from) => format!(
+                "/v2/{}/blobs/uploads/?mount={}&from={}",
+                self.repo(),
+                blob.digest,
+                crate::client::percent_encode(from)
+            ),
+            None => format!("/v2/{}/blobs/uploads/", self.repo()),
+        };
+        self.client.execute(
+            &format!("starting the upload of {}", blob.digest),
+            &mut || Req {
+                method: Method::Post,
+                url: url.clone(),
+                headers: vec![("content-length", "0".into())],
+                body: &[],
+                scopes: &scopes,
+            },
+            &mut |resp| match resp.status().as_u16() {
+                201 => Ok(None),
+                202 => header(&resp, "location").map(Some).ok_or_else(|| {
+                    Failure::Fatal(RegistryError::Remote(
+                        "the registry started an upload without a Location".into(),
+                    ))
+                }),
+                s => Err(Failure::Fatal(RegistryError::Remote(format!(
+                    "starting the upload of {} to {}/{}: HTTP {s}",
+                    blob.digest,
+                    self.client.host(),
+                    self.repo()
+                )))),
+            },
+            true,
+        )
+    }
+
+    /// Where an interrupted upload stands: its new Location and the next offset.
+    fn upload_status(&self, location: &str, scopes: &[String]) -> Result<Option<(String, u64)>> {
+        self.client.execute(
+            "asking how far an upload got",
+            &mut || Req {
+                method: Method::Get,
+                url: location.to_string(),
+                headers: vec![],
+                body: &[],
+                scopes,
+            },
+            &mut |resp| match resp.status().as_u16() {
+                204 | 200 => {
+                    let next = header(&resp, "range")
+                        .and_then(|r| parse_range_end(&r))
+                        .map_or(0, |end| end + 1);
+                    let loc = header(&resp, "location").unwrap_or_else(|| location.to_string());
+                    Ok(Some((loc, next)))
+                }
+                404 => Ok(None),
+                s => Err(Failure::Fatal(RegistryError::Remote(format!(
+                    "asking how far an upload got: HTTP {s}"
+                )))),
+            },
+            true,
+        )
+    }
+
+    /// One upload session from start to the final PUT. `Ok(false)` means the
+    /// session was lost and a new one should start.
+    fn upload_session(
+        &self,
+        blob: &Blob,
+        file: &File,
+        mut location: String,
+        progress: &dyn Progress,
+        failures: &mut u32,
+        sent: &mut u64,
+    ) -> Result<bool> {
+        let scopes = self.scopes(true, None);
+        let chunk = self.client.options.chunk_size.max(1);
+        let read_at = |offset: u64, len: u64| -> Result<Vec<u8>> {
+            let mut buf = vec![0u8; len as usize];
+            file.read_exact_at(&mut buf, offset)
+                .map_err(|e| RegistryError::io(format!("reading blob {}", blob.digest), e))?;
+            Ok(buf)
+        };
+        let started = Instant::now();
+        let mut offset = 0u64;
+        let monolithic = blob.size <= chunk;
+        if !monolithic {
+            while offset < blob.size {
+                let len = chunk.min(blob.size - offset);
+                let body = read_at(offset, len)?;
+                let end = offset + len - 1;
+                let result = self.client.execute_once(
+                    &format!("uploading {} bytes {offset}-{end}", blob.digest),
+                    &mut || Req {
+                        method: Method::Patch,
+                        url: location.clone(),
+                        headers: vec![
+                            ("content-type", "application/octet-stream".into()),
+                            ("content-range", format!("{offset}-{end}")),
+                        ],
+                        body: &body,
+                        scopes: &scopes,
+                    },
+                    &mut |resp| match resp.status().as_u16() {
+                        202 => Ok((
+                            header(&resp, "location"),
+                            header(&resp, "range").and_then(|r| parse_range_end(&r)),
+                        )),
+                        s => Err(Failure::Retry(format!("PATCH answered HTTP {s}"))),
+                    },
+                );
+                match result {
+                    Ok((loc, range_end)) => {
+                        *sent += len;
+                        progress.blob_bytes(blob, len);
+                        if let Some(l) = loc {
+                            location = l;
+                        }
+                        offset = range_end.map_or(end + 1, |e| e + 1);
+                    }
+                    Err(e) => {
+                        self.note_failure(failures, started, &e)?;
+                        // Resume where the registry says it got to.
+                        match self.upload_status(&location, &scopes)? {
+                            Some((loc, next)) => {
+                                location = loc;
+                                offset = next;
+                            }
+                            None => return Ok(false),
+                        }
+                    }
+                }
+            }
+        }
+        let body = if monolithic {
+            read_at(0, blob.size)?
+        } else {
+            Vec::new()
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{sep}digest={}", blob.digest);
+        let result = self.client.execute_once(
+            &format!("finishing the upload of {}", blob.digest),
+            &mut || Req {
+                method: Method::Put,
+                url: url.clone(),
+                headers: vec![("content-type", "application/octet-stream".into())],
+                body: &body,
+                scopes: &scopes,
+            },
+            &mut |resp| match resp.status().as_u16() {
+                201 | 204 => Ok(()),
+                400 => Err(Failure::Fatal(RegistryError::Integrity(format!(
+                    "the registry rejected blob {} (HTTP 400): its content does not match the digest",
+                    blob.digest
+                )))),
+                s => Err(Failure::Retry(format!("PUT answered HTTP {s}"))),
+            },
+        );
+        match result {
+            Ok(()) => {
+                *sent += body.len() as u64;
+                if monolithic {
+                    progress.blob_bytes(blob, blob.size);
+                }
+                Ok(true)
+            }
+            Err(RegistryError::Integrity(m)) => Err(RegistryError::Integrity(m)),
+            Err(e) => {
+                *sent += body.len() as u64;
+                self.note_failure(failures, started, &e)?;
+                // The PUT may have landed before the connection dropped.
+                Ok(self.has_blob(blob)?)
+            }
+        }
+    }
+
+    fn note_failure(&self, failures: &mut u32, started: Instant, e: &RegistryError) -> Result<()> {
+        *failures += 1;
+        if matches!(e, RegistryError::Auth(_)) || !self.client.pause(*failures, started, None) {
+            return Err(RegistryError::Remote(format!(
+                "uploading to {}/{} failed {failures} times; last: {e}",
+                self.client.host(),
+                self.repo()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The end of `Range: 0-N` (also `bytes=0-N`).
+fn parse_range_end(range: &str) -> Option<u64> {
+    let r = range.trim().trim_start_matches("bytes=");
+    r.split_once('-')?.1.trim().parse().ok()
+}
+
+impl Store for Remote {
+    fn describe(&self) -> String {
+        self.reference.to_string()
+    }
+
+    fn root(&self) -> Result<RawManifest> {
+        let r = self.reference.reference();
+        self.get_manifest(&r, self.reference.digest.as_ref())?
+            .ok_or_else(|| {
+                RegistryError::NotFound(format!(
+                    "{} does not exist (no manifest {r} in {}/{})",
+                    self.reference,
+                    self.client.host(),
+                    self.repo()
+                ))
+            })
+    }
+
+    fn manifest(&self, digest: &Digest) -> Result<RawManifest> {
+        self.get_manifest(&digest.to_string(), Some(digest))?
+            .ok_or_else(|| {
+                RegistryError::NotFound(format!(
+                    "{}/{} lacks manifest {digest}, which the image refers to",
+                    self.client.host(),
+                    self.repo()
+                ))
+            })
+    }
+
+    fn tagged(&self, tag: &str) -> Result<Option<RawManifest>> {
+        self.get_manifest(tag, None)
+    }
+
+    fn tag_digest(&self, tag: &str) -> Result<Option<Digest>> {
+        let url = format!("/v2/{}/manifests/{tag}", self.repo());
+        let scopes = self.scopes(false, None);
+        let found = self.client.execute(
+            &format!("looking up {tag}"),
+            &mut || Req {
+                method: Method::Head,
+                url: url.clone(),
+                headers: vec![("accept", ACCEPT.to_string())],
+                body: &[],
+                scopes: &scopes,
+            },
+            &mut |resp| match resp.status().as_u16() {
+                200 => Ok(Some(header(&resp, "docker-content-digest"))),
+                404 => Ok(None),
+                s => Err(Failure::Fatal(RegistryError::Remote(format!(
+                    "looking up tag {tag}: HTTP {s}"
+                )))),
+            },
+            true,
+        )?;
+        match found {
+            None => Ok(None),
+            Some(Some(d)) if Digest::parse(&d).is_some() => Ok(Digest::parse(&d)),
+            // No digest header: fetch and hash the manifest instead.
+            Some(_) => Ok(self.tagged(tag)?.map(|m| m.digest)),
+        }
+    }
+
+    fn has_blob(&self, blob: &Blob) -> Result<bool> {
+        let url = format!("/v2/{}/blobs/{}", self.repo(), blob.digest);
+        let scopes = self.scopes(false, None);
+        self.client.execute(
+            &format!("checking for blob {}", blob.digest),
+            &mut || Req {
+                method: Method::Head,
+                url: url.clone(),
+                headers: vec![],
+                body: &[],
+                scopes: &scopes,
+            },
+            &mut |resp| match resp.status().as_u16() {
+                200 => Ok(true),
+                404 => Ok(false),
+                s => Err(Failure::Fatal(RegistryError::Remote(format!(
+                    "checking for blob {}: HTTP {s}",
+                    blob.digest
+                )))),
+            },
+            true,
+        )
+    }
+
+    fn has_manifest(&self, digest: &Digest) -> Result<bool> {
+        Ok(self.tag_digest(&digest.to_string())?.is_some())
+    }
+
+    fn fetch_blob(&self, blob: &Blob, scratch: &Path, progress: &dyn Progress) -> Result<PathBuf> {
+        let url = format!("/v2/{}/blobs/{}", self.repo(), blob.digest);
+        let scopes = self.scopes(false, None);
+        let dest = scratch.join(blob.digest.hex());
+        progress.blob_started(blob, "downloading");
+        self.client.execute(
+            &format!("downloading blob {}", blob.digest),
+            &mut || Req {
+                method: Method::Get,
+                url: url.clone(),
+                headers: vec![],
+                body: &[],
+                scopes: &scopes,
+            },
+            &mut |resp| {
+                match resp.status().as_u16() {
+                    200 => {}
+                    404 => {
+                        return Err(Failure::Fatal(RegistryError::NotFound(format!(
+                            "{}/{} lacks blob {}, which the image refers to",
+                            self.client.host(),
+                            self.repo(),
+                            blob.digest
+                        ))));
+                    }
+                    s => return Err(Failure::Retry(format!("GET blob answered HTTP {s}"))),
+                }
+                let mut tmp = tempfile::NamedTempFile::new_in(scratch)
+                    .map_err(|e| RegistryError::io("creating a download file", e))?;
+                let mut reader = resp.into_body().into_reader();
+                let mut hasher = Sha256::new();
+                let mut total = 0u64;
+                let mut buf = vec![0u8; 256 << 10];
+                loop {
+                    let n = match reader.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) => return Err(Failure::Retry(format!("reading blob: {e}"))),
+                    };
+                    total += n as u64;
+                    if total > blob.size {
+                        return Err(Failure::Fatal(RegistryError::Integrity(format!(
+                            "the registry sent more than the {} bytes blob {} has",
+                            blob.size, blob.digest
+                        ))));
+                    }
+                    hasher.update(&buf[..n]);
+                    tmp.write_all(&buf[..n])
+                        .map_err(|e| RegistryError::io("writing a download", e))?;
+                    progress.blob_bytes(blob, n as u64);
+                }
+                if total < blob.size {
+                    return Err(Failure::Retry(format!(
+                        "blob {} ended after {total} of {} bytes",
+                        blob.digest, blob.size
+                    )));
+                }
+                let got = Digest::from_sha256(&hasher.finalize());
+                if got != blob.digest {
+                    return Err(Failure::Fatal(RegistryError::Integrity(format!(
+                        "{}/{} served content with digest {got} for blob {}; refusing it \
+                         (the registry's storage is corrupt or something altered the data)",
+                        self.client.host(),
+                        self.repo(),
+                        blob.digest
+                    ))));
+                }
+                tmp.persist(&dest)
+                    .map_err(|e| RegistryError::io("saving a download", e.error))?;
+                Ok(())
+            },
+            true,
+        )?;
+        progress.blob_finished(blob, BlobOutcome::Reused);
+        Ok(dest)
+    }
+
+    fn push_blob(&self, blob: &Blob, file: &Path, progress: &dyn Progress) -> Result<BlobOutcome> {
+        self.push_blob_from(blob, file, progress, None)
+    }
+
+    fn push_manifest(&self, manifest: &RawManifest, tag: Option<&str>) -> Result<()> {
+        let reference = tag.map_or_else(|| manifest.digest.to_string(), str::to_string);
+        let url = format!("/v2/{}/manifests/{reference}", self.repo());
+        let scopes = self.scopes(true, None);
+        debug_assert!(MANIFEST_TYPES.contains(&manifest.media_type.as_str()));
+        self.client.execute(
+            &format!("writing manifest {reference}"),
+            &mut || Req {
+                method: Method::Put,
+                url: url.clone(),
+                headers: vec![("content-type", manifest.media_type.clone())],
+                body: &manifest.bytes,
+                scopes: &scopes,
+            },
+            &mut |mut resp| match resp.status().as_u16() {
+                201 | 200 | 204 => Ok(()),
+                s => {
+                    let detail = read_limited(&mut resp, 64 << 10)
+                        .ok()
+                        .map(|b| {
+                            String::from_utf8_lossy(&b)
+                                .chars()
+                                .take(300)
+                                .collect::<String>()
+                        })
+                        .unwrap_or_default();
+                    Err(Failure::Fatal(RegistryError::Remote(format!(
+                        "{} refused manifest {reference} for {} (HTTP {s}): {}",
+                        self.client.host(),
+                        self.repo(),
+                        detail.trim()
+                    ))))
+                }
+            },
+            true,
+        )
+    }
+
+    fn target_tag(&self) -> Option<String> {
+        self.reference.tag.clone()
+    }
+
+    fn as_remote(&self) -> Option<&Remote> {
+        Some(self)
+    }
+}
+
+impl Remote {
+    /// Upload a blob the caller found missing (mounting it from `mount_from`
+    /// in the same registry when that repository has it), resuming chunked
+    /// uploads where they stopped.
+    pub fn push_blob_from(
+        &self,
+        blob: &Blob,
+        file: &Path,
+        progress: &dyn Progress,
+        mount_from: Option<&str>,
+    ) -> Result<BlobOutcome> {
+        let f = File::open(file)
+            .map_err(|e| RegistryError::io(format!("opening {}", file.display()), e))?;
+        progress.blob_started(blob, "uploading");
+        let mut failures = 0u32;
+        let mut sent = 0u64;
+        let started = Instant::now();
+        loop {
+            let Some(location) = self.start_upload(blob, mount_from)? else {
+                return Ok(BlobOutcome::Mounted);
+            };
+            if self.upload_session(blob, &f, location, progress, &mut failures, &mut sent)? {
+                return Ok(BlobOutcome::Uploaded(sent));
+            }
+            self.note_failure(
+                &mut failures,
+                started,
+                &RegistryError::Remote("the registry lost the upload session".into()),
+            )?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range_end("0-1023"), Some(1023));
+        assert_eq!(parse_range_end("bytes=0-9"), Some(9));
+        assert_eq!(parse_range_end("garbage"), None);
+    }
+}

@@ -1,0 +1,271 @@
+//! What every place images live in can do, so one copy routine serves
+//! registry → archive, archive → registry, layout → registry and so on.
+//! Manifests travel as raw bytes: re-serialising would change their digests.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use slipway_oci::Digest;
+
+use crate::error::{RegistryError, Result};
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+/// The manifest media types slipway moves; anything else is refused by name.
+pub const MANIFEST_TYPES: [&str; 4] = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST];
+
+/// Largest manifest accepted (distribution's own limit is 4 MiB).
+pub const MANIFEST_LIMIT: u64 = 4 << 20;
+
+/// A manifest exactly as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawManifest {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    pub digest: Digest,
+}
+
+/// A content descriptor as found inside manifests.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Blob {
+    #[serde(rename = "mediaType", default)]
+    pub media_type: String,
+    #[serde(deserialize_with = "digest")]
+    pub digest: Digest,
+    pub size: u64,
+}
+
+fn digest<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Digest, D::Error> {
+    let s = String::deserialize(d)?;
+    Digest::parse(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!("`{s}` is not a sha256 digest slipway can verify"))
+    })
+}
+
+#[derive(Deserialize)]
+struct Loose {
+    #[serde(rename = "mediaType", default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Vec<Blob>,
+    #[serde(default)]
+    config: Option<Blob>,
+    #[serde(default)]
+    layers: Vec<Blob>,
+}
+
+/// What a manifest points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Children {
+    /// An index: platform manifests (or nested indexes).
+    Manifests(Vec<Blob>),
+    /// An image manifest: its config and layers.
+    Blobs(Vec<Blob>),
+}
+
+impl RawManifest {
+    /// Check bytes against the digest they were asked for (if any) and work
+    /// out the media type from the header or the document itself.
+    pub fn verify(
+        bytes: Vec<u8>,
+        content_type: Option<&str>,
+        expected: Option<&Digest>,
+        whence: &str,
+    ) -> Result<RawManifest> {
+        if bytes.len() as u64 > MANIFEST_LIMIT {
+            return Err(RegistryError::Integrity(format!(
+                "{whence}: the manifest is {} bytes, over the {MANIFEST_LIMIT}-byte limit",
+                bytes.len()
+            )));
+        }
+        let digest = Digest::of(&bytes);
+        if let Some(want) = expected
+            && *want != digest
+        {
+            return Err(RegistryError::Integrity(format!(
+                "{whence}: the manifest's content has digest {digest}, not the {want} it was \
+                 fetched by; the source is corrupt or tampered with"
+            )));
+        }
+        let loose: Loose = serde_json::from_slice(&bytes).map_err(|e| {
+            RegistryError::Integrity(format!("{whence}: the manifest is not valid JSON: {e}"))
+        })?;
+        let header = content_type
+            .map(|c| c.split(';').next().unwrap_or(c).trim())
+            .filter(|c| MANIFEST_TYPES.contains(c));
+        let media_type = match (loose.media_type.as_deref(), header) {
+            (Some(m), _) if !m.is_empty() => m.to_string(),
+            (_, Some(h)) => h.to_string(),
+            _ => content_type.unwrap_or("").to_string(),
+        };
+        if !MANIFEST_TYPES.contains(&media_type.as_str()) {
+            return Err(RegistryError::Integrity(format!(
+                "{whence}: unknown manifest media type `{media_type}`; slipway moves OCI and \
+                 Docker v2 images and indexes only"
+            )));
+        }
+        Ok(RawManifest {
+            bytes,
+            media_type,
+            digest,
+        })
+    }
+
+    pub fn is_index(&self) -> bool {
+        self.media_type == OCI_INDEX || self.media_type == DOCKER_LIST
+    }
+
+    pub fn children(&self) -> Result<Children> {
+        let loose: Loose = serde_json::from_slice(&self.bytes)
+            .map_err(|e| RegistryError::Integrity(format!("manifest {}: {e}", self.digest)))?;
+        if self.is_index() {
+            Ok(Children::Manifests(loose.manifests))
+        } else {
+            let config = loose.config.ok_or_else(|| {
+                RegistryError::Integrity(format!("manifest {} has no config", self.digest))
+            })?;
+            Ok(Children::Blobs(
+                std::iter::once(config).chain(loose.layers).collect(),
+            ))
+        }
+    }
+}
+
+/// What happened to one blob at the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobOutcome {
+    /// Sent; this many bytes went over the wire.
+    Uploaded(u64),
+    /// Already there.
+    Reused,
+    /// Linked from another repository of the same registry.
+    Mounted,
+}
+
+/// Hooks for showing transfer progress. All methods may be called from
+/// several threads at once.
+pub trait Progress: Sync {
+    fn blob_started(&self, _blob: &Blob, _action: &str) {}
+    fn blob_bytes(&self, _blob: &Blob, _bytes: u64) {}
+    fn blob_finished(&self, _blob: &Blob, _outcome: BlobOutcome) {}
+    fn manifest_written(&self, _digest: &Digest, _tag: Option<&str>) {}
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// A place images are read from or written to.
+pub trait Store: Sync {
+    /// For messages: `registry.io/team/svc`, `oci:out/image`, …
+    fn describe(&self) -> String;
+
+    /// The manifest the location names (its tag or digest, or the only image).
+    fn root(&self) -> Result<RawManifest>;
+
+    fn manifest(&self, digest: &Digest) -> Result<RawManifest>;
+
+    /// The manifest under `tag`, if there is one.
+    fn tagged(&self, tag: &str) -> Result<Option<RawManifest>>;
+
+    /// The digest under `tag`, without fetching more than needed.
+    fn tag_digest(&self, tag: &str) -> Result<Option<Digest>> {
+        Ok(self.tagged(tag)?.map(|m| m.digest))
+    }
+
+    fn has_blob(&self, blob: &Blob) -> Result<bool>;
+
+    fn has_manifest(&self, digest: &Digest) -> Result<bool>;
+
+    /// The blob as a verified local file; `scratch` is where a download may go.
+    fn fetch_blob(&self, blob: &Blob, scratch: &Path, progress: &dyn Progress) -> Result<PathBuf>;
+
+    /// Store `file` (already verified to be `blob`).
+    fn push_blob(&self, blob: &Blob, file: &Path, progress: &dyn Progress) -> Result<BlobOutcome>;
+
+    /// Store a manifest, under `tag` if given, else by digest only.
+    fn push_manifest(&self, manifest: &RawManifest, tag: Option<&str>) -> Result<()>;
+
+    /// Make everything written visible (an archive is written here, at once).
+    fn finish(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The tag the location names, for a destination.
+    fn target_tag(&self) -> Option<String>;
+
+    /// The registry repository behind this store, if it is one (for mounts).
+    fn as_remote(&self) -> Option<&crate::remote::Remote> {
+        None
+    }
+}
+
+/// Hash a file and compare it with the descriptor; for blobs from disk.
+pub fn verify_file(path: &Path, blob: &Blob) -> Result<()> {
+    use sha2::{Digest as _, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| RegistryError::io(format!("opening {}", path.display()), e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    let got = Digest::from_sha256(&hasher.finalize());
+    if total != blob.size || got != blob.digest {
+        return Err(RegistryError::Integrity(format!(
+            "blob {} is corrupt at {}: {total} bytes with digest {got}, expected {} bytes",
+            blob.digest,
+            path.display(),
+            blob.size
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_are_checked() {
+        let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#.to_vec();
+        let d = Digest::of(&body);
+        let m = RawManifest::verify(body.clone(), None, Some(&d), "t").unwrap();
+        assert!(m.is_index());
+        assert_eq!(m.children().unwrap(), Children::Manifests(vec![]));
+        let other = Digest::of(b"x");
+        assert!(matches!(
+            RawManifest::verify(body, None, Some(&other), "t"),
+            Err(RegistryError::Integrity(_))
+        ));
+        let odd = br#"{"schemaVersion":2,"mediaType":"application/vnd.example.thing+json"}"#;
+        let e = RawManifest::verify(odd.to_vec(), None, None, "t").unwrap_err();
+        assert!(e.to_string().contains("unknown manifest media type"), "{e}");
+        // No mediaType field: the Content-Type header decides.
+        let bare = br#"{"schemaVersion":2,"config":{"mediaType":"c","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2},"layers":[]}"#;
+        let m = RawManifest::verify(bare.to_vec(), Some(OCI_MANIFEST), None, "t").unwrap();
+        assert_eq!(m.media_type, OCI_MANIFEST);
+        assert!(matches!(m.children().unwrap(), Children::Blobs(b) if b.len() == 1));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn manifest_parsing_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            if let Ok(m) = RawManifest::verify(bytes, Some(OCI_MANIFEST), None, "t") {
+                let _ = m.children();
+            }
+        }
+    }
+}
