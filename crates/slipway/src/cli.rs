@@ -93,6 +93,47 @@ Settings can also come from [build] and [image] in slipway.toml; flags override 
     )]
     Image(ImageArgs),
 
+    /// Build the module's image and push it to a registry.
+    #[command(
+        override_usage = "slipway push [OPTIONS] [DIR] REF",
+        long_about = "Plan, build and assemble the image exactly as `slipway image` does, then push \
+every platform to the registry: blobs in parallel (skipping those the registry has), then the \
+platform manifests, and the tag last, so a failed push leaves the tag where it was.\n\n\
+REF is host[:port]/repository[:tag]. HTTPS is used unless the registry is on this machine \
+(127.0.0.0/8, ::1, localhost) or --insecure is given. Credentials come from --username with \
+--password-stdin, else from ~/.docker/config.json (auths, credHelpers, credsStore).",
+        after_help = "Examples:
+  # push three platforms to a registry on this machine
+  slipway push 127.0.0.1:5000/team/hello:v1 --platform linux/amd64,linux/arm64,linux/arm/v7
+
+  # tag from `git describe`, and never move a tag that exists
+  slipway push registry.example.com/team/hello --tag auto --immutable
+
+  # CI: credentials on stdin, machine-readable result
+  echo \"$TOKEN\" | slipway push registry.example.com/team/hello:v1 --username ci --password-stdin --json"
+    )]
+    Push(PushArgs),
+
+    /// Copy an image with all its platforms and signatures between registries,
+    /// OCI layouts and archives (the air-gap path).
+    #[command(
+        long_about = "Copy an image, every platform of it, and its cosign signatures, attestations \
+and SBOMs (sha256-<digest>.sig/.att/.sbom tags), from SRC to DST. Blobs move verbatim and \
+manifests as raw bytes, so digests never change.\n\n\
+SRC and DST are each one of:\n  \
+host[:port]/repo[:tag|@sha256:…]   a registry\n  \
+oci:DIR[:tag]                       an OCI layout directory\n  \
+oci-archive:FILE[:tag]              the same as one tar file\n  \
+docker-archive:FILE                 a tar for `docker load` (DST only)",
+        after_help = "Examples:
+  # connected side: registry to a file that can be carried across
+  slipway copy registry.example.com/team/hello:v1 oci-archive:hello-v1.tar
+
+  # isolated side: the file into the local registry, same digest
+  slipway copy oci-archive:hello-v1.tar registry.plant.local/team/hello:v1"
+    )]
+    Copy(CopyArgs),
+
     /// List platforms, variants and libc modes, with their cgo support.
     Targets(TargetsArgs),
 
@@ -247,6 +288,92 @@ pub struct ImageArgs {
     pub tag: Option<String>,
 
     /// Print the result as JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How to reach registries: shared by every command that talks to one.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Allow plain HTTP and unverified TLS to registries not on this machine.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Trust this PEM CA certificate (in addition to the system's) for HTTPS.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Log in as this user; the password is read from stdin (--password-stdin).
+    #[arg(long, requires = "password_stdin")]
+    pub username: Option<String>,
+
+    /// Read the password for --username from stdin.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+
+    /// Blob transfers in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub transfers: usize,
+
+    /// Upload blobs larger than this many MiB in chunks that can resume.
+    #[arg(long, value_name = "MIB", default_value_t = 16, hide = true)]
+    pub chunk_mib: u64,
+}
+
+/// Which tag to write.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The tag to write, overriding the one in the reference; `auto` derives
+    /// one from `git describe --tags --always --dirty`.
+    #[arg(long, value_name = "TAG|auto")]
+    pub tag: Option<String>,
+
+    /// Refuse to move an existing tag to a different image.
+    #[arg(long)]
+    pub immutable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub settings: BuildSettings,
+
+    /// Where to push: host[:port]/repository[:tag].
+    #[arg(value_name = "REF")]
+    pub reference: Option<String>,
+
+    #[command(flatten)]
+    pub tag: TagArgs,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Where the image is.
+    #[arg(value_name = "SRC")]
+    pub source: String,
+
+    /// Where it goes.
+    #[arg(value_name = "DST")]
+    pub destination: String,
+
+    #[command(flatten)]
+    pub tag: TagArgs,
+
+    /// Copy only the image, not its signatures, attestations and SBOMs.
+    #[arg(long)]
+    pub no_attachments: bool,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use slipway_build::{BuildError, ErrorKind};
 use slipway_platform::{PlatformError, TargetError};
+use slipway_registry::RegistryError;
 use slipway_toolchain::{CacheDir, ToolchainError};
 
 use cli::{Cli, Command};
@@ -51,6 +52,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args, &cache, ui),
         Command::Image(args) => commands::image::run(args, &cache, ui),
+        Command::Push(args) => commands::push::run(args, &cache, ui),
+        Command::Copy(args) => commands::copy::run(args, ui),
         Command::Targets(args) => commands::targets::run(args),
         Command::Doctor(args) => commands::doctor::run(args, &cache),
         Command::Inspect(args) => commands::inspect::run(args),
@@ -87,6 +90,15 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 slipway_oci::OciError::Input(_) => 2,
                 slipway_oci::OciError::Io { .. } => 3,
                 slipway_oci::OciError::Layer(_) => 1,
+            };
+        }
+        if let Some(r) = cause.downcast_ref::<RegistryError>() {
+            return match r {
+                RegistryError::Input(_) | RegistryError::Auth(_) | RegistryError::NotFound(_) => 2,
+                RegistryError::Io { .. } => 3,
+                RegistryError::Remote(_)
+                | RegistryError::Integrity(_)
+                | RegistryError::Conflict(_) => 1,
             };
         }
         if cause.is::<PlatformError>() || cause.is::<TargetError>() || cause.is::<InputError>() {

@@ -9,7 +9,7 @@ use slipway_oci::spec::{Empty, Platform as OciPlatform, RuntimeConfig, rfc3339};
 use slipway_oci::{BlobStore, Format, GzipSettings, ImageName, LayerTar, PlatformImage};
 use slipway_toolchain::{CacheDir, Zig};
 
-use crate::cli::ImageArgs;
+use crate::cli::{BuildSettings, ImageArgs};
 use crate::commands::build;
 use crate::config::ImageConfig;
 use crate::input;
@@ -19,6 +19,17 @@ use crate::ui::{Ui, seconds};
 pub const APP_DIR: &str = "/app";
 /// The unprivileged user images run as (distroless's `nonroot`).
 pub const NONROOT: &str = "65532:65532";
+
+/// An image assembled into the blob store, not yet written anywhere.
+pub struct Assembled {
+    pub store: BlobStore,
+    pub set: slipway_oci::ImageSet,
+    pub name: ImageName,
+    pub plan: slipway_build::Plan,
+    /// Layers compressed now, and layers found already compressed.
+    pub compressed_layers: usize,
+    pub reused_layers: usize,
+}
 
 pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
@@ -37,6 +48,75 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         (None, None) if format == Format::Oci => module_dir.join("dist/image"),
         (None, None) => module_dir.join("dist/image.tar"),
     };
+    let Assembled {
+        store,
+        set,
+        name,
+        plan,
+        compressed_layers,
+        reused_layers,
+    } = assemble(&args.settings, args.tag.clone(), out.clone(), cache, ui)?;
+    slipway_oci::layout::write(&store, &set, &name, format, &out).map_err(|e| match e {
+        slipway_oci::OciError::Input(_) => anyhow::Error::new(input(e.to_string())),
+        other => anyhow::Error::new(other),
+    })?;
+
+    let manifests: Vec<_> = set
+        .manifests
+        .iter()
+        .zip(&plan.targets)
+        .map(|(m, t)| {
+            serde_json::json!({
+                "platform": t.target.platform.to_string(),
+                "oci_platform": m.descriptor.platform.as_ref().map(|p| p.to_string()),
+                "digest": m.descriptor.digest.to_string(),
+                "size": m.total_size(),
+            })
+        })
+        .collect();
+    if args.json {
+        let value = serde_json::json!({
+            "index_digest": set.index.digest.to_string(),
+            "manifests": manifests,
+            "tag": name.to_string(),
+            "format": args.format.as_deref().or(icfg.format.as_deref()).unwrap_or("oci"),
+            "out": out,
+            "compressed_layers": compressed_layers,
+            "reused_layers": reused_layers,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        for (m, t) in set.manifests.iter().zip(&plan.targets) {
+            println!(
+                "{:<26} {}  {:>9} bytes",
+                t.target.platform.to_string(),
+                m.descriptor.digest,
+                m.total_size()
+            );
+        }
+        println!("{:<26} {}", "index", set.index.digest);
+    }
+    ui.status(format!(
+        "image {name} ({} platform{}) in {} written to {}",
+        set.manifests.len(),
+        if set.manifests.len() == 1 { "" } else { "s" },
+        seconds(started.elapsed()),
+        out.display()
+    ));
+    Ok(())
+}
+
+/// Plan, build and assemble the image the module describes. `out` is where
+/// the build would install (unused by images, but part of the plan).
+pub fn assemble(
+    settings: &BuildSettings,
+    tag: Option<String>,
+    out: PathBuf,
+    cache: &CacheDir,
+    ui: Ui,
+) -> anyhow::Result<Assembled> {
+    let (module_dir, cfg) = build::load_module(&settings.dir)?;
+    let icfg = &cfg.image;
     let gzip_level = icfg.gzip_level.unwrap_or(6);
     if !(1..=9).contains(&gzip_level) {
         return Err(input(format!(
@@ -51,21 +131,19 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     let data = data_files(icfg, &module_dir)?;
     // The init is C, built by zig for every platform, even for pure-Go apps.
     let zig = match icfg.init.unwrap_or(true) {
-        true => Some(Zig::discover(args.settings.zig.as_deref(), cache)?),
+        true => Some(Zig::discover(settings.zig.as_deref(), cache)?),
         false => None,
     };
 
     // The binaries are never installed anywhere: the image takes them from staging.
-    let plan = build::plan(&args.settings, &cfg.build, &module_dir, out.clone(), cache)?;
-    let name: ImageName = args
-        .tag
-        .clone()
+    let plan = build::plan(settings, &cfg.build, &module_dir, out, cache)?;
+    let name: ImageName = tag
         .or(icfg.tag.clone())
         .unwrap_or_else(|| format!("{}:latest", plan.name.to_ascii_lowercase()))
         .parse()
         .map_err(input_err)?;
     build::warn_dropped(&plan, ui);
-    let built = build::execute(&plan, args.settings.jobs, ui)?;
+    let built = build::execute(&plan, settings.jobs, ui)?;
 
     let store = BlobStore::new(cache.path("oci/blobs"));
     let layer_cache = cache.path("oci/layers");
@@ -148,54 +226,14 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     }
     drop(layer);
     let set = slipway_oci::assemble(&store, &created, images, meta.clone()).map_err(input_err)?;
-    slipway_oci::layout::write(&store, &set, &name, format, &out).map_err(|e| match e {
-        slipway_oci::OciError::Input(_) => anyhow::Error::new(input(e.to_string())),
-        other => anyhow::Error::new(other),
-    })?;
-
-    let manifests: Vec<_> = set
-        .manifests
-        .iter()
-        .zip(&plan.targets)
-        .map(|(m, t)| {
-            serde_json::json!({
-                "platform": t.target.platform.to_string(),
-                "oci_platform": m.descriptor.platform.as_ref().map(|p| p.to_string()),
-                "digest": m.descriptor.digest.to_string(),
-                "size": m.total_size(),
-            })
-        })
-        .collect();
-    if args.json {
-        let value = serde_json::json!({
-            "index_digest": set.index.digest.to_string(),
-            "manifests": manifests,
-            "tag": name.to_string(),
-            "format": args.format.as_deref().or(icfg.format.as_deref()).unwrap_or("oci"),
-            "out": out,
-            "compressed_layers": compressed,
-            "reused_layers": reused,
-        });
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        for (m, t) in set.manifests.iter().zip(&plan.targets) {
-            println!(
-                "{:<26} {}  {:>9} bytes",
-                t.target.platform.to_string(),
-                m.descriptor.digest,
-                m.total_size()
-            );
-        }
-        println!("{:<26} {}", "index", set.index.digest);
-    }
-    ui.status(format!(
-        "image {name} ({} platform{}) in {} written to {}",
-        set.manifests.len(),
-        if set.manifests.len() == 1 { "" } else { "s" },
-        seconds(started.elapsed()),
-        out.display()
-    ));
-    Ok(())
+    Ok(Assembled {
+        store,
+        set,
+        name,
+        plan,
+        compressed_layers: compressed,
+        reused_layers: reused,
+    })
 }
 
 fn input_err(e: slipway_oci::OciError) -> anyhow::Error {

@@ -1,9 +1,12 @@
 //! One module per command.
 
 pub mod build;
+pub mod copy;
 pub mod doctor;
 pub mod image;
 pub mod inspect;
+pub mod push;
 pub mod strip;
 pub mod targets;
+pub mod transfer;
 pub mod zig_cc;

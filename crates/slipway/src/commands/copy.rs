@@ -1,0 +1,81 @@
+//! `slipway copy`: move an image between registries, layouts and archives.
+
+use slipway_registry::{CopyOptions, Location};
+
+use crate::cli::CopyArgs;
+use crate::commands::transfer::{TransferProgress, client_options, human_bytes, requested_tag};
+use crate::ui::{Ui, seconds};
+
+pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let src_loc: Location = args.source.parse()?;
+    let dst_loc: Location = args.destination.parse()?;
+    let options = client_options(&args.registry)?;
+    let source_tag = match &src_loc {
+        Location::Remote(r) if r.digest.is_none() => r.tag.clone().or(Some("latest".into())),
+        Location::Remote(_) => None,
+        Location::Oci { tag, .. } | Location::OciArchive { tag, .. } => tag.clone(),
+        Location::DockerArchive { .. } => None,
+    };
+    let dst_tag = match &dst_loc {
+        Location::Remote(r) => {
+            if r.digest.is_some() {
+                return Err(crate::input(format!(
+                    "{dst_loc}: a destination takes a tag, not a digest (digests are kept as they are)"
+                ))
+                .into());
+            }
+            r.tag.clone()
+        }
+        Location::Oci { tag, .. } | Location::OciArchive { tag, .. } => tag.clone(),
+        Location::DockerArchive { .. } => None,
+    };
+    let cwd = std::env::current_dir()?;
+    let tag = requested_tag(&args.tag, &cwd)?.or(dst_tag).or(source_tag);
+    // Layouts and archives need a name for the image; registries can take it by digest.
+    let tag = match (&dst_loc, tag) {
+        (Location::Remote(_), t) => t,
+        (_, t) => Some(t.unwrap_or_else(|| "latest".into())),
+    };
+    let docker_name = match &src_loc {
+        Location::Remote(r) => format!("{}:{}", r.name(), tag.as_deref().unwrap_or("latest")),
+        _ => format!("slipway/image:{}", tag.as_deref().unwrap_or("latest")),
+    };
+
+    let source = slipway_registry::open_source(&src_loc, &options)?;
+    let destination = slipway_registry::open_destination(&dst_loc, &options, &docker_name)?;
+    let progress = TransferProgress::new(ui);
+    let report = slipway_registry::copy(
+        source.as_ref(),
+        destination.as_ref(),
+        &CopyOptions {
+            tag: tag.clone(),
+            immutable: args.tag.immutable,
+            attachments: !args.no_attachments,
+            jobs: options.jobs,
+        },
+        &progress,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report.digest);
+    }
+    ui.status(format!(
+        "copied {} to {dst_loc} in {}: {} manifest{}, {} blob{} sent ({}), {} already there{}",
+        source.describe(),
+        seconds(started.elapsed()),
+        report.manifests,
+        if report.manifests == 1 { "" } else { "s" },
+        report.uploaded_blobs,
+        if report.uploaded_blobs == 1 { "" } else { "s" },
+        human_bytes(report.uploaded_bytes),
+        report.reused_blobs + report.mounted_blobs,
+        if report.attachments.is_empty() {
+            String::new()
+        } else {
+            format!("; with {}", report.attachments.join(", "))
+        }
+    ));
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! `slipway push`: build the image and push it to a registry.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use slipway_oci::{Format, ImageName};
+use slipway_registry::{CopyOptions, Layout, Location, Remote, Store};
+use slipway_toolchain::CacheDir;
+
+use crate::cli::PushArgs;
+use crate::commands::image::{self, Assembled};
+use crate::commands::transfer::{TransferProgress, client_options, human_bytes, requested_tag};
+use crate::input;
+use crate::ui::{Ui, seconds};
+
+pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    // `slipway push REF` fills the first positional (DIR); move it where it belongs.
+    let reference = match args.reference.take() {
+        Some(r) => r,
+        None => {
+            let r = args.settings.dir.to_string_lossy().into_owned();
+            args.settings.dir = PathBuf::from(".");
+            r
+        }
+    };
+    let mut target = match reference.parse::<Location>()? {
+        Location::Remote(r) => r,
+        other => {
+            return Err(input(format!(
+                "push sends to a registry (host[:port]/repository[:tag]); to write {other}, use \
+                 `slipway image --out` or `slipway copy`"
+            ))
+            .into());
+        }
+    };
+    if target.digest.is_some() {
+        return Err(input(format!(
+            "{reference}: push writes a tag, not a digest; drop the @sha256:… part"
+        ))
+        .into());
+    }
+    let module_dir = std::path::absolute(&args.settings.dir)?;
+    let tag = requested_tag(&args.tag, &module_dir)?
+        .or(target.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    target.tag = Some(tag.clone());
+    let options = client_options(&args.registry)?;
+
+    // Reach the registry and check credentials before minutes of compiling.
+    let remote = Remote::open(target.clone(), &options)?;
+    let before = remote.tag_digest(&tag)?;
+
+    let name: ImageName = format!("{}:{tag}", target.name())
+        .parse()
+        .map_err(|e: slipway_oci::OciError| input(e.to_string()))?;
+    let Assembled { store, set, .. } = image::assemble(
+        &args.settings,
+        Some(name.to_string()),
+        cache.path("push/out"),
+        cache,
+        ui,
+    )?;
+    if args.tag.immutable
+        && let Some(existing) = &before
+        && *existing != set.index.digest
+    {
+        return Err(slipway_registry::RegistryError::Conflict(format!(
+            "{target} already points at {existing}; --immutable refuses to move it to {}. \
+             Use a new tag (e.g. --tag auto) or drop --immutable",
+            set.index.digest
+        ))
+        .into());
+    }
+    // The layout is hard links into the blob store: nothing is copied.
+    let staging = tempfile::Builder::new()
+        .prefix("push-")
+        .tempdir_in(cache.path("oci"))?;
+    let layout_dir = staging.path().join("layout");
+    slipway_oci::layout::write(&store, &set, &name, Format::Oci, &layout_dir)?;
+    let source = Layout::open_dir(&layout_dir, Some(tag.clone()))?;
+    let progress = TransferProgress::new(ui);
+    let report = slipway_registry::copy(
+        &source,
+        &remote,
+        &CopyOptions {
+            tag: Some(tag.clone()),
+            immutable: args.tag.immutable,
+            attachments: false,
+            jobs: options.jobs,
+        },
+        &progress,
+    )?;
+    let c = &remote.client.counters;
+    if args.json {
+        let value = serde_json::json!({
+            "reference": format!("{}@{}", target.name(), report.digest),
+            "digest": report.digest,
+            "tag": tag,
+            "platforms": set.manifests.iter().filter_map(|m| m.descriptor.platform.as_ref().map(|p| p.to_string())).collect::<Vec<_>>(),
+            "uploaded_blobs": report.uploaded_blobs,
+            "uploaded_bytes": report.uploaded_bytes,
+            "reused_blobs": report.reused_blobs,
+            "mounted_blobs": report.mounted_blobs,
+            "manifests": report.manifests,
+            "requests": {
+                "GET": c.get.load(Ordering::Relaxed),
+                "HEAD": c.head.load(Ordering::Relaxed),
+                "POST": c.post.load(Ordering::Relaxed),
+                "PUT": c.put.load(Ordering::Relaxed),
+                "PATCH": c.patch.load(Ordering::Relaxed),
+            },
+            "bytes_sent": c.bytes_sent.load(Ordering::Relaxed),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{}@{}", target.name(), report.digest);
+    }
+    ui.status(format!(
+        "pushed {target} in {}: {} blob{} sent ({}), {} already there",
+        seconds(started.elapsed()),
+        report.uploaded_blobs,
+        if report.uploaded_blobs == 1 { "" } else { "s" },
+        human_bytes(report.uploaded_bytes),
+        report.reused_blobs + report.mounted_blobs,
+    ));
+    Ok(())
+}
