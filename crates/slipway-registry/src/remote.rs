@@ -1,11 +1,12 @@
 //! A repository in a registry as a [`Store`]: manifests and blobs over the
 //! distribution API, with uploads that resume and downloads that verify.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sha2::{Digest as _, Sha256};
@@ -25,6 +26,8 @@ application/vnd.docker.distribution.manifest.v2+json";
 pub struct Remote {
     pub client: Arc<Client>,
     pub reference: RemoteRef,
+    /// Tags looked up or written by us, so one push asks about each only once.
+    known_tags: Mutex<HashMap<String, Option<Digest>>>,
 }
 
 impl Remote {
@@ -33,6 +36,7 @@ impl Remote {
         Ok(Remote {
             client: Arc::new(client),
             reference,
+            known_tags: Mutex::new(HashMap::new()),
         })
     }
 
@@ -88,6 +92,36 @@ impl Remote {
             },
             true,
         )
+    }
+
+    /// HEAD a tag (or digest) for the digest it names.
+    fn lookup_tag(&self, tag: &str) -> Result<Option<Digest>> {
+        let url = format!("/v2/{}/manifests/{tag}", self.repo());
+        let scopes = self.scopes(false, None);
+        let found = self.client.execute(
+            &format!("looking up {tag}"),
+            &mut || Req {
+                method: Method::Head,
+                url: url.clone(),
+                headers: vec![("accept", ACCEPT.to_string())],
+                body: &[],
+                scopes: &scopes,
+            },
+            &mut |resp| match resp.status().as_u16() {
+                200 => Ok(Some(header(&resp, "docker-content-digest"))),
+                404 => Ok(None),
+                s => Err(Failure::Fatal(RegistryError::Remote(format!(
+                    "looking up tag {tag}: HTTP {s}"
+                )))),
+            },
+            true,
+        )?;
+        match found {
+            None => Ok(None),
+            Some(Some(d)) if Digest::parse(&d).is_some() => Ok(Digest::parse(&d)),
+            // No digest header: fetch and hash the manifest instead.
+            Some(_) => Ok(self.tagged(tag)?.map(|m| m.digest)),
+        }
     }
 
     /// Start an upload session, or mount from `mount_from` when it has the blob.
@@ -323,32 +357,15 @@ impl Store for Remote {
     }
 
     fn tag_digest(&self, tag: &str) -> Result<Option<Digest>> {
-        let url = format!("/v2/{}/manifests/{tag}", self.repo());
-        let scopes = self.scopes(false, None);
-        let found = self.client.execute(
-            &format!("looking up {tag}"),
-            &mut || Req {
-                method: Method::Head,
-                url: url.clone(),
-                headers: vec![("accept", ACCEPT.to_string())],
-                body: &[],
-                scopes: &scopes,
-            },
-            &mut |resp| match resp.status().as_u16() {
-                200 => Ok(Some(header(&resp, "docker-content-digest"))),
-                404 => Ok(None),
-                s => Err(Failure::Fatal(RegistryError::Remote(format!(
-                    "looking up tag {tag}: HTTP {s}"
-                )))),
-            },
-            true,
-        )?;
-        match found {
-            None => Ok(None),
-            Some(Some(d)) if Digest::parse(&d).is_some() => Ok(Digest::parse(&d)),
-            // No digest header: fetch and hash the manifest instead.
-            Some(_) => Ok(self.tagged(tag)?.map(|m| m.digest)),
+        if let Some(known) = self.known_tags.lock().unwrap().get(tag) {
+            return Ok(known.clone());
         }
+        let digest = self.lookup_tag(tag)?;
+        self.known_tags
+            .lock()
+            .unwrap()
+            .insert(tag.to_string(), digest.clone());
+        Ok(digest)
     }
 
     fn has_blob(&self, blob: &Blob) -> Result<bool> {
@@ -495,7 +512,14 @@ impl Store for Remote {
                 }
             },
             true,
-        )
+        )?;
+        if let Some(tag) = tag {
+            self.known_tags
+                .lock()
+                .unwrap()
+                .insert(tag.to_string(), Some(manifest.digest.clone()));
+        }
+        Ok(())
     }
 
     fn target_tag(&self) -> Option<String> {
