@@ -9,6 +9,7 @@
 
 mod auth;
 mod client;
+pub mod contents;
 mod copy;
 mod credentials;
 mod error;

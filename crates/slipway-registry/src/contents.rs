@@ -1,0 +1,169 @@
+//! Looking inside an image wherever it is stored: each platform's config and
+//! the executable files of its layers, for SBOMs and scans of a reference.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::Deserialize;
+use slipway_oci::Digest;
+
+use crate::error::{RegistryError, Result};
+use crate::store::{Blob, Children, Quiet, RawManifest, Store};
+
+/// One platform of an image and the ELF files in it.
+#[derive(Debug, Clone)]
+pub struct PlatformContents {
+    /// `linux/arm64`, `linux/arm/v7`, …
+    pub platform: String,
+    pub manifest: Digest,
+    /// ELF files by path in the image (later layers win), sorted by path.
+    pub executables: Vec<(String, Vec<u8>)>,
+}
+
+#[derive(Deserialize)]
+struct ConfigPlatform {
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    os: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+/// Never inflate one layer past this: a gzip bomb stops here.
+const LAYER_LIMIT: u64 = 8 << 30;
+
+/// Every platform of the image `root` names in `store`.
+pub fn platforms(store: &dyn Store, root: &RawManifest) -> Result<Vec<PlatformContents>> {
+    let manifests = match root.children()? {
+        Children::Manifests(children) => children
+            .iter()
+            .map(|c| store.manifest(&c.digest))
+            .collect::<Result<Vec<_>>>()?,
+        Children::Blobs(_) => vec![root.clone()],
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix("slipway-read-")
+        .tempdir()
+        .map_err(|e| RegistryError::io("creating a scratch directory", e))?;
+    let mut out = Vec::new();
+    for m in manifests {
+        let Children::Blobs(blobs) = m.children()? else {
+            continue; // nested indexes (attestation lists and the like) hold no platform
+        };
+        let (config, layers) = blobs
+            .split_first()
+            .expect("children() puts the config first");
+        let config_bytes = read_blob(store, config, scratch.path())?;
+        let p: ConfigPlatform = serde_json::from_slice(&config_bytes).map_err(|e| {
+            RegistryError::Integrity(format!(
+                "config {} is not an image config: {e}",
+                config.digest
+            ))
+        })?;
+        if p.os.is_empty() && p.architecture.is_empty() {
+            continue; // not a runnable image (a signature or an attestation)
+        }
+        let mut files: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
+        for layer in layers {
+            let bytes = read_blob(store, layer, scratch.path())?;
+            read_layer(&bytes, layer, &mut files)?;
+        }
+        out.push(PlatformContents {
+            platform: match &p.variant {
+                Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                None => format!("{}/{}", p.os, p.architecture),
+            },
+            manifest: m.digest.clone(),
+            executables: files.into_iter().collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn read_blob(store: &dyn Store, blob: &Blob, scratch: &Path) -> Result<Vec<u8>> {
+    let path = store.fetch_blob(blob, scratch, &Quiet)?;
+    std::fs::read(&path).map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))
+}
+
+/// Add the ELF files of one layer (gzip or plain tar) to `files`; whiteouts remove.
+pub fn read_layer(
+    bytes: &[u8],
+    layer: &Blob,
+    files: &mut std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<()> {
+    let bad = |e: std::io::Error| {
+        RegistryError::Integrity(format!("layer {} is not a readable tar: {e}", layer.digest))
+    };
+    let reader: Box<dyn Read> = if bytes.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(bytes).take(LAYER_LIMIT))
+    } else if layer.media_type.ends_with("+zstd") {
+        return Err(RegistryError::Integrity(format!(
+            "layer {} is zstd-compressed, which slipway does not read yet",
+            layer.digest
+        )));
+    } else {
+        Box::new(bytes)
+    };
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let path = format!("/{}", path.trim_start_matches("./").trim_start_matches('/'));
+        let name = path.rsplit('/').next().unwrap_or("");
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            let dir = &path[..path.len() - name.len()];
+            files.remove(&format!("{dir}{hidden}"));
+            continue;
+        }
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let mut head = Vec::with_capacity(entry.size().min(LAYER_LIMIT) as usize);
+        (&mut entry).take(4).read_to_end(&mut head).map_err(bad)?;
+        if !head.starts_with(b"\x7fELF") {
+            continue;
+        }
+        entry.read_to_end(&mut head).map_err(bad)?;
+        files.insert(path, head);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob() -> Blob {
+        Blob {
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            digest: Digest::of(b""),
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn elf_files_and_whiteouts() {
+        let mut t = slipway_oci::LayerTar::new();
+        t.file("/app/svc", 0o755, b"\x7fELF-rest".to_vec()).unwrap();
+        t.file("/etc/passwd", 0o644, b"root:x".to_vec()).unwrap();
+        t.file("/sbin/old", 0o755, b"\x7fELFold".to_vec()).unwrap();
+        let gz = slipway_oci::gzip::gzip(&t.to_bytes(0).unwrap(), 1, 1).unwrap();
+        let mut files = Default::default();
+        read_layer(&gz, &blob(), &mut files).unwrap();
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["/app/svc", "/sbin/old"]);
+        assert_eq!(files["/app/svc"], b"\x7fELF-rest");
+        let mut w = slipway_oci::LayerTar::new();
+        w.file("/sbin/.wh.old", 0o644, vec![]).unwrap();
+        read_layer(&w.to_bytes(0).unwrap(), &blob(), &mut files).unwrap();
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["/app/svc"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn garbage_layers_are_errors_not_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
+            let mut files = Default::default();
+            let _ = read_layer(&bytes, &blob(), &mut files);
+        }
+    }
+}
