@@ -67,12 +67,17 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
     let mut total = 0;
     loop {
         let mut line = Vec::new();
-        let n = r.take((MAX_HEAD + 1 - total) as u64).read_until(b'\n', &mut line)?;
+        let n = r
+            .take((MAX_HEAD + 1 - total) as u64)
+            .read_until(b'\n', &mut line)?;
         if n == 0 {
             if lines.is_empty() && total == 0 {
                 return Ok(None);
             }
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "head cut short"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "head cut short",
+            ));
         }
         total += n;
         if total > MAX_HEAD {
@@ -92,12 +97,17 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
     let mut start = lines[0].splitn(3, ' ');
     let start = [
         start.next().unwrap_or_default().to_string(),
-        start.next().ok_or_else(|| bad("bad start line"))?.to_string(),
+        start
+            .next()
+            .ok_or_else(|| bad("bad start line"))?
+            .to_string(),
         start.next().unwrap_or_default().to_string(),
     ];
     let mut headers = Vec::new();
     for l in &lines[1..] {
-        let (k, v) = l.split_once(':').ok_or_else(|| bad("header without colon"))?;
+        let (k, v) = l
+            .split_once(':')
+            .ok_or_else(|| bad("header without colon"))?;
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
     Ok(Some(Head { start, headers }))
@@ -113,7 +123,10 @@ pub(crate) fn request_framing(h: &Head) -> io::Result<Framing> {
         return Ok(Framing::Chunked);
     }
     match h.header("Content-Length") {
-        Some(v) => v.parse().map(Framing::Length).map_err(|_| bad("bad Content-Length")),
+        Some(v) => v
+            .parse()
+            .map(Framing::Length)
+            .map_err(|_| bad("bad Content-Length")),
         None => Ok(Framing::None),
     }
 }
@@ -121,14 +134,21 @@ pub(crate) fn request_framing(h: &Head) -> io::Result<Framing> {
 /// Body framing of a response to a request with `method`.
 pub(crate) fn response_framing(method: &str, h: &Head) -> io::Result<Framing> {
     let status = h.status().ok_or_else(|| bad("bad status"))?;
-    if method.eq_ignore_ascii_case("HEAD") || (100..200).contains(&status) || status == 204 || status == 304 {
+    if method.eq_ignore_ascii_case("HEAD")
+        || (100..200).contains(&status)
+        || status == 204
+        || status == 304
+    {
         return Ok(Framing::None);
     }
     if h.header_has("Transfer-Encoding", "chunked") {
         return Ok(Framing::Chunked);
     }
     match h.header("Content-Length") {
-        Some(v) => v.parse().map(Framing::Length).map_err(|_| bad("bad Content-Length")),
+        Some(v) => v
+            .parse()
+            .map(Framing::Length)
+            .map_err(|_| bad("bad Content-Length")),
         None => Ok(Framing::UntilClose),
     }
 }
@@ -241,7 +261,10 @@ fn copy_exact(
         let want = n.min(buf.len() as u64) as usize;
         let got = r.read(&mut buf[..want])?;
         if got == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "body cut short"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "body cut short",
+            ));
         }
         let (wrote, cut) = budget.write(w, &buf[..got])?;
         copied += wrote as u64;
@@ -262,7 +285,8 @@ pub(crate) fn percent_decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;

@@ -1,8 +1,9 @@
 //! Small multi-platform OCI layouts to push in registry tests, written
 //! directly (no slipway code involved, so a bug in slipway-oci cannot hide a
-//! bug in the client under test). Layers are real uncompressed tars holding
-//! seeded pseudo-random bytes: same arguments, same digests.
+//! bug in the client under test). Layers are real gzipped tars holding seeded
+//! pseudo-random bytes (incompressible, so sizes stay near `layer_bytes`): same arguments, same digests.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -61,7 +62,13 @@ fn noise(len: usize, mut seed: u64) -> Vec<u8> {
 /// Write an OCI layout at `dir` holding one image index tagged `tag`, with
 /// one manifest per `platforms` entry (`"linux/amd64"`, `"linux/arm64"`...),
 /// each with a config and one layer of about `layer_bytes` bytes.
-pub fn write_test_layout(dir: &Path, tag: &str, platforms: &[&str], layer_bytes: usize, seed: u64) -> TestImage {
+pub fn write_test_layout(
+    dir: &Path,
+    tag: &str,
+    platforms: &[&str],
+    layer_bytes: usize,
+    seed: u64,
+) -> TestImage {
     std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     let mut blobs = Vec::new();
@@ -76,13 +83,20 @@ pub fn write_test_layout(dir: &Path, tag: &str, platforms: &[&str], layer_bytes:
         h.set_mode(0o644);
         h.set_mtime(0);
         h.set_cksum();
-        tar.append_data(&mut h, format!("data-{arch}.bin"), data.as_slice()).unwrap();
-        let layer = tar.into_inner().unwrap();
+        tar.append_data(&mut h, format!("data-{arch}.bin"), data.as_slice())
+            .unwrap();
+        let tar = tar.into_inner().unwrap();
+        let diff_id = sha256(&tar);
+        // gzip, as registries expect (skopeo would compress a plain tar on
+        // push and so change the manifests).
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        gz.write_all(&tar).unwrap();
+        let layer = gz.finish().unwrap();
         let (ldig, lsize) = put(dir, &layer);
         let config = serde_json::json!({
             "architecture": arch, "os": os,
             "config": {"Env": ["PATH=/"]},
-            "rootfs": {"type": "layers", "diff_ids": [ldig]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         })
         .to_string();
         let (cdig, csize) = put(dir, config.as_bytes());
@@ -90,7 +104,7 @@ pub fn write_test_layout(dir: &Path, tag: &str, platforms: &[&str], layer_bytes:
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cdig, "size": csize},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ldig, "size": lsize}],
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ldig, "size": lsize}],
         })
         .to_string();
         let (mdig, msize) = put(dir, manifest.as_bytes());
@@ -120,5 +134,11 @@ pub fn write_test_layout(dir: &Path, tag: &str, platforms: &[&str], layer_bytes:
         }],
     });
     std::fs::write(dir.join("index.json"), top.to_string()).unwrap();
-    TestImage { dir: dir.to_path_buf(), tag: tag.to_string(), index_digest: idig, manifests, blobs }
+    TestImage {
+        dir: dir.to_path_buf(),
+        tag: tag.to_string(),
+        index_digest: idig,
+        manifests,
+        blobs,
+    }
 }

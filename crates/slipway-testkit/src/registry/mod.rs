@@ -57,7 +57,10 @@ pub struct Credentials {
 
 impl Credentials {
     pub fn new(username: &str, password: &str) -> Credentials {
-        Credentials { username: username.into(), password: password.into() }
+        Credentials {
+            username: username.into(),
+            password: password.into(),
+        }
     }
 
     /// `user:password`, as skopeo's `--creds` wants it.
@@ -75,7 +78,11 @@ impl Default for Credentials {
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Credentials {{ username: {:?}, password: <hidden> }}", self.username)
+        write!(
+            f,
+            "Credentials {{ username: {:?}, password: <hidden> }}",
+            self.username
+        )
     }
 }
 
@@ -113,30 +120,43 @@ pub struct TestRegistry {
 impl TestRegistry {
     /// Plain HTTP, no authentication.
     pub fn plain() -> TestRegistry {
-        TestRegistry::start(RegistryConfig { tls: false, auth: Auth::None })
+        TestRegistry::start(RegistryConfig {
+            tls: false,
+            auth: Auth::None,
+        })
     }
 
     /// HTTPS (test CA in [`TestRegistry::ca_file`]) with htpasswd basic auth
     /// for [`Credentials::default`].
     pub fn tls_basic() -> TestRegistry {
-        TestRegistry::start(RegistryConfig { tls: true, auth: Auth::Htpasswd(Credentials::default()) })
+        TestRegistry::start(RegistryConfig {
+            tls: true,
+            auth: Auth::Htpasswd(Credentials::default()),
+        })
     }
 
     /// Plain HTTP with token auth from a [`TokenServer`] configured by `config`.
     pub fn token(config: TokenConfig) -> TestRegistry {
-        TestRegistry::start(RegistryConfig { tls: false, auth: Auth::Token(config) })
+        TestRegistry::start(RegistryConfig {
+            tls: false,
+            auth: Auth::Token(config),
+        })
     }
 
     /// Any combination. Panics, with the registry's log, if it does not come up.
     pub fn start(config: RegistryConfig) -> TestRegistry {
         let binary = require("docker-registry", "docker-registry");
-        let dir = tempfile::Builder::new().prefix("slipway-registry-").tempdir().expect("temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("slipway-registry-")
+            .tempdir()
+            .expect("temporary directory");
         let root = dir.path().to_path_buf();
         let storage = root.join("storage");
         std::fs::create_dir_all(&storage).unwrap();
 
         let pki_dir = root.join("pki");
-        let ca = (config.tls || matches!(config.auth, Auth::Token(_))).then(|| pki::new_ca(&pki_dir, "slipway test CA"));
+        let ca = (config.tls || matches!(config.auth, Auth::Token(_)))
+            .then(|| pki::new_ca(&pki_dir, "slipway test CA"));
         let mut cert_dir = None;
         let mut tls_yaml = String::new();
         if config.tls {
@@ -164,11 +184,18 @@ impl TestRegistry {
                     .args(["-Bbn", &c.username, &c.password])
                     .output()
                     .expect("running htpasswd");
-                assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "htpasswd failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 let file = root.join("htpasswd");
                 std::fs::write(&file, &out.stdout).unwrap();
                 credentials = Some(c.clone());
-                format!("auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n", file.display())
+                format!(
+                    "auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n",
+                    file.display()
+                )
             }
             Auth::Token(tc) => {
                 let ca = ca.as_ref().unwrap();
@@ -211,7 +238,13 @@ impl TestRegistry {
                 .stderr(log)
                 .spawn()
                 .expect("starting docker-registry");
-            match wait_ready(&mut child, addr, config.tls, &log_path, Duration::from_secs(30)) {
+            match wait_ready(
+                &mut child,
+                addr,
+                config.tls,
+                &log_path,
+                Duration::from_secs(30),
+            ) {
                 Ok(()) => {
                     return TestRegistry {
                         child,
@@ -255,7 +288,11 @@ impl TestRegistry {
 
     /// `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     /// `127.0.0.1:PORT/<repo_and_tag>`.
@@ -288,7 +325,10 @@ impl TestRegistry {
 
     /// Requests the token server received (empty without token auth).
     pub fn token_requests(&self) -> Vec<TokenRequest> {
-        self.token.as_ref().map(TokenServer::requests).unwrap_or_default()
+        self.token
+            .as_ref()
+            .map(TokenServer::requests)
+            .unwrap_or_default()
     }
 
     /// The registry's log so far (startup, every request, errors).
@@ -311,7 +351,9 @@ impl TestRegistry {
             .join("_manifests/tags")
             .join(tag)
             .join("current/link");
-        std::fs::read_to_string(link).ok().map(|s| s.trim().to_string())
+        std::fs::read_to_string(link)
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 
     /// Where the registry keeps a blob's bytes (`sha256:…`).
@@ -344,7 +386,11 @@ impl TestRegistry {
     }
 
     fn skopeo_args(&self, prefix: &str) -> Vec<String> {
-        let p = if prefix.is_empty() { String::new() } else { format!("{prefix}-") };
+        let p = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}-")
+        };
         let mut out = Vec::new();
         match &self.cert_dir {
             Some(d) => out.push(format!("--{p}cert-dir={}", d.display())),
@@ -371,12 +417,20 @@ fn free_port() -> SocketAddr {
 }
 
 fn read_log(path: &Path) -> String {
-    std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
 }
 
 /// Poll until `/v2/` answers (plain HTTP) or the listener is up and logged
 /// (TLS), or the process exits.
-fn wait_ready(child: &mut Child, addr: SocketAddr, tls: bool, log: &Path, timeout: Duration) -> Result<(), String> {
+fn wait_ready(
+    child: &mut Child,
+    addr: SocketAddr,
+    tls: bool,
+    log: &Path,
+    timeout: Duration,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {

@@ -33,7 +33,15 @@ fn new_key(dir: &Path, name: &str) -> PathBuf {
     let key = format!("{name}.key");
     openssl(
         dir,
-        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &key],
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &key,
+        ],
     );
     dir.join(key)
 }
@@ -45,17 +53,37 @@ pub(crate) fn new_ca(dir: &Path, common_name: &str) -> CertPair {
     openssl(
         dir,
         &[
-            "req", "-new", "-x509", "-key", "ca.key", "-out", "ca.crt", "-days", "3",
-            "-subj", &format!("/CN={common_name}"),
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "3",
+            "-subj",
+            &format!("/CN={common_name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ],
     );
-    CertPair { cert: dir.join("ca.crt"), key }
+    CertPair {
+        cert: dir.join("ca.crt"),
+        key,
+    }
 }
 
 /// A leaf certificate signed by `ca`, with the X.509 v3 extension lines in `ext`.
-pub(crate) fn issue(dir: &Path, ca: &CertPair, name: &str, common_name: &str, ext: &str) -> CertPair {
+pub(crate) fn issue(
+    dir: &Path,
+    ca: &CertPair,
+    name: &str,
+    common_name: &str,
+    ext: &str,
+) -> CertPair {
     let key = new_key(dir, name);
     let csr = format!("{name}.csr");
     let crt = format!("{name}.crt");
@@ -63,16 +91,40 @@ pub(crate) fn issue(dir: &Path, ca: &CertPair, name: &str, common_name: &str, ex
     std::fs::write(dir.join(&extfile), ext).unwrap();
     openssl(
         dir,
-        &["req", "-new", "-key", &format!("{name}.key"), "-subj", &format!("/CN={common_name}"), "-out", &csr],
+        &[
+            "req",
+            "-new",
+            "-key",
+            &format!("{name}.key"),
+            "-subj",
+            &format!("/CN={common_name}"),
+            "-out",
+            &csr,
+        ],
     );
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", &csr, "-CA", ca.cert.to_str().unwrap(), "-CAkey",
-            ca.key.to_str().unwrap(), "-days", "3", "-extfile", &extfile, "-out", &crt,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            ca.cert.to_str().unwrap(),
+            "-CAkey",
+            ca.key.to_str().unwrap(),
+            "-days",
+            "3",
+            "-extfile",
+            &extfile,
+            "-out",
+            &crt,
         ],
     );
-    CertPair { cert: dir.join(crt), key }
+    CertPair {
+        cert: dir.join(crt),
+        key,
+    }
 }
 
 /// Server certificate for the registry's TLS listener.
@@ -88,7 +140,13 @@ pub(crate) fn server_cert(dir: &Path, ca: &CertPair) -> CertPair {
 
 /// Certificate whose key signs the token server's JWTs.
 pub(crate) fn token_signing_cert(dir: &Path, ca: &CertPair) -> CertPair {
-    issue(dir, ca, "token-signer", "slipway test token signer", "keyUsage=critical,digitalSignature\n")
+    issue(
+        dir,
+        ca,
+        "token-signer",
+        "slipway test token signer",
+        "keyUsage=critical,digitalSignature\n",
+    )
 }
 
 /// The DER of the first certificate in a PEM file, base64 (standard

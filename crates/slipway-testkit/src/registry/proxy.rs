@@ -91,7 +91,9 @@ impl RequestKind {
         if path == "/v2/_catalog" {
             return Catalog;
         }
-        let Some(rest) = path.strip_prefix("/v2/") else { return Other };
+        let Some(rest) = path.strip_prefix("/v2/") else {
+            return Other;
+        };
         let seg: Vec<&str> = rest.split('/').collect();
         let n = seg.len();
         if n >= 3 && seg[n - 3] == "blobs" && seg[n - 2] == "uploads" {
@@ -136,7 +138,10 @@ impl RequestKind {
     pub fn is_blob_upload(self) -> bool {
         matches!(
             self,
-            RequestKind::UploadStart | RequestKind::UploadMount | RequestKind::UploadPatch | RequestKind::UploadPut
+            RequestKind::UploadStart
+                | RequestKind::UploadMount
+                | RequestKind::UploadPatch
+                | RequestKind::UploadPut
         )
     }
 }
@@ -160,11 +165,21 @@ pub struct Faults {
 impl Faults {
     /// A transparent proxy.
     pub fn none() -> Faults {
-        Faults { one_in: 0, seed: 0, kinds: Vec::new(), retry_after: None, only: Vec::new() }
+        Faults {
+            one_in: 0,
+            seed: 0,
+            kinds: Vec::new(),
+            retry_after: None,
+            only: Vec::new(),
+        }
     }
     /// One request in `n` fails, with any kind of fault.
     pub fn one_in(n: u32, seed: u64) -> Faults {
-        Faults { one_in: n, seed, ..Faults::none() }
+        Faults {
+            one_in: n,
+            seed,
+            ..Faults::none()
+        }
     }
     /// Every request fails.
     pub fn fail_all() -> Faults {
@@ -189,10 +204,14 @@ impl Faults {
             return None;
         }
         let h = splitmix(self.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        if h % u64::from(self.one_in) != 0 {
+        if !h.is_multiple_of(u64::from(self.one_in)) {
             return None;
         }
-        let kinds: &[FaultKind] = if self.kinds.is_empty() { &FaultKind::ALL } else { &self.kinds };
+        let kinds: &[FaultKind] = if self.kinds.is_empty() {
+            &FaultKind::ALL
+        } else {
+            &self.kinds
+        };
         Some(kinds[(splitmix(h) % kinds.len() as u64) as usize])
     }
 }
@@ -283,13 +302,20 @@ impl FaultProxy {
             .name("fault-proxy".into())
             .spawn(move || accept_loop(listener, s))
             .unwrap();
-        FaultProxy { addr, state, accept: Some(accept) }
+        FaultProxy {
+            addr,
+            state,
+            accept: Some(accept),
+        }
     }
 
     /// Proxy to a plain-HTTP [`TestRegistry`] (TLS registries cannot be
     /// proxied: the proxy does not terminate TLS).
     pub fn in_front_of(registry: &TestRegistry, faults: Faults) -> FaultProxy {
-        assert!(!registry.is_tls(), "FaultProxy speaks plain HTTP; start the registry without TLS");
+        assert!(
+            !registry.is_tls(),
+            "FaultProxy speaks plain HTTP; start the registry without TLS"
+        );
         FaultProxy::start(registry.addr(), faults)
     }
 
@@ -369,10 +395,12 @@ fn accept_loop(listener: TcpListener, state: Arc<State>) {
             state.conns.lock().unwrap().insert(my, c);
         }
         let s = state.clone();
-        let _ = std::thread::Builder::new().name("fault-proxy-conn".into()).spawn(move || {
-            let _ = serve(conn, &s);
-            s.conns.lock().unwrap().remove(&my);
-        });
+        let _ = std::thread::Builder::new()
+            .name("fault-proxy-conn".into())
+            .spawn(move || {
+                let _ = serve(conn, &s);
+                s.conns.lock().unwrap().remove(&my);
+            });
     }
 }
 
@@ -385,10 +413,14 @@ fn connect(addr: SocketAddr) -> io::Result<Upstream> {
     let s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(120)))?;
     s.set_nodelay(true)?;
-    Ok(Upstream { w: s.try_clone()?, r: BufReader::new(s) })
+    Ok(Upstream {
+        w: s.try_clone()?,
+        r: BufReader::new(s),
+    })
 }
 
-const UNAVAILABLE: &str = r#"{"errors":[{"code":"UNAVAILABLE","message":"fault injected by the slipway test proxy"}]}"#;
+const UNAVAILABLE: &str =
+    r#"{"errors":[{"code":"UNAVAILABLE","message":"fault injected by the slipway test proxy"}]}"#;
 
 /// Serve one client connection until it closes or a fault closes it.
 fn serve(client: TcpStream, state: &State) -> io::Result<()> {
@@ -398,7 +430,9 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
     let mut cr = BufReader::new(client);
     let mut up: Option<Upstream> = None;
     loop {
-        let Some(head) = http::read_head(&mut cr)? else { return Ok(()) };
+        let Some(head) = http::read_head(&mut cr)? else {
+            return Ok(());
+        };
         let index = state.next.fetch_add(1, Ordering::SeqCst);
         let method = head.start[0].clone();
         let kind = RequestKind::of(&method, &head.start[1]);
@@ -472,7 +506,10 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
         let resp = loop {
             let Some(h) = http::read_head(&mut upstream.r)? else {
                 push(state, rec);
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "upstream closed",
+                ));
             };
             if h.status().is_some_and(|s| (100..200).contains(&s)) {
                 continue;
@@ -482,7 +519,10 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
         let rframing = http::response_framing(&method, &resp)?;
         let raw = resp.to_bytes_without(&[]);
         let fault = match fault {
-            Some(FaultKind::TruncateBody) if !matches!(rframing, Framing::Length(n) if n >= 2) && rframing != Framing::Chunked => {
+            Some(FaultKind::TruncateBody)
+                if !matches!(rframing, Framing::Length(n) if n >= 2)
+                    && rframing != Framing::Chunked =>
+            {
                 Some(FaultKind::CutHead)
             }
             f => f,
@@ -518,7 +558,8 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
         cw.write_all(&raw)?;
         http::copy_body(&mut upstream.r, &mut cw, rframing, None)?;
         cw.flush()?;
-        if client_close || resp.header_has("Connection", "close") || rframing == Framing::UntilClose {
+        if client_close || resp.header_has("Connection", "close") || rframing == Framing::UntilClose
+        {
             return Ok(());
         }
         up = Some(upstream);
@@ -541,9 +582,21 @@ mod tests {
             ("HEAD", "/v2/team/app/blobs/sha256:ab", BlobHead),
             ("GET", "/v2/a/blobs/sha256:ab", BlobGet),
             ("POST", "/v2/team/app/blobs/uploads/", UploadStart),
-            ("POST", "/v2/a/blobs/uploads/?mount=sha256:ab&from=b", UploadMount),
-            ("PATCH", "/v2/a/b/blobs/uploads/1234-5?_state=x", UploadPatch),
-            ("PUT", "/v2/a/blobs/uploads/1234?_state=x&digest=sha256:ab", UploadPut),
+            (
+                "POST",
+                "/v2/a/blobs/uploads/?mount=sha256:ab&from=b",
+                UploadMount,
+            ),
+            (
+                "PATCH",
+                "/v2/a/b/blobs/uploads/1234-5?_state=x",
+                UploadPatch,
+            ),
+            (
+                "PUT",
+                "/v2/a/blobs/uploads/1234?_state=x&digest=sha256:ab",
+                UploadPut,
+            ),
             ("PUT", "/v2/a/b/c/manifests/latest", ManifestPut),
             ("GET", "/v2/a/manifests/sha256:ab", ManifestGet),
             ("HEAD", "/v2/blobs/manifests/v1", ManifestHead),
@@ -564,7 +617,10 @@ mod tests {
         let b: Vec<_> = (0..4000).map(|n| f.decide(n, BlobHead)).collect();
         assert_eq!(a, b);
         let hits = a.iter().filter(|x| x.is_some()).count();
-        assert!((850..1150).contains(&hits), "{hits} faults in 4000 at 1 in 4");
+        assert!(
+            (850..1150).contains(&hits),
+            "{hits} faults in 4000 at 1 in 4"
+        );
         for k in FaultKind::ALL {
             assert!(a.contains(&Some(k)), "{k:?} never chosen");
         }

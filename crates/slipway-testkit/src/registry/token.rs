@@ -101,8 +101,13 @@ pub struct TokenServer {
 impl TokenServer {
     /// Start serving tokens signed with `signing_key_pem` (PKCS#8) and
     /// carrying `signing_cert_pem` in `x5c`.
-    pub(crate) fn start(config: TokenConfig, signing_key_pem: &str, signing_cert_pem: &str) -> TokenServer {
-        let key = SigningKey::from_pkcs8_pem(signing_key_pem).expect("token signing key (PKCS#8 P-256)");
+    pub(crate) fn start(
+        config: TokenConfig,
+        signing_key_pem: &str,
+        signing_cert_pem: &str,
+    ) -> TokenServer {
+        let key =
+            SigningKey::from_pkcs8_pem(signing_key_pem).expect("token signing key (PKCS#8 P-256)");
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the token server");
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
@@ -119,7 +124,11 @@ impl TokenServer {
             .name("token-server".into())
             .spawn(move || accept_loop(listener, s))
             .unwrap();
-        TokenServer { addr, shared, accept: Some(accept) }
+        TokenServer {
+            addr,
+            shared,
+            accept: Some(accept),
+        }
     }
 
     /// `http://127.0.0.1:PORT/token`, the realm the registry advertises.
@@ -177,10 +186,12 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             shared.conns.lock().unwrap().insert(id, c);
         }
         let s = shared.clone();
-        let _ = std::thread::Builder::new().name("token-conn".into()).spawn(move || {
-            let _ = serve(conn, &s);
-            s.conns.lock().unwrap().remove(&id);
-        });
+        let _ = std::thread::Builder::new()
+            .name("token-conn".into())
+            .spawn(move || {
+                let _ = serve(conn, &s);
+                s.conns.lock().unwrap().remove(&id);
+            });
     }
 }
 
@@ -217,7 +228,11 @@ fn respond(w: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
         404 => "Not Found",
         _ => "Error",
     };
-    let extra = if status == 401 { "WWW-Authenticate: Basic realm=\"slipway-test\"\r\n" } else { "" };
+    let extra = if status == 401 {
+        "WWW-Authenticate: Basic realm=\"slipway-test\"\r\n"
+    } else {
+        ""
+    };
     write!(
         w,
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
@@ -228,7 +243,9 @@ fn respond(w: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
 
 fn handle(shared: &Shared, head: &http::Head, body: &[u8]) -> (u16, String) {
     let method = head.start[0].clone();
-    let (path, query) = head.start[1].split_once('?').unwrap_or((&head.start[1], ""));
+    let (path, query) = head.start[1]
+        .split_once('?')
+        .unwrap_or((&head.start[1], ""));
     let mut params = http::parse_query(query);
     if method == "POST" {
         params.extend(http::parse_query(&String::from_utf8_lossy(body)));
@@ -237,17 +254,32 @@ fn handle(shared: &Shared, head: &http::Head, body: &[u8]) -> (u16, String) {
     let scopes: Vec<String> = params
         .iter()
         .filter(|(k, _)| k == "scope")
-        .flat_map(|(_, v)| v.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|(_, v)| {
+            v.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect();
-    let grant_type = if method == "POST" { get("grant_type") } else { None };
+    let grant_type = if method == "POST" {
+        get("grant_type")
+    } else {
+        None
+    };
 
     // Credentials: Basic header, or a password grant's form fields.
     let basic = head
         .header("Authorization")
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
         .and_then(|b| Base64::decode_vec(b.trim()).ok())
         .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())));
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+        });
     let form = match (grant_type.as_deref(), get("username"), get("password")) {
         (Some("password"), Some(u), Some(p)) => Some((u, p)),
         _ => None,
@@ -278,11 +310,23 @@ fn handle(shared: &Shared, head: &http::Head, body: &[u8]) -> (u16, String) {
             None => config.anonymous_pull,
         };
         if !authorised {
-            let why = if creds.is_some() { "invalid username or password" } else { "authentication required" };
-            (401, format!(r#"{{"errors":[{{"code":"UNAUTHORIZED","message":"{why}"}}]}}"#))
+            let why = if creds.is_some() {
+                "invalid username or password"
+            } else {
+                "authentication required"
+            };
+            (
+                401,
+                format!(r#"{{"errors":[{{"code":"UNAUTHORIZED","message":"{why}"}}]}}"#),
+            )
         } else {
             let granted = grant(&scopes, creds.is_some());
-            let token = sign(shared, &config, creds.as_ref().map(|(u, _)| u.as_str()).unwrap_or(""), &granted);
+            let token = sign(
+                shared,
+                &config,
+                creds.as_ref().map(|(u, _)| u.as_str()).unwrap_or(""),
+                &granted,
+            );
             record.granted = granted;
             let expires_in = config.expires_in;
             (
@@ -301,8 +345,12 @@ fn handle(shared: &Shared, head: &http::Head, body: &[u8]) -> (u16, String) {
 fn grant(scopes: &[String], authenticated: bool) -> Vec<Access> {
     let mut out: Vec<Access> = Vec::new();
     for scope in scopes {
-        let Some((kind, rest)) = scope.split_once(':') else { continue };
-        let Some((name, actions)) = rest.rsplit_once(':') else { continue };
+        let Some((kind, rest)) = scope.split_once(':') else {
+            continue;
+        };
+        let Some((name, actions)) = rest.rsplit_once(':') else {
+            continue;
+        };
         let actions: Vec<String> = actions
             .split(',')
             .filter(|a| !a.is_empty() && (authenticated || *a == "pull"))
@@ -319,14 +367,21 @@ fn grant(scopes: &[String], authenticated: bool) -> Vec<Access> {
                     }
                 }
             }
-            None => out.push(Access { kind: kind.to_string(), name: name.to_string(), actions }),
+            None => out.push(Access {
+                kind: kind.to_string(),
+                name: name.to_string(),
+                actions,
+            }),
         }
     }
     out
 }
 
 fn sign(shared: &Shared, config: &TokenConfig, subject: &str, access: &[Access]) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let lifetime = config.lifetime.unwrap_or(config.expires_in as i64);
     let jti = shared.jti.fetch_add(1, Ordering::SeqCst);
     let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "x5c": [shared.x5c]});
@@ -345,7 +400,10 @@ fn sign(shared: &Shared, config: &TokenConfig, subject: &str, access: &[Access])
         Base64UrlUnpadded::encode_string(claims.to_string().as_bytes())
     );
     let sig: Signature = shared.key.sign(signing_input.as_bytes());
-    format!("{signing_input}.{}", Base64UrlUnpadded::encode_string(&sig.to_bytes()))
+    format!(
+        "{signing_input}.{}",
+        Base64UrlUnpadded::encode_string(&sig.to_bytes())
+    )
 }
 
 #[cfg(test)]
