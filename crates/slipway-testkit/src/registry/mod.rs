@@ -1,33 +1,39 @@
 //! Real registries for tests: Debian's `docker-registry` (distribution 2.8)
-//! started on a free 127.0.0.1 port, a bearer-token server, and a
-//! fault-injecting proxy.
+//! on a free 127.0.0.1 port, a bearer-token server, and a fault-injecting
+//! proxy. See `docs/registry-testing.md` for the details.
 //!
 //! ```no_run
-//! use slipway_testkit::registry::{FaultProxy, Faults, TestRegistry, TokenConfig, write_test_layout};
+//! use slipway_testkit::registry::*;
+//!
+//! let tmp = tempfile::tempdir().unwrap();
+//! let image = write_test_layout(tmp.path(), "v1", &["linux/amd64", "linux/arm64"], 4096, 1);
 //!
 //! // Plain HTTP, no auth.
 //! let reg = TestRegistry::plain();
-//! let image = write_test_layout(&std::path::Path::new("/tmp/l"), "v1", &["linux/amd64", "linux/arm64"], 4096, 1);
-//! // ... push image.dir to reg.reference("team/app:v1") ...
-//! assert_eq!(reg.tag_digest("team/app", "v1").as_deref(), Some(image.index_digest.as_str()));
+//! // ... push image.dir to reg.reference("team/app:v1") with the client under test ...
+//! // The registry's own storage says where the tag points:
+//! assert_eq!(reg.tag_digest("team/app", "v1"), Some(image.index_digest.clone()));
 //!
-//! // TLS with a test CA (reg.ca_file(), reg.cert_dir()) and htpasswd (reg.credentials()).
+//! // HTTPS with a test CA (ca_file(), cert_dir()) and htpasswd (credentials()).
 //! let tls = TestRegistry::tls_basic();
 //!
-//! // Token auth; reg.token_requests() shows the scopes asked for.
+//! // Token auth; token_requests() shows the scopes each request asked for.
 //! let tok = TestRegistry::token(TokenConfig { expires_in: 5, ..TokenConfig::default() });
 //!
-//! // Faults in front of a plain registry: use proxy.host() in references.
+//! // Faults in front of a plain-HTTP registry: push to proxy.host() instead.
 //! let proxy = FaultProxy::in_front_of(&reg, Faults::one_in(4, 42));
+//! // ... push ...
 //! let c = proxy.counters();
+//! println!("{} requests, {} faults, {} blob bytes", c.requests, c.total_faults(), c.blob_upload_bytes);
+//! proxy.set_faults(Faults::fail_all());
 //! proxy.reset();
 //! ```
 //!
-//! Everything stops on drop (the registry process is killed and its
-//! temporary directory removed), also when a test panics. Keep a
-//! `TestRegistry` in a local, not in a `static` (statics never drop). When a
-//! test fails, print [`TestRegistry::log`]: it holds the registry's own log,
-//! with every request it served.
+//! Everything stops on drop (the registry process is killed, its temporary
+//! directory removed, the servers' threads and connections closed), also when
+//! a test panics. Keep these values in locals, not in a `static` (statics
+//! never drop). When a test fails, print [`TestRegistry::log`]: the
+//! registry's own log, with every request it served.
 
 mod http;
 mod layout;
