@@ -306,6 +306,51 @@ fn token_server_answers_both_fields_and_anonymous_pull_is_pull_only() {
 }
 
 #[test]
+fn the_token_server_injects_faults_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = layout(tmp.path(), 8);
+    let reg = TestRegistry::token(TokenConfig::default());
+    let server = reg.token_server().unwrap();
+    server.set_faults(
+        Faults::fail_all()
+            .kinds(&[FaultKind::Unavailable])
+            .retry_after(3),
+    );
+    let path = "/token?service=slipway-test-registry&scope=repository:x:pull";
+    let (status, h, _) = Raw::connect(server.addr())
+        .request("GET", path, &[], Body::None)
+        .unwrap();
+    assert_eq!(
+        (status, header(&h, "Retry-After").as_deref()),
+        (503, Some("3"))
+    );
+    let out = push(&image, &reg.host(), "team/app:v1", &reg.skopeo_dest_args());
+    assert!(!out.status.success(), "pushed without a token");
+    let requests = reg.token_requests();
+    assert!(requests.len() >= 2, "{requests:?}");
+    assert!(requests.iter().all(|r| r.status == 503
+        && r.fault == Some(FaultKind::Unavailable)
+        && r.granted.is_empty()));
+    assert_eq!(reg.tag_digest("team/app", "v1"), None);
+
+    // Dropped without an answer.
+    server.set_faults(Faults::fail_all().kinds(&[FaultKind::DropRequest]));
+    assert!(matches!(
+        Raw::connect(server.addr()).outcome(path),
+        Outcome::Closed
+    ));
+    assert_eq!(reg.token_requests().pop().unwrap().status, 0);
+
+    // Back to normal: the push goes through.
+    server.set_faults(Faults::none());
+    ok(
+        push(&image, &reg.host(), "team/app:v1", &reg.skopeo_dest_args()),
+        "push",
+        Some(&reg),
+    );
+}
+
+#[test]
 fn tokens_with_a_short_lifetime_really_expire_at_the_registry() {
     // exp = now - 57 s; distribution allows 60 s of leeway: ~3 s of validity.
     let reg = TestRegistry::token(TokenConfig {

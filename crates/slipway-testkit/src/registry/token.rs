@@ -21,6 +21,7 @@ use p256::pkcs8::DecodePrivateKey;
 
 use super::Credentials;
 use super::http::{self, Framing};
+use super::proxy::{FaultKind, Faults, RequestKind};
 
 /// The `service` (JWT `aud`) the test registry is configured with.
 pub const SERVICE: &str = "slipway-test-registry";
@@ -79,6 +80,9 @@ pub struct TokenRequest {
     pub status: u16,
     /// What the issued token allows (empty when refused).
     pub granted: Vec<Access>,
+    /// The fault injected into this request's answer, if any (status is 0
+    /// for [`FaultKind::DropRequest`]: nothing was answered).
+    pub fault: Option<FaultKind>,
 }
 
 struct Shared {
@@ -87,6 +91,8 @@ struct Shared {
     x5c: String,
     requests: Mutex<Vec<TokenRequest>>,
     jti: AtomicU64,
+    next: AtomicU64,
+    faults: Mutex<Faults>,
     stop: AtomicBool,
     conns: Mutex<BTreeMap<u64, TcpStream>>,
 }
@@ -116,6 +122,8 @@ impl TokenServer {
             x5c: super::pki::pem_body_base64(signing_cert_pem),
             requests: Mutex::new(Vec::new()),
             jti: AtomicU64::new(0),
+            next: AtomicU64::new(0),
+            faults: Mutex::new(Faults::none()),
             stop: AtomicBool::new(false),
             conns: Mutex::new(BTreeMap::new()),
         });
@@ -153,6 +161,14 @@ impl TokenServer {
     /// Change the behaviour for the next requests (e.g. shorter lifetimes).
     pub fn set_config(&self, config: TokenConfig) {
         *self.shared.config.lock().unwrap() = config;
+    }
+
+    /// Inject faults into token answers, as [`super::FaultProxy`] does for
+    /// registry requests (the realm is this server, so a proxy in front of
+    /// the registry never sees token requests). Decided per token request
+    /// number, with [`RequestKind::Token`].
+    pub fn set_faults(&self, faults: Faults) {
+        *self.shared.faults.lock().unwrap() = faults;
     }
 
     pub fn config(&self) -> TokenConfig {
@@ -211,8 +227,39 @@ fn serve(conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 return Ok(());
             }
         }
-        let (status, json) = handle(shared, &head, &body);
-        respond(&mut w, status, &json)?;
+        let index = shared.next.fetch_add(1, Ordering::SeqCst);
+        let faults = shared.faults.lock().unwrap().clone();
+        let fault = faults.decide(index, RequestKind::Token);
+        let (mut record, status, json) = handle(shared, &head, &body);
+        record.fault = fault;
+        let (status, json) = match fault {
+            Some(FaultKind::DropRequest) => (0, String::new()),
+            Some(FaultKind::Unavailable) => (503, UNAVAILABLE.to_string()),
+            _ => (status, json),
+        };
+        if status != 200 {
+            record.granted.clear();
+        }
+        record.status = status;
+        shared.requests.lock().unwrap().push(record);
+        let (h, b) = response(status, &json, faults.retry_after);
+        match fault {
+            Some(FaultKind::DropRequest | FaultKind::DropResponse) => return Ok(()),
+            Some(FaultKind::CutHead) => {
+                w.write_all(&h[..h.len() / 2])?;
+                return Ok(());
+            }
+            Some(FaultKind::TruncateBody) => {
+                w.write_all(&h)?;
+                w.write_all(&b[..b.len() / 2])?;
+                return Ok(());
+            }
+            _ => {
+                w.write_all(&h)?;
+                w.write_all(&b)?;
+                w.flush()?;
+            }
+        }
         if head.header_has("Connection", "close") {
             return Ok(());
         }
@@ -220,28 +267,40 @@ fn serve(conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
     Ok(())
 }
 
+const UNAVAILABLE: &str = r#"{"errors":[{"code":"UNAVAILABLE","message":"fault injected by the slipway test token server"}]}"#;
+
 fn respond(w: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
+    let (h, b) = response(status, body, None);
+    w.write_all(&h)?;
+    w.write_all(&b)?;
+    w.flush()
+}
+
+/// Head and body of a JSON answer.
+fn response(status: u16, body: &str, retry_after: Option<u32>) -> (Vec<u8>, Vec<u8>) {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
+        503 => "Service Unavailable",
         _ => "Error",
     };
-    let extra = if status == 401 {
-        "WWW-Authenticate: Basic realm=\"slipway-test\"\r\n"
-    } else {
-        ""
-    };
-    write!(
-        w,
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+    let mut extra = String::new();
+    if status == 401 {
+        extra.push_str("WWW-Authenticate: Basic realm=\"slipway-test\"\r\n");
+    }
+    if let (503, Some(s)) = (status, retry_after) {
+        extra.push_str(&format!("Retry-After: {s}\r\n"));
+    }
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n",
         body.len()
-    )?;
-    w.flush()
+    );
+    (head.into_bytes(), body.as_bytes().to_vec())
 }
 
-fn handle(shared: &Shared, head: &http::Head, body: &[u8]) -> (u16, String) {
+fn handle(shared: &Shared, head: &http::Head, body: &[u8]) -> (TokenRequest, u16, String) {
     let method = head.start[0].clone();
     let (path, query) = head.start[1]
         .split_once('?')
@@ -297,6 +356,7 @@ fn handle(shared: &Shared, head: &http::Head, body: &[u8]) -> (u16, String) {
         grant_type: grant_type.clone(),
         status: 0,
         granted: Vec::new(),
+        fault: None,
     };
     let answer = if path != "/token" {
         (404, r#"{"error":"not found"}"#.to_string())
@@ -335,9 +395,7 @@ fn handle(shared: &Shared, head: &http::Head, body: &[u8]) -> (u16, String) {
             )
         }
     };
-    record.status = answer.0;
-    shared.requests.lock().unwrap().push(record);
-    answer
+    (record, answer.0, answer.1)
 }
 
 /// What a scope list turns into: everything asked for by an authenticated
