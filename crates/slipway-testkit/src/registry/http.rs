@@ -351,4 +351,39 @@ mod tests {
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert!(read_head(&mut BufReader::new(&b""[..])).unwrap().is_none());
     }
+
+    proptest::proptest! {
+        /// Whatever a peer sends, parsing fails cleanly or succeeds; no panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let mut r = BufReader::new(&bytes[..]);
+            if let Ok(Some(h)) = read_head(&mut r) {
+                let _ = request_framing(&h);
+                let _ = response_framing("GET", &h);
+            }
+            let _ = copy_body(&mut BufReader::new(&bytes[..]), &mut io::sink(), Framing::Chunked, None);
+            let _ = parse_query(&String::from_utf8_lossy(&bytes));
+        }
+
+        /// Any chunking of a body comes through verbatim, payload counted.
+        #[test]
+        fn chunked_round_trip(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000), cuts in proptest::collection::vec(1usize..300, 1..20)) {
+            let mut wire = Vec::new();
+            let mut rest = &data[..];
+            let mut i = 0;
+            while !rest.is_empty() {
+                let n = cuts[i % cuts.len()].min(rest.len());
+                wire.extend(format!("{n:x}\r\n").as_bytes());
+                wire.extend(&rest[..n]);
+                wire.extend(b"\r\n");
+                rest = &rest[n..];
+                i += 1;
+            }
+            wire.extend(b"0\r\n\r\n");
+            let mut out = Vec::new();
+            let (n, cut) = copy_body(&mut BufReader::new(&wire[..]), &mut out, Framing::Chunked, None).unwrap();
+            proptest::prop_assert_eq!((n, cut), (data.len() as u64, false));
+            proptest::prop_assert_eq!(out, wire);
+        }
+    }
 }
