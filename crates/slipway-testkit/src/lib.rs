@@ -1,6 +1,8 @@
 //! Helpers for slipway's integration tests. Tests use real tools; a missing
 //! tool is a failure that says how to install it, never a silent skip.
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
