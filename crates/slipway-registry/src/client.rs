@@ -264,7 +264,9 @@ impl Client {
                 client.base = format!("http://{host}");
                 client.ping(true).map_err(|http_error| {
                     RegistryError::Remote(format!(
-                        "cannot reach the registry at {host}: over HTTPS: {https_error}; over HTTP: {http_error}"
+                        "cannot reach the registry at {host}: over HTTPS: {https_error}; over \
+                         HTTP: {http_error}. If it serves a certificate from a private CA, pass \
+                         that CA with --ca-file"
                     ))
                 })?;
             }

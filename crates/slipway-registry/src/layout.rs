@@ -52,7 +52,13 @@ fn read_index(root: &Path, whence: &str) -> Result<Vec<Descriptor>> {
             RegistryError::io(format!("reading {}", path.display()), e)
         }
     })?;
-    let index: Index = serde_json::from_slice(&bytes).map_err(|e| {
+    // `mediaType` is optional in index.json, so read it loosely.
+    #[derive(serde::Deserialize)]
+    struct IndexFile {
+        #[serde(default)]
+        manifests: Vec<Descriptor>,
+    }
+    let index: IndexFile = serde_json::from_slice(&bytes).map_err(|e| {
         RegistryError::Integrity(format!(
             "{whence}: index.json is not a valid OCI index: {e}"
         ))
