@@ -371,11 +371,14 @@ impl Graph {
 
     fn add_c_part(&mut self, p: &CPart) -> String {
         let version = p.version.clone();
+        // The evidence is part of the identity: two binaries needing "glibc
+        // 2.28" for different reasons (symbol floors) keep their own reasons.
         let identity = format!(
-            "{}@{}@{:?}",
+            "{}@{}@{:?}@{}",
             p.name,
             version.as_deref().unwrap_or(""),
-            p.linkage
+            p.linkage,
+            p.evidence
         );
         let id = make_id(
             "c",
