@@ -59,16 +59,15 @@ pub(crate) struct Graph {
 /// An id from a kind prefix, a readable name and a short hash of the full
 /// identity, so two names that sanitise alike still differ.
 fn make_id(prefix: &str, readable: &str, identity: &str) -> String {
-    let clean: String = readable
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    // Runs of anything else become one `-`.
+    let mut clean = String::with_capacity(readable.len());
+    for c in readable.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            clean.push(c);
+        } else if !clean.ends_with('-') {
+            clean.push('-');
+        }
+    }
     let h = sha2::Sha256::digest(identity.as_bytes());
     format!(
         "{prefix}-{}-{}",
@@ -112,7 +111,8 @@ impl Graph {
             notes: BTreeSet::new(),
         };
         let mut binaries: Vec<&GoBinary> = input.binaries.iter().collect();
-        binaries.sort_by(|a, b| (&a.path, &a.sha256).cmp(&(&b.path, &b.sha256)));
+        // A total order, so equal paths with different content still sort one way.
+        binaries.sort_by_cached_key(|b| (b.path.clone(), b.sha256.clone(), format!("{b:?}")));
 
         let container = match &input.subject {
             Subject::Image {
