@@ -844,3 +844,159 @@ fn bad_input_is_refused_with_what_to_do() {
     assert!(stderr(&o).contains("cannot write"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&text).unwrap(), "hello");
 }
+
+/// The zig executable `slipway build` uses on this machine (PATH, else the
+/// ziglang package).
+fn zig_exe() -> PathBuf {
+    if let Some(p) = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("zig"))
+        .find(|p| p.is_file())
+    {
+        return p;
+    }
+    let python = require("python3", "python3");
+    let dir = stdout_ok(
+        &Command::new(python)
+            .args([
+                "-c",
+                "import ziglang, os; print(os.path.dirname(ziglang.__file__))",
+            ])
+            .output()
+            .unwrap(),
+        "finding the ziglang package (pip install ziglang)",
+    );
+    PathBuf::from(dir.trim()).join("zig")
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The library on an image, the way the image and push commands will use it:
+/// `slipway image` writes an OCI layout, its layers are unpacked with tar,
+/// and the app and the init inside become an SBOM whose subject is the image.
+#[test]
+fn an_image_sbom_has_the_image_the_app_and_the_init() {
+    use slipway_sbom::{CToolchain, Document, SbomInput, Subject, ZigInfo};
+
+    let dir = tempfile::tempdir().unwrap();
+    let module = hello(dir.path());
+    let layout = dir.path().join("image");
+    let o = slipway()
+        .arg("image")
+        .arg(&module)
+        .args(["--platform", "linux/arm64", "--libc", "musl", "--out"])
+        .arg(&layout)
+        .output()
+        .unwrap();
+    stdout_ok(&o, "slipway image");
+    let blob = |digest: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    let outer = read_json(&layout.join("index.json"));
+    let index_digest = outer["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let index = read_json(&blob(&index_digest));
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let manifest = read_json(&blob(&manifest_digest));
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir(&rootfs).unwrap();
+    let tar = require("tar", "tar");
+    for layer in manifest["layers"].as_array().unwrap() {
+        stdout_ok(
+            &Command::new(&tar)
+                .arg("-xzf")
+                .arg(blob(layer["digest"].as_str().unwrap()))
+                .arg("-C")
+                .arg(&rootfs)
+                .output()
+                .unwrap(),
+            "tar -xzf layer",
+        );
+    }
+
+    let known = CToolchain {
+        zig: Some(ZigInfo::probe(&zig_exe()).expect("zig env")),
+        ..CToolchain::default()
+    };
+    let app = std::fs::read(rootfs.join("app/hello")).unwrap();
+    let init = std::fs::read(rootfs.join("sbin/slipway-init")).unwrap();
+    let input = SbomInput {
+        subject: Subject::Image {
+            name: "registry.example:5000/demo/hello:latest".into(),
+            index_digest: Some(index_digest.clone()),
+            manifest_digest: manifest_digest.clone(),
+            platform: "linux/arm64".into(),
+        },
+        binaries: vec![slipway_sbom::from_binary(&app, "/app/hello", &known).unwrap()],
+        init: Some(
+            slipway_sbom::init_from_binary(&init, "/sbin/slipway-init", "0.1.0", &known).unwrap(),
+        ),
+        created: 0,
+        tool_name: "slipway".into(),
+        tool_version: "0.1.0".into(),
+    };
+    let spdx_file = dir.path().join("image.spdx.json");
+    let cdx_file = dir.path().join("image.cdx.json");
+    std::fs::write(&spdx_file, Document::spdx(&input)).unwrap();
+    std::fs::write(&cdx_file, Document::cyclonedx(&input)).unwrap();
+    validate_spdx(&spdx_file);
+    validate_cyclonedx(&cdx_file);
+
+    let spdx = read_json(&spdx_file);
+    let pkgs = packages(&spdx);
+    let image = pkgs
+        .values()
+        .find(|p| p["primaryPackagePurpose"] == "CONTAINER")
+        .expect("the image package");
+    assert_eq!(
+        purl(image).unwrap(),
+        format!(
+            "pkg:oci/hello@{}?arch=arm64&repository_url=registry.example:5000/demo/hello&tag=latest",
+            index_digest.replace(':', "%3A")
+        )
+    );
+    let described = spdx["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["relationshipType"] == "DESCRIBES")
+        .unwrap()["relatedSpdxElement"]
+        .clone();
+    assert_eq!(described, image["SPDXID"]);
+    let contained: BTreeSet<String> = parts_of(&spdx, &pkgs, image["SPDXID"].as_str().unwrap())
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        contained,
+        BTreeSet::from(["hello".into(), "slipway-init".into()])
+    );
+    let init_pkg = pkgs.values().find(|p| p["name"] == "slipway-init").unwrap();
+    assert_eq!(
+        init_pkg["checksums"][0]["checksumValue"],
+        sha256_file(&rootfs.join("sbin/slipway-init"))
+    );
+    let init_parts: BTreeSet<String> = parts_of(&spdx, &pkgs, init_pkg["SPDXID"].as_str().unwrap())
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        init_parts,
+        BTreeSet::from(["musl".into(), "zig-compiler-rt".into()])
+    );
+
+    let cdx = read_json(&cdx_file);
+    assert_eq!(cdx["metadata"]["component"]["type"], "container");
+    assert_eq!(
+        cdx["metadata"]["component"]["hashes"][0]["content"],
+        manifest_digest.trim_start_matches("sha256:")
+    );
+}
