@@ -342,7 +342,7 @@ fn c_parts(
 }
 
 fn memmem(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// Every Go binary under `dir` (a `slipway build` output or any tree), with
