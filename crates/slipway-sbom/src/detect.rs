@@ -205,12 +205,14 @@ fn c_parts(
     let gcc = known.gcc_version.clone().or_else(|| gcc_version(&comment));
     let gcc_seen = known.gcc_version.is_some() || comment.contains("GCC: ");
     let clang = clang_version(&comment);
-    // A zig whose clang differs from the one named in the binary did not link it.
+    // A zig whose clang differs from the one named in the binary did not link
+    // it, and neither did any zig when only GCC is named.
     let zig = known
         .zig
         .as_ref()
         .filter(|z| match (&clang, &z.clang_version) {
             (Some(bin), Some(zig)) => bin == zig,
+            (None, _) => !gcc_seen,
             _ => true,
         });
     if let (Some(bin), Some(z)) = (&clang, &known.zig)

@@ -1000,3 +1000,124 @@ fn an_image_sbom_has_the_image_the_app_and_the_init() {
         manifest_digest.trim_start_matches("sha256:")
     );
 }
+
+#[test]
+fn a_gnu_gcc_build_has_libgcc_and_no_zig_parts() {
+    let gcc = require("x86_64-linux-gnu-gcc", "gcc-x86-64-linux-gnu");
+    let gcc_version = stdout_ok(
+        &Command::new(gcc).arg("-dumpfullversion").output().unwrap(),
+        "gcc -dumpfullversion",
+    )
+    .trim()
+    .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let module = hello(dir.path());
+    let dist = dir.path().join("dist");
+    // Debian's gcc links against the system's glibc, so that is the floor.
+    let getconf = require("getconf", "libc-bin");
+    let floor = stdout_ok(
+        &Command::new(getconf)
+            .arg("GNU_LIBC_VERSION")
+            .output()
+            .unwrap(),
+        "getconf GNU_LIBC_VERSION",
+    )
+    .trim()
+    .trim_start_matches("glibc ")
+    .to_string();
+    build(
+        &module,
+        &dist,
+        &[
+            "--platform",
+            "linux/amd64",
+            "--cc",
+            "gnu",
+            "--libc",
+            &format!("glibc:{floor}"),
+        ],
+    );
+    let file = dir.path().join("gnu.spdx.json");
+    let spdx = sbom(&dist, "spdx-json", &file, &[]);
+    validate_spdx(&file);
+    let cdx_file = dir.path().join("gnu.cdx.json");
+    sbom(&dist, "cyclonedx-json", &cdx_file, &[]);
+    validate_cyclonedx(&cdx_file);
+    let pkgs = packages(&spdx);
+    let bin = binary_package(&pkgs, "linux_amd64/hello");
+    let parts: BTreeMap<String, Option<String>> =
+        parts_of(&spdx, &pkgs, bin["SPDXID"].as_str().unwrap())
+            .iter()
+            .filter(|p| purl(p).is_some_and(|u| u.starts_with("pkg:generic/")))
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    p["versionInfo"].as_str().map(String::from),
+                )
+            })
+            .collect();
+    assert_eq!(parts.get("libgcc"), Some(&Some(gcc_version)), "{parts:?}");
+    assert!(parts.contains_key("glibc"), "{parts:?}");
+    assert!(
+        !parts.contains_key("zig-compiler-rt") && !parts.contains_key("musl"),
+        "{parts:?}"
+    );
+    assert_modules_match_go(&spdx, &dist, "linux_amd64/hello");
+}
+
+/// A zig whose clang is not the one named in the binary's `.comment` did not
+/// build it: its musl version must not be written down as the binary's.
+#[test]
+fn a_zig_that_did_not_build_the_binary_is_not_believed() {
+    use slipway_sbom::{CToolchain, ZigInfo};
+
+    let dir = tempfile::tempdir().unwrap();
+    let module = hello(dir.path());
+    let dist = dir.path().join("dist");
+    build(
+        &module,
+        &dist,
+        &[
+            "--platform",
+            "linux/amd64",
+            "--libc",
+            "musl",
+            "--strip",
+            "none",
+        ],
+    );
+    let bytes = std::fs::read(dist.join("linux_amd64/hello")).unwrap();
+    let real = ZigInfo::probe(&zig_exe()).unwrap();
+    let other = CToolchain {
+        zig: Some(ZigInfo {
+            version: "0.9.1".into(),
+            musl_version: Some("1.2.2".into()),
+            clang_version: Some("13.0.0".into()),
+        }),
+        ..CToolchain::default()
+    };
+    let bin = slipway_sbom::from_binary(&bytes, "hello", &other).unwrap();
+    let musl = bin.c_parts.iter().find(|p| p.name == "musl").unwrap();
+    assert_eq!(musl.version, None);
+    assert!(
+        bin.notes.iter().any(|n| n.contains("clang 13.0.0")),
+        "{:?}",
+        bin.notes
+    );
+    let rt = bin
+        .c_parts
+        .iter()
+        .find(|p| p.name == "zig-compiler-rt")
+        .unwrap();
+    assert_eq!(rt.version, None);
+
+    // The zig that did build it is believed.
+    let known = CToolchain {
+        zig: Some(real.clone()),
+        ..CToolchain::default()
+    };
+    let bin = slipway_sbom::from_binary(&bytes, "hello", &known).unwrap();
+    let musl = bin.c_parts.iter().find(|p| p.name == "musl").unwrap();
+    assert_eq!(musl.version, real.musl_version);
+    assert!(bin.notes.is_empty(), "{:?}", bin.notes);
+}
