@@ -249,3 +249,66 @@ impl CPart {
         crate::purl::generic(&self.name, self.version.as_deref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_elf::Settings;
+
+    fn with(settings: &[(&str, &str)]) -> GoBinary {
+        GoBinary {
+            path: "p".into(),
+            sha256: String::new(),
+            build_info: GoBuildInfo {
+                version: "go1.26.0".into(),
+                path: "x".into(),
+                main: None,
+                deps: Vec::new(),
+                settings: Settings(
+                    settings
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+            },
+            c_parts: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn platforms_in_docker_spelling() {
+        let p = |s: &[(&str, &str)]| with(s).platform();
+        assert_eq!(
+            p(&[("GOOS", "linux"), ("GOARCH", "arm"), ("GOARM", "7")]).as_deref(),
+            Some("linux/arm/v7")
+        );
+        assert_eq!(
+            p(&[("GOOS", "linux"), ("GOARCH", "amd64"), ("GOAMD64", "v1")]).as_deref(),
+            Some("linux/amd64")
+        );
+        assert_eq!(
+            p(&[
+                ("GOOS", "linux"),
+                ("GOARCH", "mipsle"),
+                ("GOMIPS", "softfloat")
+            ])
+            .as_deref(),
+            Some("linux/mipsle/softfloat")
+        );
+        assert_eq!(p(&[("GOOS", "linux")]), None);
+        assert!(with(&[("CGO_ENABLED", "1")]).is_cgo());
+        assert!(!with(&[("CGO_ENABLED", "0")]).is_cgo());
+    }
+
+    #[test]
+    fn directory_identity_ignores_order() {
+        let mut a = with(&[]);
+        a.sha256 = "aa".into();
+        let mut b = with(&[]);
+        b.path = "q".into();
+        let one = Subject::directory("dist", &[a.clone(), b.clone()]);
+        assert_eq!(one, Subject::directory("dist", &[b, a]));
+        assert!(one.digest().starts_with("sha256:"));
+    }
+}
