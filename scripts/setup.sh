@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what slipway's example and tests need on a fresh Debian machine:
-# the Debian packages listed in scripts/deps/*.apt, zig from PyPI, and the
-# qemu-user binfmt registrations. Safe to run again; it installs only what is
-# missing. Needs root (or sudo) for apt-get.
+# the Debian packages listed in scripts/deps/*.apt, zig and the SBOM validators
+# from PyPI, and the qemu-user binfmt registrations. Safe to run again; it
+# installs only what is missing. Needs root (or sudo) for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,13 @@ fi
 if ! command -v zig >/dev/null 2>&1 && ! python3 -c 'import ziglang' 2>/dev/null; then
   say "installing zig (pip install ziglang)"
   python3 -m pip install --quiet ziglang 2>/dev/null || python3 -m pip install --quiet --break-system-packages ziglang
+fi
+
+# The SBOM tests check slipway's documents with the formats' own validators.
+if ! command -v pyspdxtools >/dev/null 2>&1 || ! python3 -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null; then
+  say "installing SBOM validators (pip install spdx-tools cyclonedx-python-lib[json-validation])"
+  pips=(spdx-tools 'cyclonedx-python-lib[json-validation]')
+  python3 -m pip install --quiet "${pips[@]}" 2>/dev/null || python3 -m pip install --quiet --break-system-packages "${pips[@]}"
 fi
 
 command -v go >/dev/null 2>&1 || { say "go is not installed: install Go 1.22 or newer (https://go.dev/dl)"; exit 3; }

@@ -153,6 +153,50 @@ docker-archive:FILE                 a tar for `docker load` (DST only)",
   # keep symbols (for profilers and backtraces), drop only DWARF
   slipway strip server -o server.small --mode debug")]
     Strip(StripArgs),
+
+    /// Write an SBOM (SPDX 2.3 or CycloneDX 1.6 JSON) of a Go binary or of a
+    /// `slipway build` output directory, C parts of cgo builds included.
+    #[command(
+        long_about = "Write a software bill of materials for a Go binary, or for every Go binary under a \
+directory (a `slipway build` output): each binary, its main module, every dependency module (purl \
+pkg:golang/...), the Go standard library (stdlib), and for cgo builds the C library (musl, or \
+glibc with its floor) and the compiler runtime.\n\n\
+The document is deterministic: its namespace / serial number derive from the binaries' digests \
+and its time from SOURCE_DATE_EPOCH (1970 when unset). The musl version of a cgo build is not \
+recorded in the binary: it is taken from the zig slipway uses (--zig) when that zig's clang \
+matches the binary's.",
+        after_help = "Examples:
+  # SPDX for every binary slipway build wrote
+  slipway sbom dist --output dist/sbom.spdx.json
+
+  # CycloneDX for one binary, on stdout
+  slipway sbom dist/linux_arm64/hello --format cyclonedx-json"
+    )]
+    Sbom(SbomArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// A Go binary, or a directory searched for Go binaries.
+    pub path: PathBuf,
+
+    /// spdx-json (SPDX 2.3) or cyclonedx-json (CycloneDX 1.6).
+    #[arg(long, value_name = "FORMAT", default_value = "spdx-json")]
+    pub format: String,
+
+    /// Write the document here (whole, then renamed) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// The zig that built cgo binaries, for the musl and compiler_rt versions.
+    /// Default: `zig` on PATH, else the ziglang Python package.
+    #[arg(long, value_name = "PATH")]
+    pub zig: Option<PathBuf>,
+
+    /// The glibc a glibc cgo build was linked against (as in --libc glibc:2.28);
+    /// default: the floor its symbol versions show.
+    #[arg(long, value_name = "X.Y")]
+    pub glibc: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => commands::doctor::run(args, &cache),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Strip(args) => commands::strip::run(args, ui),
+        Command::Sbom(args) => commands::sbom::run(args, &cache, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -99,6 +100,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 RegistryError::Remote(_)
                 | RegistryError::Integrity(_)
                 | RegistryError::Conflict(_) => 1,
+            };
+        }
+        if let Some(s) = cause.downcast_ref::<slipway_sbom::SbomError>() {
+            return match s {
+                slipway_sbom::SbomError::Io { .. } | slipway_sbom::SbomError::Zig(_) => 3,
+                _ => 2,
             };
         }
         if cause.is::<PlatformError>() || cause.is::<TargetError>() || cause.is::<InputError>() {

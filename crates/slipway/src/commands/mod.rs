@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod image;
 pub mod inspect;
 pub mod push;
+pub mod sbom;
 pub mod strip;
 pub mod targets;
 pub mod transfer;
