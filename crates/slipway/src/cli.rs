@@ -177,8 +177,17 @@ matches the binary's.",
 
 #[derive(Debug, Args)]
 pub struct SbomArgs {
-    /// A Go binary, or a directory searched for Go binaries.
-    pub path: PathBuf,
+    /// A Go binary, a directory searched for Go binaries, or an image:
+    /// oci:DIR[:tag], oci-archive:FILE[:tag] or host/repository[:tag|@digest].
+    #[arg(value_name = "PATH|REF")]
+    pub target: String,
+
+    /// For an image: the platform to describe. Default: this machine's, or the only one.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     /// spdx-json (SPDX 2.3) or cyclonedx-json (CycloneDX 1.6).
     #[arg(long, value_name = "FORMAT", default_value = "spdx-json")]

@@ -4,6 +4,7 @@ pub mod build;
 pub mod copy;
 pub mod doctor;
 pub mod image;
+pub mod image_ref;
 pub mod inspect;
 pub mod push;
 pub mod sbom;

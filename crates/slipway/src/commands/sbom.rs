@@ -5,10 +5,14 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use slipway_sbom::{CToolchain, Format, GoBinary, SbomError, SbomInput, Subject, ZigInfo};
+use slipway_sbom::{
+    CToolchain, Format, GoBinary, InitProgram, SbomError, SbomInput, Subject, ZigInfo,
+};
 use slipway_toolchain::{CacheDir, Zig};
 
 use crate::cli::SbomArgs;
+use crate::commands::image_ref;
+use crate::commands::transfer::client_options;
 use crate::ui::Ui;
 
 pub fn run(args: SbomArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
@@ -18,57 +22,20 @@ pub fn run(args: SbomArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             args.format
         ))
     })?;
-    let meta = std::fs::metadata(&args.path).map_err(|e| {
-        crate::input(format!(
-            "{}: {e}\n  slipway sbom takes a Go binary or a directory of them (a `slipway build` output)",
-            args.path.display()
-        ))
-    })?;
-    let mut known = CToolchain {
-        glibc_floor: args.glibc.clone(),
-        ..CToolchain::default()
-    };
-    // The zig is only asked when a binary has C parts: pure Go needs none.
-    let mut binaries = read(&args.path, meta.is_dir(), &known)?;
-    if binaries.iter().any(GoBinary::is_cgo) {
-        match Zig::discover(args.zig.as_deref(), cache)
-            .map_err(|e| e.to_string())
-            .and_then(|z| ZigInfo::probe(&z.path).map_err(|e| e.to_string()))
-        {
-            Ok(zig) => {
-                known.zig = Some(zig);
-                binaries = read(&args.path, meta.is_dir(), &known)?;
-            }
-            Err(e) => ui.warn(format!(
-                "no zig to take the musl and compiler_rt versions from ({e}); they are recorded as unknown"
-            )),
+    let input = match image_ref::classify(&args.target)? {
+        image_ref::Subject::Path(path) => path_input(&path, &args, cache, ui)?,
+        image_ref::Subject::Image(location) => {
+            let options = client_options(&args.registry)?;
+            let image =
+                image_ref::read_platform(&location, &options, args.platform.as_deref(), ui)?;
+            image_input(&image, &args, cache, ui)?
         }
-    }
-    for b in &binaries {
+    };
+    for b in &input.binaries {
         for note in &b.notes {
             ui.warn(format!("{}: {note}", b.path));
         }
     }
-    let subject = if meta.is_dir() {
-        let name = std::fs::canonicalize(&args.path)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| args.path.display().to_string());
-        Subject::directory(&name, &binaries)
-    } else {
-        Subject::Binary {
-            file_name: binaries[0].path.clone(),
-            sha256: binaries[0].sha256.clone(),
-        }
-    };
-    let input = SbomInput {
-        subject,
-        binaries,
-        init: None,
-        created: slipway_sbom::source_date_epoch().map_err(|e| crate::input(e.to_string()))?,
-        tool_name: "slipway".into(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-    };
     let bytes = format.render(&input);
     match &args.output {
         Some(file) => {
@@ -94,6 +61,129 @@ pub fn run(args: SbomArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Read the binaries with what is known of the C toolchain; when some are
+/// cgo, ask the zig for musl's and compiler_rt's versions and read again.
+fn with_toolchain<T>(
+    args: &SbomArgs,
+    cache: &CacheDir,
+    ui: Ui,
+    read: impl Fn(&CToolchain) -> anyhow::Result<(Vec<GoBinary>, T)>,
+) -> anyhow::Result<(Vec<GoBinary>, T, CToolchain)> {
+    let mut known = CToolchain {
+        glibc_floor: args.glibc.clone(),
+        ..CToolchain::default()
+    };
+    let (binaries, extra) = read(&known)?;
+    if !binaries.iter().any(GoBinary::is_cgo) {
+        return Ok((binaries, extra, known));
+    }
+    match Zig::discover(args.zig.as_deref(), cache)
+        .map_err(|e| e.to_string())
+        .and_then(|z| ZigInfo::probe(&z.path).map_err(|e| e.to_string()))
+    {
+        Ok(zig) => {
+            known.zig = Some(zig);
+            let (binaries, extra) = read(&known)?;
+            Ok((binaries, extra, known))
+        }
+        Err(e) => {
+            ui.warn(format!(
+                "no zig to take the musl and compiler_rt versions from ({e}); they are recorded as unknown"
+            ));
+            Ok((binaries, extra, known))
+        }
+    }
+}
+
+fn input(
+    subject: Subject,
+    binaries: Vec<GoBinary>,
+    init: Option<InitProgram>,
+) -> anyhow::Result<SbomInput> {
+    Ok(SbomInput {
+        subject,
+        binaries,
+        init,
+        created: slipway_sbom::source_date_epoch().map_err(|e| crate::input(e.to_string()))?,
+        tool_name: "slipway".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// A binary, or every Go binary in a directory.
+fn path_input(path: &Path, args: &SbomArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<SbomInput> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        crate::input(format!(
+            "{}: {e}\n  slipway sbom takes a Go binary or a directory of them (a `slipway build` output)",
+            path.display()
+        ))
+    })?;
+    let (binaries, (), _) = with_toolchain(args, cache, ui, |known| {
+        Ok((read(path, meta.is_dir(), known)?, ()))
+    })?;
+    let subject = if meta.is_dir() {
+        let name = std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| path.display().to_string());
+        Subject::directory(&name, &binaries)
+    } else {
+        Subject::Binary {
+            file_name: binaries[0].path.clone(),
+            sha256: binaries[0].sha256.clone(),
+        }
+    };
+    input(subject, binaries, None)
+}
+
+/// One platform of an image: its Go binaries and slipway's init.
+fn image_input(
+    image: &image_ref::ImagePlatform,
+    args: &SbomArgs,
+    cache: &CacheDir,
+    ui: Ui,
+) -> anyhow::Result<SbomInput> {
+    let files = &image.contents.executables;
+    let (binaries, (), known) = with_toolchain(args, cache, ui, |known| {
+        let mut binaries = Vec::new();
+        for (path, bytes) in files {
+            if path == slipway_init::PATH_IN_IMAGE {
+                continue;
+            }
+            match slipway_sbom::from_binary(bytes, path, known) {
+                Ok(b) => binaries.push(b),
+                // C programs and other non-Go ELF files are not Go components.
+                Err(SbomError::NotGo { .. }) => ui.warn(format!(
+                    "{path}: an ELF file without Go build info; not described"
+                )),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok((binaries, ()))
+    })?;
+    if binaries.is_empty() {
+        return Err(crate::input(format!(
+            "{} ({}) holds no Go binary",
+            image.name, image.contents.platform
+        ))
+        .into());
+    }
+    let init = files
+        .iter()
+        .find(|(p, _)| p == slipway_init::PATH_IN_IMAGE)
+        .map(|(p, bytes)| {
+            slipway_sbom::init_from_binary(bytes, p, env!("CARGO_PKG_VERSION"), &known)
+        })
+        .transpose()?;
+    let subject = Subject::Image {
+        name: image.name.clone(),
+        index_digest: image.index_digest.clone(),
+        manifest_digest: image.contents.manifest.to_string(),
+        platform: image.contents.platform.clone(),
+    };
+    input(subject, binaries, init)
 }
 
 fn read(path: &Path, is_dir: bool, known: &CToolchain) -> anyhow::Result<Vec<GoBinary>> {

@@ -1,0 +1,122 @@
+//! Commands that take "a binary, a directory, or an image" (`sbom`, `scan`)
+//! decide here which one they were given, and read one platform of an image
+//! wherever it is stored.
+
+use std::path::{Path, PathBuf};
+
+use slipway_registry::contents::PlatformContents;
+use slipway_registry::{ClientOptions, Location};
+
+use crate::input;
+use crate::ui::Ui;
+
+/// What a PATH|REF argument names.
+pub enum Subject {
+    /// A file or directory on disk.
+    Path(PathBuf),
+    /// An image: `oci:`/`oci-archive:` forms, an OCI layout directory, or a registry reference.
+    Image(Location),
+}
+
+/// Files win over references: `oci:`, `oci-archive:` and `docker://` are
+/// always images; a directory holding an OCI layout is one; anything else
+/// that exists is a path; the rest must parse as a registry reference.
+pub fn classify(arg: &str) -> anyhow::Result<Subject> {
+    if arg.starts_with("oci:") || arg.starts_with("oci-archive:") || arg.starts_with("docker://") {
+        return Ok(Subject::Image(arg.parse()?));
+    }
+    let path = Path::new(arg);
+    if path.join("oci-layout").is_file() {
+        return Ok(Subject::Image(Location::Oci {
+            dir: path.to_path_buf(),
+            tag: None,
+        }));
+    }
+    if path.exists() {
+        return Ok(Subject::Path(path.to_path_buf()));
+    }
+    match arg.parse::<Location>() {
+        Ok(l @ Location::Remote(_)) if arg.contains('/') => Ok(Subject::Image(l)),
+        _ => Err(input(format!(
+            "{arg}: no such file, and not an image reference; give a binary, a directory, \
+             oci:DIR, oci-archive:FILE or host/repository[:tag]"
+        ))
+        .into()),
+    }
+}
+
+/// One platform of an image, with what names it.
+pub struct ImagePlatform {
+    /// The reference as given, for documents and messages.
+    pub name: String,
+    /// The index digest when the image is multi-platform.
+    pub index_digest: Option<String>,
+    pub contents: PlatformContents,
+}
+
+/// The host's platform in OCI spelling, the default pick.
+fn host_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("linux/{arch}")
+}
+
+/// Read `location` and pick `platform` (default: this machine's, or the only one).
+pub fn read_platform(
+    location: &Location,
+    options: &ClientOptions,
+    platform: Option<&str>,
+    ui: Ui,
+) -> anyhow::Result<ImagePlatform> {
+    let store = slipway_registry::open_source(location, options)?;
+    let root = store.root()?;
+    let index_digest = root.is_index().then(|| root.digest.to_string());
+    let platforms = slipway_registry::contents::platforms(store.as_ref(), &root)?;
+    let names: Vec<String> = platforms.iter().map(|p| p.platform.clone()).collect();
+    let wanted = match platform {
+        Some(p) => normalise(p),
+        None if platforms.len() == 1 => platforms[0].platform.clone(),
+        None => {
+            let host = host_platform();
+            if !names.contains(&host) {
+                return Err(input(format!(
+                    "{location} has {} platforms ({}); choose one with --platform",
+                    names.len(),
+                    names.join(", ")
+                ))
+                .into());
+            }
+            ui.status(format!(
+                "{location} has {} platforms; reading {host} (choose with --platform)",
+                names.len()
+            ));
+            host
+        }
+    };
+    let chosen = platforms
+        .into_iter()
+        .find(|p| normalise(&p.platform) == wanted)
+        .ok_or_else(|| {
+            input(format!(
+                "{location} has no {wanted} image; it has {}",
+                names.join(", ")
+            ))
+        })?;
+    Ok(ImagePlatform {
+        name: location.to_string(),
+        index_digest,
+        contents: chosen,
+    })
+}
+
+/// `linux/arm64/v8` is `linux/arm64`; `linux/arm` is `linux/arm/v7`.
+fn normalise(p: &str) -> String {
+    match p {
+        "linux/arm64/v8" => "linux/arm64".into(),
+        "linux/arm" => "linux/arm/v7".into(),
+        other => other.to_string(),
+    }
+}
