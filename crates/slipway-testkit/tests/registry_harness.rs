@@ -10,8 +10,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use slipway_testkit::registry::{
-    Credentials, FaultKind, FaultProxy, Faults, RequestKind, TestImage, TestRegistry, TokenConfig,
-    write_test_layout,
+    Auth, Credentials, FaultKind, FaultProxy, Faults, RegistryConfig, RequestKind, TestImage,
+    TestRegistry, TokenConfig, write_test_layout,
 };
 use slipway_testkit::require;
 
@@ -231,6 +231,33 @@ fn token_registry_issues_scoped_tokens_and_refuses_a_wrong_password() {
     // No credentials and no anonymous pull: refused.
     let out = inspect_raw(&reg.host(), "team/app:v1", &["--tls-verify=false".into()]);
     assert!(!out.status.success(), "anonymous pull was accepted");
+}
+
+#[test]
+fn tls_and_token_auth_combine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = layout(tmp.path(), 9);
+    let reg = TestRegistry::start(RegistryConfig {
+        tls: true,
+        auth: Auth::Token(TokenConfig::default()),
+    });
+    assert!(reg.url().starts_with("https://") && reg.cert_dir().is_some());
+    ok(
+        push(&image, &reg.host(), "team/app:v1", &reg.skopeo_dest_args()),
+        "push",
+        Some(&reg),
+    );
+    let raw = ok(
+        inspect_raw(&reg.host(), "team/app:v1", &reg.skopeo_src_args()),
+        "inspect",
+        Some(&reg),
+    );
+    assert_eq!(raw, index_bytes(&image));
+    assert!(
+        reg.token_requests()
+            .iter()
+            .any(|r| r.status == 200 && !r.granted.is_empty())
+    );
 }
 
 #[test]
