@@ -544,6 +544,111 @@ fn the_proxy_forwards_chunked_uploads_on_one_kept_alive_connection() {
     assert_eq!(proxy.counters(), Default::default());
 }
 
+/// What distribution 2.8 does with interrupted chunked uploads, which a
+/// resuming client must handle: after a 503 the session resumes from its
+/// Range; after a PATCH cut mid-body the session is dead (the registry kept
+/// the bytes but the client's `_state` still has the old offset), so the
+/// client has to start a new upload.
+#[test]
+fn interrupted_uploads_resume_or_restart() {
+    let reg = TestRegistry::plain();
+    let proxy = FaultProxy::in_front_of(&reg, Faults::none());
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 13 % 253) as u8).collect();
+    let digest = sha256(&data);
+    let host = proxy.host();
+    let rel = |location: String| location.split_once(&host).unwrap().1.to_string();
+    let mut conn = Raw::connect(proxy.addr());
+    let (status, h, _) = conn
+        .request("POST", "/v2/resume/blobs/uploads/", &[], Body::None)
+        .unwrap();
+    assert_eq!(status, 202);
+    let (status, h, _) = conn
+        .request(
+            "PATCH",
+            &rel(header(&h, "Location").unwrap()),
+            &[("Content-Range", "0-49999")],
+            Body::Bytes(data[..50_000].to_vec()),
+        )
+        .unwrap();
+    assert_eq!(
+        (status, header(&h, "Range").as_deref()),
+        (202, Some("0-49999"))
+    );
+    let after_first = rel(header(&h, "Location").unwrap());
+
+    // A 503 on the next chunk: nothing reached the registry; resume from Range.
+    proxy.set_faults(
+        Faults::fail_all()
+            .kinds(&[FaultKind::Unavailable])
+            .only(&[RequestKind::UploadPatch]),
+    );
+    let (status, _, _) = conn
+        .request(
+            "PATCH",
+            &after_first,
+            &[("Content-Range", "50000-199999")],
+            Body::Bytes(data[50_000..].to_vec()),
+        )
+        .unwrap();
+    assert_eq!(status, 503);
+    let (status, h, _) = conn.request("GET", &after_first, &[], Body::None).unwrap();
+    assert_eq!(
+        (status, header(&h, "Range").as_deref()),
+        (204, Some("0-49999")),
+        "{}",
+        reg.log()
+    );
+
+    // Cut mid-body: the registry keeps what arrived, but the session is lost.
+    proxy.set_faults(
+        Faults::fail_all()
+            .kinds(&[FaultKind::CutRequestBody])
+            .only(&[RequestKind::UploadPatch]),
+    );
+    let resume = rel(header(&h, "Location").unwrap());
+    let cut = Raw::connect(proxy.addr()).request(
+        "PATCH",
+        &resume,
+        &[("Content-Range", "50000-199999")],
+        Body::Bytes(data[50_000..].to_vec()),
+    );
+    assert!(
+        cut.is_err(),
+        "the cut PATCH was answered: {:?}",
+        cut.map(|r| r.0)
+    );
+    assert_eq!(
+        proxy.counters().faults.get(&FaultKind::CutRequestBody),
+        Some(&1)
+    );
+    proxy.set_faults(Faults::none());
+    let mut conn = Raw::connect(proxy.addr());
+    let (status, _, body) = conn.request("GET", &resume, &[], Body::None).unwrap();
+    assert_eq!(status, 404, "{}", reg.log());
+    assert!(String::from_utf8_lossy(&body).contains("BLOB_UPLOAD_INVALID"));
+    assert!(reg.log().contains("client disconnected during blob PATCH"));
+
+    // Starting over works.
+    let (_, h, _) = conn
+        .request("POST", "/v2/resume/blobs/uploads/", &[], Body::None)
+        .unwrap();
+    let (status, h, _) = conn
+        .request(
+            "PATCH",
+            &rel(header(&h, "Location").unwrap()),
+            &[],
+            Body::Bytes(data.clone()),
+        )
+        .unwrap();
+    assert_eq!(status, 202);
+    let put = format!("{}&digest={digest}", rel(header(&h, "Location").unwrap()));
+    let (status, _, _) = conn
+        .request("PUT", &put, &[], Body::Bytes(Vec::new()))
+        .unwrap();
+    assert_eq!(status, 201, "{}", reg.log());
+    assert!(std::fs::read(reg.blob_path(&digest)).unwrap() == data);
+}
+
 #[test]
 fn the_proxy_answers_expect_100_continue_itself() {
     let reg = TestRegistry::plain();
@@ -677,7 +782,11 @@ fn one_in_four_faults_really_happen_in_each_shape() {
         "{seen:?} {c:?}"
     );
     assert_eq!(got("Answered(200)"), n - faults, "{seen:?}");
-    for k in FaultKind::ALL {
+    // GETs have no body to cut: CutRequestBody becomes DropRequest.
+    for k in FaultKind::ALL
+        .into_iter()
+        .filter(|k| *k != FaultKind::CutRequestBody)
+    {
         assert!(count(k) > 0, "{k:?} never happened: {c:?}");
     }
     // Injected 503s carry Retry-After.
