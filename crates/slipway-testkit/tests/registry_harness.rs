@@ -628,6 +628,23 @@ fn interrupted_uploads_resume_or_restart() {
     assert!(String::from_utf8_lossy(&body).contains("BLOB_UPLOAD_INVALID"));
     assert!(reg.log().contains("client disconnected during blob PATCH"));
 
+    // A PATCH whose answer is lost kills the session the same way.
+    let (_, h, _) = conn
+        .request("POST", "/v2/resume/blobs/uploads/", &[], Body::None)
+        .unwrap();
+    let session = rel(header(&h, "Location").unwrap());
+    proxy.set_faults(
+        Faults::fail_all()
+            .kinds(&[FaultKind::DropResponse])
+            .only(&[RequestKind::UploadPatch]),
+    );
+    let lost = conn.request("PATCH", &session, &[], Body::Bytes(data[..1000].to_vec()));
+    assert!(lost.is_err());
+    proxy.set_faults(Faults::none());
+    let mut conn = Raw::connect(proxy.addr());
+    let (status, _, _) = conn.request("GET", &session, &[], Body::None).unwrap();
+    assert_eq!(status, 404, "{}", reg.log());
+
     // Starting over works.
     let (_, h, _) = conn
         .request("POST", "/v2/resume/blobs/uploads/", &[], Body::None)
