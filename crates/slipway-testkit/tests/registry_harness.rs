@@ -622,11 +622,20 @@ fn interrupted_uploads_resume_or_restart() {
         Some(&1)
     );
     proxy.set_faults(Faults::none());
+    // The registry notices the cut asynchronously; ask once it has.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !reg.log().contains("client disconnected during blob PATCH") {
+        assert!(
+            Instant::now() < deadline,
+            "the registry never saw the cut:\n{}",
+            reg.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let mut conn = Raw::connect(proxy.addr());
     let (status, _, body) = conn.request("GET", &resume, &[], Body::None).unwrap();
     assert_eq!(status, 404, "{}", reg.log());
     assert!(String::from_utf8_lossy(&body).contains("BLOB_UPLOAD_INVALID"));
-    assert!(reg.log().contains("client disconnected during blob PATCH"));
 
     // A PATCH whose answer is lost kills the session the same way.
     let (_, h, _) = conn
