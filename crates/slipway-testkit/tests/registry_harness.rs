@@ -10,8 +10,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use slipway_testkit::registry::{
-    Credentials, FaultKind, FaultProxy, Faults, RequestKind, TestImage, TestRegistry, TokenConfig,
-    write_test_layout,
+    Auth, Credentials, FaultKind, FaultProxy, Faults, RegistryConfig, RequestKind, TestImage,
+    TestRegistry, TokenConfig, write_test_layout,
 };
 use slipway_testkit::require;
 
@@ -231,6 +231,33 @@ fn token_registry_issues_scoped_tokens_and_refuses_a_wrong_password() {
     // No credentials and no anonymous pull: refused.
     let out = inspect_raw(&reg.host(), "team/app:v1", &["--tls-verify=false".into()]);
     assert!(!out.status.success(), "anonymous pull was accepted");
+}
+
+#[test]
+fn tls_and_token_auth_combine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = layout(tmp.path(), 9);
+    let reg = TestRegistry::start(RegistryConfig {
+        tls: true,
+        auth: Auth::Token(TokenConfig::default()),
+    });
+    assert!(reg.url().starts_with("https://") && reg.cert_dir().is_some());
+    ok(
+        push(&image, &reg.host(), "team/app:v1", &reg.skopeo_dest_args()),
+        "push",
+        Some(&reg),
+    );
+    let raw = ok(
+        inspect_raw(&reg.host(), "team/app:v1", &reg.skopeo_src_args()),
+        "inspect",
+        Some(&reg),
+    );
+    assert_eq!(raw, index_bytes(&image));
+    assert!(
+        reg.token_requests()
+            .iter()
+            .any(|r| r.status == 200 && !r.granted.is_empty())
+    );
 }
 
 #[test]
@@ -517,6 +544,137 @@ fn the_proxy_forwards_chunked_uploads_on_one_kept_alive_connection() {
     assert_eq!(proxy.counters(), Default::default());
 }
 
+/// What distribution 2.8 does with interrupted chunked uploads, which a
+/// resuming client must handle: after a 503 the session resumes from its
+/// Range; after a PATCH cut mid-body the session is dead (the registry kept
+/// the bytes but the client's `_state` still has the old offset), so the
+/// client has to start a new upload.
+#[test]
+fn interrupted_uploads_resume_or_restart() {
+    let reg = TestRegistry::plain();
+    let proxy = FaultProxy::in_front_of(&reg, Faults::none());
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 13 % 253) as u8).collect();
+    let digest = sha256(&data);
+    let host = proxy.host();
+    let rel = |location: String| location.split_once(&host).unwrap().1.to_string();
+    let mut conn = Raw::connect(proxy.addr());
+    let (status, h, _) = conn
+        .request("POST", "/v2/resume/blobs/uploads/", &[], Body::None)
+        .unwrap();
+    assert_eq!(status, 202);
+    let (status, h, _) = conn
+        .request(
+            "PATCH",
+            &rel(header(&h, "Location").unwrap()),
+            &[("Content-Range", "0-49999")],
+            Body::Bytes(data[..50_000].to_vec()),
+        )
+        .unwrap();
+    assert_eq!(
+        (status, header(&h, "Range").as_deref()),
+        (202, Some("0-49999"))
+    );
+    let after_first = rel(header(&h, "Location").unwrap());
+
+    // A 503 on the next chunk: nothing reached the registry; resume from Range.
+    proxy.set_faults(
+        Faults::fail_all()
+            .kinds(&[FaultKind::Unavailable])
+            .only(&[RequestKind::UploadPatch]),
+    );
+    let (status, _, _) = conn
+        .request(
+            "PATCH",
+            &after_first,
+            &[("Content-Range", "50000-199999")],
+            Body::Bytes(data[50_000..].to_vec()),
+        )
+        .unwrap();
+    assert_eq!(status, 503);
+    let (status, h, _) = conn.request("GET", &after_first, &[], Body::None).unwrap();
+    assert_eq!(
+        (status, header(&h, "Range").as_deref()),
+        (204, Some("0-49999")),
+        "{}",
+        reg.log()
+    );
+
+    // Cut mid-body: the registry keeps what arrived, but the session is lost.
+    proxy.set_faults(
+        Faults::fail_all()
+            .kinds(&[FaultKind::CutRequestBody])
+            .only(&[RequestKind::UploadPatch]),
+    );
+    let resume = rel(header(&h, "Location").unwrap());
+    let cut = Raw::connect(proxy.addr()).request(
+        "PATCH",
+        &resume,
+        &[("Content-Range", "50000-199999")],
+        Body::Bytes(data[50_000..].to_vec()),
+    );
+    assert!(
+        cut.is_err(),
+        "the cut PATCH was answered: {:?}",
+        cut.map(|r| r.0)
+    );
+    assert_eq!(
+        proxy.counters().faults.get(&FaultKind::CutRequestBody),
+        Some(&1)
+    );
+    proxy.set_faults(Faults::none());
+    // The registry notices the cut asynchronously; ask once it has.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !reg.log().contains("client disconnected during blob PATCH") {
+        assert!(
+            Instant::now() < deadline,
+            "the registry never saw the cut:\n{}",
+            reg.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut conn = Raw::connect(proxy.addr());
+    let (status, _, body) = conn.request("GET", &resume, &[], Body::None).unwrap();
+    assert_eq!(status, 404, "{}", reg.log());
+    assert!(String::from_utf8_lossy(&body).contains("BLOB_UPLOAD_INVALID"));
+
+    // A PATCH whose answer is lost kills the session the same way.
+    let (_, h, _) = conn
+        .request("POST", "/v2/resume/blobs/uploads/", &[], Body::None)
+        .unwrap();
+    let session = rel(header(&h, "Location").unwrap());
+    proxy.set_faults(
+        Faults::fail_all()
+            .kinds(&[FaultKind::DropResponse])
+            .only(&[RequestKind::UploadPatch]),
+    );
+    let lost = conn.request("PATCH", &session, &[], Body::Bytes(data[..1000].to_vec()));
+    assert!(lost.is_err());
+    proxy.set_faults(Faults::none());
+    let mut conn = Raw::connect(proxy.addr());
+    let (status, _, _) = conn.request("GET", &session, &[], Body::None).unwrap();
+    assert_eq!(status, 404, "{}", reg.log());
+
+    // Starting over works.
+    let (_, h, _) = conn
+        .request("POST", "/v2/resume/blobs/uploads/", &[], Body::None)
+        .unwrap();
+    let (status, h, _) = conn
+        .request(
+            "PATCH",
+            &rel(header(&h, "Location").unwrap()),
+            &[],
+            Body::Bytes(data.clone()),
+        )
+        .unwrap();
+    assert_eq!(status, 202);
+    let put = format!("{}&digest={digest}", rel(header(&h, "Location").unwrap()));
+    let (status, _, _) = conn
+        .request("PUT", &put, &[], Body::Bytes(Vec::new()))
+        .unwrap();
+    assert_eq!(status, 201, "{}", reg.log());
+    assert!(std::fs::read(reg.blob_path(&digest)).unwrap() == data);
+}
+
 #[test]
 fn the_proxy_answers_expect_100_continue_itself() {
     let reg = TestRegistry::plain();
@@ -650,7 +808,11 @@ fn one_in_four_faults_really_happen_in_each_shape() {
         "{seen:?} {c:?}"
     );
     assert_eq!(got("Answered(200)"), n - faults, "{seen:?}");
-    for k in FaultKind::ALL {
+    // GETs have no body to cut: CutRequestBody becomes DropRequest.
+    for k in FaultKind::ALL
+        .into_iter()
+        .filter(|k| *k != FaultKind::CutRequestBody)
+    {
         assert!(count(k) > 0, "{k:?} never happened: {c:?}");
     }
     // Injected 503s carry Retry-After.

@@ -25,6 +25,12 @@ pub enum FaultKind {
     Unavailable,
     /// Read the request, close the connection without answering; not forwarded.
     DropRequest,
+    /// Forward the head and half the request body (at most 32 KiB of a
+    /// chunked one), then close both connections: an upload cut in the
+    /// middle, for resume tests. Bodiless requests get
+    /// [`FaultKind::DropRequest`]; chunked bodies shorter than the cut get
+    /// [`FaultKind::DropResponse`].
+    CutRequestBody,
     /// Forward the request (the registry acts on it), then close before
     /// sending any byte of the response.
     DropResponse,
@@ -36,9 +42,10 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 5] = [
+    pub const ALL: [FaultKind; 6] = [
         FaultKind::Unavailable,
         FaultKind::DropRequest,
+        FaultKind::CutRequestBody,
         FaultKind::DropResponse,
         FaultKind::CutHead,
         FaultKind::TruncateBody,
@@ -449,6 +456,16 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
         let framing = http::request_framing(&head)?;
         let expects_continue = head.header_has("Expect", "100-continue");
         let client_close = head.header_has("Connection", "close");
+        let body_limit = match (fault, framing) {
+            (Some(FaultKind::CutRequestBody), Framing::Length(n)) if n >= 2 => Some(n / 2),
+            (Some(FaultKind::CutRequestBody), Framing::Chunked) => Some(32 * 1024),
+            (Some(FaultKind::CutRequestBody), _) => {
+                rec.fault = Some(FaultKind::DropRequest);
+                None
+            }
+            _ => None,
+        };
+        let fault = rec.fault;
 
         // Faults that never reach the registry: swallow the body, then fail.
         if matches!(fault, Some(FaultKind::Unavailable | FaultKind::DropRequest)) {
@@ -492,9 +509,18 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
         if expects_continue {
             cw.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
-        let body = http::copy_body(&mut cr, &mut upstream.w, framing, None);
+        let body = http::copy_body(&mut cr, &mut upstream.w, framing, body_limit);
         match body {
-            Ok((n, _)) => rec.body_bytes = n,
+            Ok((n, cut)) => {
+                rec.body_bytes = n;
+                if cut {
+                    // Both sides see the connection die mid-body.
+                    push(state, rec);
+                    let _ = upstream.w.flush();
+                    let _ = upstream.w.shutdown(Shutdown::Both);
+                    return Ok(());
+                }
+            }
             Err(e) => {
                 push(state, rec);
                 return Err(e);
@@ -519,6 +545,8 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
         let rframing = http::response_framing(&method, &resp)?;
         let raw = resp.to_bytes_without(&[]);
         let fault = match fault {
+            // The whole (short, chunked) body got through before the cut.
+            Some(FaultKind::CutRequestBody) => Some(FaultKind::DropResponse),
             Some(FaultKind::TruncateBody)
                 if !matches!(rframing, Framing::Length(n) if n >= 2)
                     && rframing != Framing::Chunked =>
