@@ -112,6 +112,45 @@ Settings can also come from [build] and [image] in slipway.toml; flags override 
   # keep symbols (for profilers and backtraces), drop only DWARF
   slipway strip server -o server.small --mode debug")]
     Strip(StripArgs),
+
+    /// Check Go binaries against a Go vulnerability database (OSV entries,
+    /// offline): every module, the standard library by Go version.
+    #[command(
+        long_about = "Match the modules and the standard library recorded in Go binaries' build info \
+against an offline Go vulnerability database (the vuln.go.dev layout: a directory or its zip). PATH \
+is a binary or a directory (every Go ELF under it, e.g. a `slipway build` output). Matching is by \
+module version, not by symbol reachability.",
+        after_help = "Examples:
+  # download the database once, scan offline
+  curl -o vulndb.zip https://vuln.go.dev/vulndb.zip
+  slipway scan dist/ --db vulndb.zip
+
+  # report only, never fail
+  slipway scan dist/linux_arm64/server --db vulndb/ --fail-on none --json
+
+Exit codes: 0 nothing found (or --fail-on none), 1 vulnerabilities found,
+2 bad input (no Go binary, unreadable or malformed database)."
+    )]
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// A Go binary, or a directory searched for Go binaries.
+    pub path: PathBuf,
+
+    /// The vulnerability database: a directory or a zip holding
+    /// index/modules.json and ID/<id>.json.
+    #[arg(long, value_name = "DIR|ZIP")]
+    pub db: PathBuf,
+
+    /// any: exit 1 when anything is found; none: report only.
+    #[arg(long, value_name = "any|none", default_value = "any")]
+    pub fail_on: String,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +284,13 @@ pub struct ImageArgs {
     /// The image's name inside the output, NAME[:TAG]. Default: <binary name>:latest.
     #[arg(short, long, value_name = "NAME:TAG")]
     pub tag: Option<String>,
+
+    /// Let a secret through the image's secret gate: PATH (in the image,
+    /// every kind) or PATH:KIND (aws-access-key-id, aws-secret-key,
+    /// private-key, jwt, password-assignment, high-entropy); a PATH ending
+    /// in / covers a directory. Repeatable; adds to allow_secrets in [image].
+    #[arg(long = "allow-secret", value_name = "PATH[:KIND]")]
+    pub allow_secrets: Vec<String>,
 
     /// Print the result as JSON on stdout (progress stays on stderr).
     #[arg(long)]

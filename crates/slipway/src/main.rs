@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => commands::doctor::run(args, &cache),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Strip(args) => commands::strip::run(args, ui),
+        Command::Scan(args) => commands::scan::run(args, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,6 +88,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 slipway_oci::OciError::Input(_) => 2,
                 slipway_oci::OciError::Io { .. } => 3,
                 slipway_oci::OciError::Layer(_) => 1,
+            };
+        }
+        if let Some(s) = cause.downcast_ref::<slipway_scan::ScanError>() {
+            return match s {
+                slipway_scan::ScanError::Io { .. } => 3,
+                _ => 2,
             };
         }
         if cause.is::<PlatformError>() || cause.is::<TargetError>() || cause.is::<InputError>() {

@@ -7,6 +7,7 @@ use std::process::Command;
 use anyhow::Context;
 use slipway_oci::spec::{Empty, Platform as OciPlatform, RuntimeConfig, rfc3339};
 use slipway_oci::{BlobStore, Format, GzipSettings, ImageName, LayerTar, PlatformImage};
+use slipway_scan::secrets::{Allow, SecretFinding};
 use slipway_toolchain::{CacheDir, Zig};
 
 use crate::cli::ImageArgs;
@@ -49,6 +50,15 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     // a missing file fails in a second, not after minutes of compiling.
     let base = base_files(icfg)?;
     let data = data_files(icfg, &module_dir)?;
+    // The secret gate: files the module adds are checked now, before any
+    // compiling; the binaries and the init once they exist.
+    let allow = allow_list(&args.allow_secrets, icfg)?;
+    let mut secrets = SecretGate::new(allow);
+    secrets.check(&base);
+    if let Some(d) = &data {
+        secrets.check(d);
+    }
+    secrets.finish(ui)?;
     // The init is C, built by zig for every platform, even for pure-Go apps.
     let zig = match icfg.init.unwrap_or(true) {
         true => Some(Zig::discover(args.settings.zig.as_deref(), cache)?),
@@ -104,6 +114,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             std::fs::read(shipped).with_context(|| format!("reading {}", shipped.display()))?;
         let mut app = LayerTar::new();
         app.file(&app_path, 0o555, bytes)?;
+        secrets.check(&app);
         let app_layer = layer(&app, &format!("slipway: {app_path} for {}", b.target))?;
         let mut layers = vec![base_layer.clone()];
         let entrypoint = match &zig {
@@ -111,6 +122,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
                 let init = slipway_init::build(&b.target.platform, zig, cache)?;
                 let mut tar = LayerTar::new();
                 tar.file(slipway_init::PATH_IN_IMAGE, 0o755, std::fs::read(&init)?)?;
+                secrets.check(&tar);
                 layers.push(layer(
                     &tar,
                     &format!(
@@ -147,6 +159,8 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         });
     }
     drop(layer);
+    // Nothing is written while a secret is unaccounted for.
+    secrets.finish(ui)?;
     let set = slipway_oci::assemble(&store, &created, images, meta.clone()).map_err(input_err)?;
     slipway_oci::layout::write(&store, &set, &name, format, &out).map_err(|e| match e {
         slipway_oci::OciError::Input(_) => anyhow::Error::new(input(e.to_string())),
@@ -196,6 +210,80 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         out.display()
     ));
     Ok(())
+}
+
+/// `--allow-secret` flags and `allow_secrets` in [image], together.
+fn allow_list(flags: &[String], icfg: &ImageConfig) -> anyhow::Result<Vec<Allow>> {
+    let from_config = icfg.allow_secrets.iter().flatten();
+    let flagged = flags.iter().map(|f| (f, "--allow-secret"));
+    flagged
+        .chain(from_config.map(|c| (c, "allow_secrets in [image]")))
+        .map(|(entry, source)| {
+            entry
+                .parse::<Allow>()
+                .map_err(|e| anyhow::Error::new(input(format!("{source}: {e}"))))
+        })
+        .collect()
+}
+
+/// Scans every file headed for a layer and refuses the image while any
+/// finding is not on the allow-list.
+struct SecretGate {
+    allow: Vec<Allow>,
+    found: Vec<SecretFinding>,
+    allowed: usize,
+}
+
+impl SecretGate {
+    fn new(allow: Vec<Allow>) -> SecretGate {
+        SecretGate {
+            allow,
+            found: Vec::new(),
+            allowed: 0,
+        }
+    }
+
+    fn check(&mut self, tar: &LayerTar) {
+        for (path, data) in tar.files() {
+            let all = slipway_scan::secrets::scan(path, data);
+            let n = all.len();
+            let left = slipway_scan::secrets::not_allowed(all, &self.allow);
+            self.allowed += n - left.len();
+            self.found.extend(left);
+        }
+    }
+
+    /// Report what was found (never the values) and fail on anything left.
+    fn finish(&mut self, ui: Ui) -> anyhow::Result<()> {
+        if self.allowed > 0 {
+            ui.status(format!(
+                "secret gate: {} finding{} allowed by the allow-list",
+                self.allowed,
+                if self.allowed == 1 { "" } else { "s" }
+            ));
+            self.allowed = 0;
+        }
+        if self.found.is_empty() {
+            return Ok(());
+        }
+        self.found.sort();
+        self.found.dedup();
+        for f in &self.found {
+            ui.error(format!("secret in the image: {f}"));
+        }
+        let first = &self.found[0];
+        anyhow::bail!(
+            "{} possible secret{} in files bound for the image; nothing was written. Remove them, \
+or if one is intended (a test key, a public token), allow it with --allow-secret {}:{} or \
+allow_secrets = [\"{}:{}\"] in [image] of slipway.toml",
+            self.found.len(),
+            if self.found.len() == 1 { "" } else { "s" },
+            first.path,
+            first.kind,
+            first.path,
+            first.kind
+        )
+    }
 }
 
 fn input_err(e: slipway_oci::OciError) -> anyhow::Error {
