@@ -362,9 +362,11 @@ fn config_like(path: &str) -> bool {
 
 fn text_rules(path: &str, data: &[u8], hits: &mut Vec<(usize, SecretKind)>) {
     let config = config_like(path);
+    let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+    let blob: Vec<bool> = lines.iter().map(|l| blob_line(l)).collect();
     let mut in_pem = false;
     let mut start = 0;
-    for line in data.split(|&b| b == b'\n') {
+    for (n, &line) in lines.iter().enumerate() {
         let here = start;
         start += line.len() + 1;
         // Certificates, public keys and private-key bodies are base64 by
@@ -390,10 +392,26 @@ fn text_rules(path: &str, data: &[u8], hits: &mut Vec<(usize, SecretKind)>) {
             hits.push((here, kind));
             continue;
         }
+        // Lines of one base64 block (a certificate in XML, a key in a C
+        // string) are encoded data; a credential is one token.
+        let in_blob = n > 0 && blob[n - 1] || blob.get(n + 1).copied().unwrap_or(false);
+        if in_blob {
+            continue;
+        }
         if let Some(at) = high_entropy(line) {
             hits.push((here + at, SecretKind::HighEntropy));
         }
     }
+}
+
+/// A line that is nothing but base64 (quotes, indentation and a trailing
+/// comma aside), 40 characters or more.
+fn blob_line(line: &[u8]) -> bool {
+    let t = line.trim_ascii();
+    let t = t.strip_suffix(b",").unwrap_or(t).trim_ascii();
+    let t = t.strip_prefix(b"\"").unwrap_or(t);
+    let t = t.strip_suffix(b"\"").unwrap_or(t).trim_ascii();
+    t.len() >= 40 && t.iter().all(|&b| is_b64(b) || matches!(b, b'-' | b'_'))
 }
 
 /// Key names that hold credentials, compared with `_`, `-`, `.` and case removed.
@@ -469,9 +487,15 @@ fn literal(v: &str) -> Option<&str> {
             let end = v[1..].find(q)? + 1;
             &v[1..end]
         }
-        _ => v
-            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '#'))
-            .next()?,
+        _ => {
+            // A bare value is one word: `passwd: files systemd` (nsswitch)
+            // or `password = A challenge password` is a list or prose.
+            let v = v.split(" #").next()?.trim_end().trim_end_matches([',', ';']);
+            if v.contains(char::is_whitespace) {
+                return None;
+            }
+            v
+        }
     };
     (!v.is_empty()).then_some(v)
 }
@@ -525,10 +549,12 @@ const MIN_TOKEN: usize = 32;
 const MAX_TOKEN: usize = 512;
 
 /// The offset of a random-looking token in the line: base64 alphabet, at
-/// least 32 long, upper case, lower case and digits mixed, and an entropy
-/// close to that of random text of its length.
+/// least 32 long, upper case, lower case and digits mixed, switching
+/// between them as often as random text does (words, camelCase and paths
+/// switch rarely), and an entropy close to that of random text of its length.
 fn high_entropy(line: &[u8]) -> Option<usize> {
-    let tok = |b: u8| is_b64(b) || matches!(b, b'-' | b'_');
+    // '=' only as trailing padding: `KEY=--flag=value` is three words.
+    let tok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
     let mut i = 0;
     while i < line.len() {
         if !tok(line[i]) {
@@ -539,26 +565,62 @@ fn high_entropy(line: &[u8]) -> Option<usize> {
         while i < line.len() && tok(line[i]) {
             i += 1;
         }
-        let mut t = &line[start..i];
-        while let [rest @ .., b'='] = t {
-            t = rest;
-        }
+        let t = &line[start..i];
         let before = &line[..start];
-        // Checksums (go.sum h1:, Subresource Integrity) are public.
+        // Checksums (go.sum h1:, Subresource Integrity) are public; so are
+        // ids in URLs and C++ mangled names.
         let checksum = [&b"h1:"[..], b"sha256-", b"sha384-", b"sha512-"]
             .iter()
             .any(|p| before.ends_with(p));
+        let word_start = before
+            .iter()
+            .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'(' | b'['))
+            .map_or(0, |p| p + 1);
+        let url = memmem::find(&line[word_start..start], b"://").is_some();
+        let mangled = t.starts_with(b"_Z");
+        let checksum = checksum
+            || [&b"sha256-"[..], b"sha384-", b"sha512-"]
+                .iter()
+                .any(|p| t.starts_with(p));
         if (MIN_TOKEN..=MAX_TOKEN).contains(&t.len())
             && !checksum
+            && !url
+            && !mangled
             && t.iter().any(u8::is_ascii_uppercase)
             && t.iter().any(u8::is_ascii_lowercase)
             && t.iter().any(u8::is_ascii_digit)
+            && class_switches(t) >= MIN_SWITCHES
             && entropy(t) >= entropy_threshold(t.len())
         {
             return Some(start);
         }
     }
     None
+}
+
+/// Random base64 changes character class (upper, lower, digit, symbol)
+/// between about 65% of neighbours; 45% leaves room for chance.
+const MIN_SWITCHES: f64 = 0.45;
+
+/// The share of neighbouring bytes of different classes.
+fn class_switches(t: &[u8]) -> f64 {
+    let class = |b: u8| match b {
+        b'A'..=b'Z' => 0,
+        b'a'..=b'z' => 1,
+        b'0'..=b'9' => 2,
+        _ => 3,
+    };
+    // Only letter/digit neighbours count: `_`, `-`, `/` separate words in
+    // names and paths as often as they occur in random base64url.
+    let pairs = t
+        .windows(2)
+        .filter(|w| w[0].is_ascii_alphanumeric() && w[1].is_ascii_alphanumeric());
+    let (mut n, mut switches) = (0usize, 0usize);
+    for w in pairs {
+        n += 1;
+        switches += usize::from(class(w[0]) != class(w[1]));
+    }
+    switches as f64 / n.max(1) as f64
 }
 
 /// Shannon entropy in bits per byte.
@@ -616,6 +678,8 @@ mod tests {
             "token_url = https://example.com/token\n",
             "if password == \"abcd\" {\n",
             "password: ********\n",
+            "passwd:         files systemd\n",
+            "challengePassword = A challenge password\n",
         ] {
             assert!(kinds("/etc/app.conf", quiet.as_bytes()).is_empty(), "{quiet}");
         }
