@@ -140,7 +140,9 @@ pub fn modules(info: &GoBuildInfo) -> Vec<ScannedModule> {
         let skipped = if Version::parse(&version).is_some() {
             None
         } else if m.replace.is_some() {
-            Some(format!("replaced by {path} with no module version (a local directory)"))
+            Some(format!(
+                "replaced by {path} with no module version (a local directory)"
+            ))
         } else if main && version == "(devel)" {
             Some("main module built from a working tree (devel)".into())
         } else {
@@ -357,8 +359,7 @@ impl Database {
                     continue;
                 }
                 for a in &entry.affected {
-                    if a.package.name != m.path || !a.package.ecosystem.eq_ignore_ascii_case("Go")
-                    {
+                    if a.package.name != m.path || !a.package.ecosystem.eq_ignore_ascii_case("Go") {
                         continue;
                     }
                     let Some(hit) = affects(a, &installed) else {
@@ -382,8 +383,9 @@ impl Database {
                     if let Some(fix) = hit.fixed {
                         let better = match &f.fixed {
                             None => true,
-                            Some(old) => Version::parse(&strip_go_spelling(old))
-                                .is_some_and(|old| fix < old),
+                            Some(old) => {
+                                Version::parse(&strip_go_spelling(old)).is_some_and(|old| fix < old)
+                            }
                         };
                         if better {
                             f.fixed = Some(go_spelling(&m.path, fix.as_str()));
@@ -583,7 +585,11 @@ fn in_range(events: &[Event], v: &Version) -> bool {
 
 /// The import paths that apply on this GOOS/GOARCH; `None` when the entry
 /// lists none (the whole module is affected).
-fn applicable_imports(a: &Affected, goos: Option<&str>, goarch: Option<&str>) -> Option<Vec<String>> {
+fn applicable_imports(
+    a: &Affected,
+    goos: Option<&str>,
+    goarch: Option<&str>,
+) -> Option<Vec<String>> {
     let imports = &a.ecosystem_specific.as_ref()?.imports;
     if imports.is_empty() {
         return None;
@@ -635,7 +641,12 @@ mod tests {
 
     #[test]
     fn boundaries_of_introduced_and_fixed() {
-        let r = [ev("i", "0"), ev("f", "1.2.3"), ev("i", "1.4.0-0"), ev("f", "1.4.2")];
+        let r = [
+            ev("i", "0"),
+            ev("f", "1.2.3"),
+            ev("i", "1.4.0-0"),
+            ev("f", "1.4.2"),
+        ];
         assert!(hit(&r, "0.0.1"));
         assert!(hit(&r, "1.2.2"));
         assert!(hit(&r, "1.2.3-rc.1"));

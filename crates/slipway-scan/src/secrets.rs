@@ -108,9 +108,7 @@ impl FromStr for Allow {
     fn from_str(s: &str) -> Result<Allow, String> {
         // Paths may contain ':', so only a known kind after the last one splits.
         let (path, kind) = match s.rsplit_once(':') {
-            Some((p, k)) if SecretKind::ALL.iter().any(|x| x.name() == k) => {
-                (p, Some(k.parse()?))
-            }
+            Some((p, k)) if SecretKind::ALL.iter().any(|x| x.name() == k) => (p, Some(k.parse()?)),
             _ => (s, None),
         };
         if path.is_empty() || !path.starts_with('/') {
@@ -490,7 +488,11 @@ fn literal(v: &str) -> Option<&str> {
         _ => {
             // A bare value is one word: `passwd: files systemd` (nsswitch)
             // or `password = A challenge password` is a list or prose.
-            let v = v.split(" #").next()?.trim_end().trim_end_matches([',', ';']);
+            let v = v
+                .split(" #")
+                .next()?
+                .trim_end()
+                .trim_end_matches([',', ';']);
             if v.contains(char::is_whitespace) {
                 return None;
             }
@@ -574,7 +576,9 @@ fn high_entropy(line: &[u8]) -> Option<usize> {
             .any(|p| before.ends_with(p));
         let word_start = before
             .iter()
-            .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'(' | b'['))
+            .rposition(|b| {
+                b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'(' | b'[')
+            })
             .map_or(0, |p| p + 1);
         let url = memmem::find(&line[word_start..start], b"://").is_some();
         let mangled = t.starts_with(b"_Z");
@@ -681,7 +685,10 @@ mod tests {
             "passwd:         files systemd\n",
             "challengePassword = A challenge password\n",
         ] {
-            assert!(kinds("/etc/app.conf", quiet.as_bytes()).is_empty(), "{quiet}");
+            assert!(
+                kinds("/etc/app.conf", quiet.as_bytes()).is_empty(),
+                "{quiet}"
+            );
         }
         // Not a config file: source code is not judged by assignments.
         assert!(kinds("/app/main.go", b"password := \"hunter22\"\n").is_empty());

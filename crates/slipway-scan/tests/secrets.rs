@@ -33,7 +33,10 @@ const UPPER_DIGITS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 fn b64url(data: &[u8]) -> String {
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (b as u32) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (b as u32) << (16 - 8 * i));
         for i in 0..=chunk.len() {
             out.push(B64URL[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -78,10 +81,35 @@ fn private_keys_of_every_pem_kind_are_caught() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let keys = [
-        ("PRIVATE KEY", openssl(&["genpkey", "-algorithm", "ed25519"], &t.join("pkcs8.pem"))),
-        ("RSA PRIVATE KEY", openssl(&["genrsa", "-traditional", "1024"], &t.join("rsa.pem"))),
-        ("EC PRIVATE KEY", openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout"], &t.join("ec.pem"))),
-        ("ENCRYPTED PRIVATE KEY", openssl(&["genpkey", "-algorithm", "ed25519", "-aes256", "-pass", "pass:hunter22"], &t.join("enc.pem"))),
+        (
+            "PRIVATE KEY",
+            openssl(&["genpkey", "-algorithm", "ed25519"], &t.join("pkcs8.pem")),
+        ),
+        (
+            "RSA PRIVATE KEY",
+            openssl(&["genrsa", "-traditional", "1024"], &t.join("rsa.pem")),
+        ),
+        (
+            "EC PRIVATE KEY",
+            openssl(
+                &["ecparam", "-name", "prime256v1", "-genkey", "-noout"],
+                &t.join("ec.pem"),
+            ),
+        ),
+        (
+            "ENCRYPTED PRIVATE KEY",
+            openssl(
+                &[
+                    "genpkey",
+                    "-algorithm",
+                    "ed25519",
+                    "-aes256",
+                    "-pass",
+                    "pass:hunter22",
+                ],
+                &t.join("enc.pem"),
+            ),
+        ),
         ("OPENSSH PRIVATE KEY", {
             let ssh_keygen = require("ssh-keygen", "openssh-client");
             let key = t.join("id_ed25519");
@@ -107,22 +135,44 @@ fn private_keys_of_every_pem_kind_are_caught() {
         blob.extend_from_slice(pem.as_bytes());
         blob.extend_from_slice(&[0u8; 100]);
         let found = scan("/app/server", &blob);
-        assert_eq!(kinds(&found), [SecretKind::PrivateKey], "{label} in a binary");
+        assert_eq!(
+            kinds(&found),
+            [SecretKind::PrivateKey],
+            "{label} in a binary"
+        );
         assert_eq!((found[0].line, found[0].offset), (None, 4096));
     }
     // The public half is not a secret, and neither is a bare marker string.
-    let public = openssl(&["pkey", "-in", t.join("pkcs8.pem").to_str().unwrap(), "-pubout"], &t.join("pub.pem"));
+    let public = openssl(
+        &[
+            "pkey",
+            "-in",
+            t.join("pkcs8.pem").to_str().unwrap(),
+            "-pubout",
+        ],
+        &t.join("pub.pem"),
+    );
     assert!(scan("/app/data/pub.pem", public.as_bytes()).is_empty());
-    assert!(scan("/app/x", b"\0\0-----BEGIN RSA PRIVATE KEY-----\0\0PEM parser").is_empty());
+    assert!(
+        scan(
+            "/app/x",
+            b"\0\0-----BEGIN RSA PRIVATE KEY-----\0\0PEM parser"
+        )
+        .is_empty()
+    );
 }
 
 #[test]
 fn aws_keys_jwts_assignments_and_random_tokens_are_caught() {
     let key_id = format!("AKIA{}", random(1, 16, UPPER_DIGITS));
     let secret_key = random(2, 40, B64);
-    let creds = format!("[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret_key}\n");
+    let creds =
+        format!("[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret_key}\n");
     let found = scan("/root/.aws/credentials", creds.as_bytes());
-    assert_eq!(kinds(&found), [SecretKind::AwsAccessKeyId, SecretKind::AwsSecretKey]);
+    assert_eq!(
+        kinds(&found),
+        [SecretKind::AwsAccessKeyId, SecretKind::AwsSecretKey]
+    );
     assert_eq!((found[0].line, found[1].line), (Some(2), Some(3)));
     assert_no_leak(&found, &key_id);
     assert_no_leak(&found, &secret_key);
@@ -140,7 +190,10 @@ fn aws_keys_jwts_assignments_and_random_tokens_are_caught() {
     let header = b64url(br#"{"alg":"HS256","typ":"JWT"}"#);
     let payload = b64url(br#"{"sub":"1234567890","name":"svc","iat":1700000000}"#);
     let jwt = format!("{header}.{payload}.{}", random(3, 43, B64URL));
-    let found = scan("/app/data/config.json", format!("{{\n  \"auth\": \"Bearer {jwt}\"\n}}\n").as_bytes());
+    let found = scan(
+        "/app/data/config.json",
+        format!("{{\n  \"auth\": \"Bearer {jwt}\"\n}}\n").as_bytes(),
+    );
     assert_eq!(kinds(&found), [SecretKind::Jwt]);
     assert_eq!(found[0].line, Some(2));
     assert_no_leak(&found, &jwt);
@@ -148,16 +201,35 @@ fn aws_keys_jwts_assignments_and_random_tokens_are_caught() {
     blob.extend_from_slice(jwt.as_bytes());
     assert_eq!(kinds(&scan("/app/server", &blob)), [SecretKind::Jwt]);
     // Base64url parts whose header is not JSON are not a JWT.
-    let not_jwt = format!("eyJ{}.eyJ{}.abc", random(4, 20, B64URL), random(5, 20, B64URL));
+    let not_jwt = format!(
+        "eyJ{}.eyJ{}.abc",
+        random(4, 20, B64URL),
+        random(5, 20, B64URL)
+    );
     assert!(!kinds(&scan("/app/server", not_jwt.as_bytes())).contains(&SecretKind::Jwt));
 
     let password = "s3cr3t-Pa55word";
     for (path, text) in [
-        ("/app/data/.env", format!("# database\nDB_HOST=db\nDB_PASSWORD={password}\n")),
-        ("/app/data/app.yaml", format!("db:\n  host: db\n  passwd: \"{password}\"\n")),
-        ("/etc/app/app.ini", format!("[db]\nhost = db\nsecret = {password}\n")),
-        ("/app/data/settings.json", format!("{{\n  \"host\": \"db\",\n  \"api_token\": \"{password}\"\n}}\n")),
-        ("/app/data/app.properties", format!("# x\nhost=db\nservice.token: {password}\n")),
+        (
+            "/app/data/.env",
+            format!("# database\nDB_HOST=db\nDB_PASSWORD={password}\n"),
+        ),
+        (
+            "/app/data/app.yaml",
+            format!("db:\n  host: db\n  passwd: \"{password}\"\n"),
+        ),
+        (
+            "/etc/app/app.ini",
+            format!("[db]\nhost = db\nsecret = {password}\n"),
+        ),
+        (
+            "/app/data/settings.json",
+            format!("{{\n  \"host\": \"db\",\n  \"api_token\": \"{password}\"\n}}\n"),
+        ),
+        (
+            "/app/data/app.properties",
+            format!("# x\nhost=db\nservice.token: {password}\n"),
+        ),
     ] {
         let found = scan(path, text.as_bytes());
         assert_eq!(kinds(&found), [SecretKind::PasswordAssignment], "{path}");
@@ -166,7 +238,10 @@ fn aws_keys_jwts_assignments_and_random_tokens_are_caught() {
     }
 
     let token = random(6, 40, B64);
-    let found = scan("/app/data/notes", format!("deploy with\n{token}\n").as_bytes());
+    let found = scan(
+        "/app/data/notes",
+        format!("deploy with\n{token}\n").as_bytes(),
+    );
     assert_eq!(kinds(&found), [SecretKind::HighEntropy]);
     assert_eq!(found[0].line, Some(2));
     assert_no_leak(&found, &token);
@@ -179,11 +254,19 @@ fn a_go_binary_the_ca_bundle_and_ordinary_configs_pass() {
     let dep = common::text_dep(tmp.path());
     for b in [&bin, &dep] {
         let data = std::fs::read(b).unwrap();
-        assert!(scan("/app/hello", &data).is_empty(), "{}: {:?}", b.display(), scan("/app/hello", &data));
+        assert!(
+            scan("/app/hello", &data).is_empty(),
+            "{}: {:?}",
+            b.display(),
+            scan("/app/hello", &data)
+        );
     }
 
     let bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
-    assert!(bundle.is_file(), "the system CA bundle is required: run scripts/setup.sh (Debian package ca-certificates)");
+    assert!(
+        bundle.is_file(),
+        "the system CA bundle is required: run scripts/setup.sh (Debian package ca-certificates)"
+    );
     let pem = std::fs::read(bundle).unwrap();
     assert!(pem.len() > 100_000, "a real bundle");
     assert!(scan("/etc/ssl/certs/ca-certificates.crt", &pem).is_empty());

@@ -28,7 +28,10 @@ pub fn hello(work: &Path) -> PathBuf {
     let src = work.join("hello-src");
     copy_tree(&example("hello"), &src);
     let bin = work.join("hello");
-    go(&src, &["build", "-trimpath", "-o", bin.to_str().unwrap(), "."]);
+    go(
+        &src,
+        &["build", "-trimpath", "-o", bin.to_str().unwrap(), "."],
+    );
     bin
 }
 
@@ -41,7 +44,9 @@ pub fn text_dep(work: &Path) -> PathBuf {
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(
         src.join("go.mod"),
-        format!("module example.com/textdep\n\ngo 1.22\n\nrequire golang.org/x/text {TEXT_VERSION}\n"),
+        format!(
+            "module example.com/textdep\n\ngo 1.22\n\nrequire golang.org/x/text {TEXT_VERSION}\n"
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -51,7 +56,10 @@ pub fn text_dep(work: &Path) -> PathBuf {
     .unwrap();
     go(&src, &["mod", "tidy"]);
     let bin = work.join("textdep");
-    go(&src, &["build", "-trimpath", "-o", bin.to_str().unwrap(), "."]);
+    go(
+        &src,
+        &["build", "-trimpath", "-o", bin.to_str().unwrap(), "."],
+    );
     bin
 }
 
@@ -96,7 +104,10 @@ pub fn db_files(entries: &[Value]) -> BTreeMap<String, Vec<u8>> {
         .into_iter()
         .map(|(path, vulns)| json!({"path": path, "vulns": vulns}))
         .collect();
-    files.insert("index/modules.json".into(), serde_json::to_vec(&index).unwrap());
+    files.insert(
+        "index/modules.json".into(),
+        serde_json::to_vec(&index).unwrap(),
+    );
     files.insert(
         "index/db.json".into(),
         br#"{"modified":"2026-07-01T00:00:00Z"}"#.to_vec(),

@@ -245,7 +245,9 @@ impl SecretGate {
 
     fn check(&mut self, tar: &LayerTar) {
         for (path, data) in tar.files() {
-            let all = slipway_scan::secrets::scan(path, data);
+            // Findings and allow-lists use the path as seen in the image.
+            let path = format!("/{}", path.trim_start_matches('/'));
+            let all = slipway_scan::secrets::scan(&path, data);
             let n = all.len();
             let left = slipway_scan::secrets::not_allowed(all, &self.allow);
             self.allowed += n - left.len();

@@ -140,8 +140,8 @@ fn human(reports: &[BinaryReport]) -> String {
 /// The Go binaries at `path`: the file itself, or every Go ELF under the
 /// directory (sorted, symlinks not followed).
 fn go_binaries(path: &Path, ui: Ui) -> anyhow::Result<Vec<(PathBuf, slipway_scan::GoBuildInfo)>> {
-    let meta = std::fs::symlink_metadata(path)
-        .map_err(|e| input(format!("{}: {e}", path.display())))?;
+    let meta =
+        std::fs::symlink_metadata(path).map_err(|e| input(format!("{}: {e}", path.display())))?;
     if !meta.is_dir() {
         let data =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
