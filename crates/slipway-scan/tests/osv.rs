@@ -421,3 +421,60 @@ fn non_go_files_are_not_binaries() {
     // A truncated ELF is an error, not a panic.
     assert!(slipway_scan::go_build_info(b"\x7fELF\x02\x01\x01").is_err());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(64))]
+
+    /// Whatever bytes sit where the zip, the index or an entry should be,
+    /// opening and scanning return an error or a result, never a panic.
+    #[test]
+    fn arbitrary_database_bytes_never_panic(
+        zip_bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+        index in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        entry_bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let info = slipway_elf::parse_modinfo("go1.22.1".into(), "path\tx\nmod\tx\tv1.0.0\t\ndep\ty\tv0.1.0\t\n").unwrap();
+        // A zip header followed by noise, and pure noise.
+        let mut z = b"PK\x03\x04".to_vec();
+        z.extend_from_slice(&zip_bytes);
+        for bytes in [&z, &zip_bytes] {
+            let p = tmp.path().join("db.zip");
+            std::fs::write(&p, bytes).unwrap();
+            if let Ok(db) = Database::open(&p) {
+                let _ = db.scan(&info);
+            }
+        }
+        let dir = tmp.path().join("dir");
+        std::fs::create_dir_all(dir.join("index")).unwrap();
+        std::fs::create_dir_all(dir.join("ID")).unwrap();
+        std::fs::write(dir.join("index/modules.json"), &index).unwrap();
+        if let Ok(db) = Database::open(&dir) {
+            let _ = db.scan(&info);
+        }
+        std::fs::write(dir.join("index/modules.json"), br#"[{"path":"stdlib","vulns":[{"id":"GO-1"}]},{"path":"y","vulns":[{"id":"GO-1"}]}]"#).unwrap();
+        std::fs::write(dir.join("ID/GO-1.json"), &entry_bytes).unwrap();
+        let db = Database::open(&dir).unwrap();
+        proptest::prop_assert!(db.scan(&info).is_err() || serde_json::from_slice::<serde_json::Value>(&entry_bytes).is_ok());
+    }
+
+    /// Valid zips of random structure: names, contents and compression.
+    #[test]
+    fn structured_zips_never_panic(
+        names in proptest::collection::vec("(index/modules.json|index/db.json|ID/GO-1.json|\\.\\./x|/abs|[a-z/.]{1,12})", 0..5),
+        contents in proptest::collection::vec("(\\[\\]|\\{\\}|\\[\\{\"path\":\"stdlib\",\"vulns\":\\[\\{\"id\":\"GO-1\"\\}\\]\\}\\]|\\{\"id\":\"GO-1\",\"affected\":\\[\\]\\}|[ -~]{0,20})", 5),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("db.zip");
+        let mut files = std::collections::BTreeMap::new();
+        for (n, c) in names.iter().zip(&contents) {
+            files.insert(n.clone(), c.as_bytes().to_vec());
+        }
+        write_zip(&p, &files);
+        let info = slipway_elf::parse_modinfo("go1.22.1".into(), "path\tx\n").unwrap();
+        match Database::open(&p) {
+            Ok(db) => { let _ = db.scan(&info); }
+            Err(e) => proptest::prop_assert!(e.to_string().contains("db.zip")),
+        }
+    }
+}

@@ -169,6 +169,61 @@ fn the_scan_gate_trips_on_findings_and_reports_json() {
 }
 
 #[test]
+fn a_slipway_build_output_directory_is_scanned_binary_by_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("m");
+    copy_tree(&example("hello"), &src);
+    let dist = tmp.path().join("dist");
+    let out = slipway()
+        .arg("build")
+        .arg(&src)
+        .args([
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--libc",
+            "none",
+            "--out",
+        ])
+        .arg(&dist)
+        .output()
+        .unwrap();
+    stdout_ok(&out, "slipway build");
+    assert!(
+        dist.join("linux_arm64/hello.debug").is_file(),
+        "split debug info beside the binary"
+    );
+    let (dir, zip) = (tmp.path().join("db"), tmp.path().join("db.zip"));
+    write_db(
+        &dir,
+        &zip,
+        &[("GO-2026-0010", json!([{"introduced": "0"}]))],
+    );
+    let out = scan(&dist, &zip, &["--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths: Vec<&str> = report["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["path"].as_str().unwrap())
+        .collect();
+    let expect = [
+        dist.join("linux_amd64/hello"),
+        dist.join("linux_arm64/hello"),
+    ];
+    assert_eq!(
+        paths,
+        expect
+            .iter()
+            .map(|p| p.to_str().unwrap())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(report["findings"], 2, "the stdlib entry, once per binary");
+    assert_eq!(report["binaries"][1]["findings"][0]["fixed"], Value::Null);
+}
+
+#[test]
 fn bad_input_exits_2() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, zip) = (tmp.path().join("db"), tmp.path().join("db.zip"));

@@ -165,7 +165,9 @@ fn go_binaries(path: &Path, ui: Ui) -> anyhow::Result<Vec<(PathBuf, slipway_scan
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        if !is_elf(&f)? {
+        // Split debug info (`slipway build` writes <name>.debug beside each
+        // binary) is ELF but not a program.
+        if f.extension().is_some_and(|e| e == "debug") || !is_elf(&f)? {
             continue;
         }
         let data = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
