@@ -107,8 +107,16 @@ impl FromStr for Allow {
     type Err = String;
     fn from_str(s: &str) -> Result<Allow, String> {
         // Paths may contain ':', so only a known kind after the last one splits.
+        // A misspelt kind must not silently turn into a path that never matches.
         let (path, kind) = match s.rsplit_once(':') {
-            Some((p, k)) if SecretKind::ALL.iter().any(|x| x.name() == k) => (p, Some(k.parse()?)),
+            Some((p, k))
+                if !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') =>
+            {
+                let kind = k
+                    .parse()
+                    .map_err(|e| format!("allow-list entry `{s}`: {e}"))?;
+                (p, Some(kind))
+            }
             _ => (s, None),
         };
         if path.is_empty() || !path.starts_with('/') {
@@ -151,6 +159,8 @@ pub fn scan(path: &str, data: &[u8]) -> Vec<SecretFinding> {
     aws_key_ids(data, &mut hits);
     jwts(data, &mut hits);
     if text {
+        // Sorted, so text_rules can skip lines already reported in O(log n).
+        hits.sort();
         text_rules(path, data, &mut hits);
     }
     hits.sort();
@@ -360,6 +370,8 @@ fn config_like(path: &str) -> bool {
 
 fn text_rules(path: &str, data: &[u8], hits: &mut Vec<(usize, SecretKind)>) {
     let config = config_like(path);
+    // The marker-based findings (keys, key ids, JWTs), sorted by offset.
+    let markers = hits.clone();
     let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
     let blob: Vec<bool> = lines.iter().map(|l| blob_line(l)).collect();
     let mut in_pem = false;
@@ -380,9 +392,10 @@ fn text_rules(path: &str, data: &[u8], hits: &mut Vec<(usize, SecretKind)>) {
         if in_pem || line.len() < 8 {
             continue;
         }
-        let reported = hits
-            .iter()
-            .any(|(o, _)| *o >= here && *o < here + line.len());
+        let first = markers[..].partition_point(|(o, _)| *o < here);
+        let reported = markers
+            .get(first)
+            .is_some_and(|(o, _)| *o < here + line.len());
         if reported {
             continue;
         }
@@ -698,8 +711,15 @@ mod tests {
     fn allow_list_syntax() {
         let a: Allow = "/app/data/k.pem:private-key".parse().unwrap();
         assert_eq!(a.kind, Some(SecretKind::PrivateKey));
-        let b: Allow = "/app/a:b".parse().unwrap();
-        assert_eq!((b.path.as_str(), b.kind), ("/app/a:b", None));
+        let b: Allow = "/app/a:B.txt".parse().unwrap();
+        assert_eq!((b.path.as_str(), b.kind), ("/app/a:B.txt", None));
+        let e = "/app/x.env:pasword-assignment"
+            .parse::<Allow>()
+            .unwrap_err();
+        assert!(
+            e.contains("unknown secret kind") && e.contains("password-assignment"),
+            "{e}"
+        );
         assert!("relative/path".parse::<Allow>().is_err());
         let dir: Allow = "/app/data/".parse().unwrap();
         let f = SecretFinding {

@@ -80,6 +80,9 @@ nsswitch.conf, /tmp, an optional CA bundle and zoneinfo), slipway's PID-1 init a
 /sbin/slipway-init (which reaps zombies and forwards signals; `init = false` in [image] leaves it \
 out), optional data files from the module, and the app at /app/<name>. Layers are deterministic (sorted entries, fixed owners, modes and times from \
 SOURCE_DATE_EPOCH) and compressed once per content. The image runs as 65532:65532.\n\n\
+Every file bound for a layer is scanned for secrets (private keys, AWS keys, JWTs, password \
+assignments, high-entropy tokens); a finding stops the build with nothing written unless \
+--allow-secret or allow_secrets in [image] lets it through (docs/scan.md).\n\n\
 Settings can also come from [build] and [image] in slipway.toml; flags override it.",
         after_help = "Examples:
   # a 3-platform OCI layout in dist/image
