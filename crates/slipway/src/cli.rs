@@ -80,6 +80,9 @@ nsswitch.conf, /tmp, an optional CA bundle and zoneinfo), slipway's PID-1 init a
 /sbin/slipway-init (which reaps zombies and forwards signals; `init = false` in [image] leaves it \
 out), optional data files from the module, and the app at /app/<name>. Layers are deterministic (sorted entries, fixed owners, modes and times from \
 SOURCE_DATE_EPOCH) and compressed once per content. The image runs as 65532:65532.\n\n\
+Every file bound for a layer is scanned for secrets (private keys, AWS keys, JWTs, password \
+assignments, high-entropy tokens); a finding stops the build with nothing written unless \
+--allow-secret or allow_secrets in [image] lets it through (docs/scan.md).\n\n\
 Settings can also come from [build] and [image] in slipway.toml; flags override it.",
         after_help = "Examples:
   # a 3-platform OCI layout in dist/image
@@ -173,6 +176,25 @@ matches the binary's.",
   slipway sbom dist/linux_arm64/hello --format cyclonedx-json"
     )]
     Sbom(SbomArgs),
+    /// Check Go binaries against a Go vulnerability database (OSV entries,
+    /// offline): every module, the standard library by Go version.
+    #[command(
+        long_about = "Match the modules and the standard library recorded in Go binaries' build info \
+against an offline Go vulnerability database (the vuln.go.dev layout: a directory or its zip). PATH \
+is a binary or a directory (every Go ELF under it, e.g. a `slipway build` output). Matching is by \
+module version, not by symbol reachability.",
+        after_help = "Examples:
+  # download the database once, scan offline
+  curl -o vulndb.zip https://vuln.go.dev/vulndb.zip
+  slipway scan dist/ --db vulndb.zip
+
+  # report only, never fail
+  slipway scan dist/linux_arm64/server --db vulndb/ --fail-on none --json
+
+Exit codes: 0 nothing found (or --fail-on none), 1 vulnerabilities found,
+2 bad input (no Go binary, unreadable or malformed database)."
+    )]
+    Scan(ScanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +228,25 @@ pub struct SbomArgs {
     /// default: the floor its symbol versions show.
     #[arg(long, value_name = "X.Y")]
     pub glibc: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// A Go binary, or a directory searched for Go binaries.
+    pub path: PathBuf,
+
+    /// The vulnerability database: a directory or a zip holding
+    /// index/modules.json and ID/<id>.json.
+    #[arg(long, value_name = "DIR|ZIP")]
+    pub db: PathBuf,
+
+    /// any: exit 1 when anything is found; none: report only.
+    #[arg(long, value_name = "any|none", default_value = "any")]
+    pub fail_on: String,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -340,9 +381,23 @@ pub struct ImageArgs {
     #[arg(short, long, value_name = "NAME:TAG")]
     pub tag: Option<String>,
 
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+
     /// Print the result as JSON on stdout (progress stays on stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+/// The image's secret gate: shared by `image` and `push`.
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// Let a secret through the image's secret gate: PATH (in the image,
+    /// every kind) or PATH:KIND (aws-access-key-id, aws-secret-key,
+    /// private-key, jwt, password-assignment, high-entropy); a PATH ending
+    /// in / covers a directory. Repeatable; adds to allow_secrets in [image].
+    #[arg(long = "allow-secret", value_name = "PATH[:KIND]")]
+    pub allow_secrets: Vec<String>,
 }
 
 /// How to reach registries: shared by every command that talks to one.
@@ -397,6 +452,9 @@ pub struct PushArgs {
 
     #[command(flatten)]
     pub tag: TagArgs,
+
+    #[command(flatten)]
+    pub secrets: SecretArgs,
 
     #[command(flatten)]
     pub registry: RegistryArgs,

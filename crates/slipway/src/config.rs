@@ -46,6 +46,9 @@ pub struct ImageConfig {
     /// Put slipway's PID-1 init at /sbin/slipway-init and start the app
     /// through it. Default true.
     pub init: Option<bool>,
+    /// Findings the secret gate lets through: "/image/path" or
+    /// "/image/path:kind" (see docs/scan.md).
+    pub allow_secrets: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Strip(args) => commands::strip::run(args, ui),
         Command::Sbom(args) => commands::sbom::run(args, &cache, ui),
+        Command::Scan(args) => commands::scan::run(args, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,6 +106,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(s) = cause.downcast_ref::<slipway_sbom::SbomError>() {
             return match s {
                 slipway_sbom::SbomError::Io { .. } | slipway_sbom::SbomError::Zig(_) => 3,
+                _ => 2,
+            };
+        }
+        if let Some(s) = cause.downcast_ref::<slipway_scan::ScanError>() {
+            return match s {
+                slipway_scan::ScanError::Io { .. } => 3,
                 _ => 2,
             };
         }

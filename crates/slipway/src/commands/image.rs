@@ -7,6 +7,7 @@ use std::process::Command;
 use anyhow::Context;
 use slipway_oci::spec::{Empty, Platform as OciPlatform, RuntimeConfig, rfc3339};
 use slipway_oci::{BlobStore, Format, GzipSettings, ImageName, LayerTar, PlatformImage};
+use slipway_scan::secrets::{Allow, SecretFinding};
 use slipway_toolchain::{CacheDir, Zig};
 
 use crate::cli::{BuildSettings, ImageArgs};
@@ -55,7 +56,14 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         plan,
         compressed_layers,
         reused_layers,
-    } = assemble(&args.settings, args.tag.clone(), out.clone(), cache, ui)?;
+    } = assemble(
+        &args.settings,
+        &args.secrets.allow_secrets,
+        args.tag.clone(),
+        out.clone(),
+        cache,
+        ui,
+    )?;
     slipway_oci::layout::write(&store, &set, &name, format, &out).map_err(|e| match e {
         slipway_oci::OciError::Input(_) => anyhow::Error::new(input(e.to_string())),
         other => anyhow::Error::new(other),
@@ -110,6 +118,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
 /// the build would install (unused by images, but part of the plan).
 pub fn assemble(
     settings: &BuildSettings,
+    allow_secrets: &[String],
     tag: Option<String>,
     out: PathBuf,
     cache: &CacheDir,
@@ -129,6 +138,15 @@ pub fn assemble(
     // a missing file fails in a second, not after minutes of compiling.
     let base = base_files(icfg)?;
     let data = data_files(icfg, &module_dir)?;
+    // The secret gate: files the module adds are checked now, before any
+    // compiling; the binaries and the init once they exist.
+    let allow = allow_list(allow_secrets, icfg)?;
+    let mut secrets = SecretGate::new(allow);
+    secrets.check(&base);
+    if let Some(d) = &data {
+        secrets.check(d);
+    }
+    secrets.finish(ui)?;
     // The init is C, built by zig for every platform, even for pure-Go apps.
     let zig = match icfg.init.unwrap_or(true) {
         true => Some(Zig::discover(settings.zig.as_deref(), cache)?),
@@ -182,6 +200,7 @@ pub fn assemble(
             std::fs::read(shipped).with_context(|| format!("reading {}", shipped.display()))?;
         let mut app = LayerTar::new();
         app.file(&app_path, 0o555, bytes)?;
+        secrets.check(&app);
         let app_layer = layer(&app, &format!("slipway: {app_path} for {}", b.target))?;
         let mut layers = vec![base_layer.clone()];
         let entrypoint = match &zig {
@@ -189,6 +208,7 @@ pub fn assemble(
                 let init = slipway_init::build(&b.target.platform, zig, cache)?;
                 let mut tar = LayerTar::new();
                 tar.file(slipway_init::PATH_IN_IMAGE, 0o755, std::fs::read(&init)?)?;
+                secrets.check(&tar);
                 layers.push(layer(
                     &tar,
                     &format!(
@@ -225,6 +245,8 @@ pub fn assemble(
         });
     }
     drop(layer);
+    // Nothing is written while a secret is unaccounted for.
+    secrets.finish(ui)?;
     let set = slipway_oci::assemble(&store, &created, images, meta.clone()).map_err(input_err)?;
     Ok(Assembled {
         store,
@@ -234,6 +256,82 @@ pub fn assemble(
         compressed_layers: compressed,
         reused_layers: reused,
     })
+}
+
+/// `--allow-secret` flags and `allow_secrets` in [image], together.
+fn allow_list(flags: &[String], icfg: &ImageConfig) -> anyhow::Result<Vec<Allow>> {
+    let from_config = icfg.allow_secrets.iter().flatten();
+    let flagged = flags.iter().map(|f| (f, "--allow-secret"));
+    flagged
+        .chain(from_config.map(|c| (c, "allow_secrets in [image]")))
+        .map(|(entry, source)| {
+            entry
+                .parse::<Allow>()
+                .map_err(|e| anyhow::Error::new(input(format!("{source}: {e}"))))
+        })
+        .collect()
+}
+
+/// Scans every file headed for a layer and refuses the image while any
+/// finding is not on the allow-list.
+struct SecretGate {
+    allow: Vec<Allow>,
+    found: Vec<SecretFinding>,
+    allowed: usize,
+}
+
+impl SecretGate {
+    fn new(allow: Vec<Allow>) -> SecretGate {
+        SecretGate {
+            allow,
+            found: Vec::new(),
+            allowed: 0,
+        }
+    }
+
+    fn check(&mut self, tar: &LayerTar) {
+        for (path, data) in tar.files() {
+            // Findings and allow-lists use the path as seen in the image.
+            let path = format!("/{}", path.trim_start_matches('/'));
+            let all = slipway_scan::secrets::scan(&path, data);
+            let n = all.len();
+            let left = slipway_scan::secrets::not_allowed(all, &self.allow);
+            self.allowed += n - left.len();
+            self.found.extend(left);
+        }
+    }
+
+    /// Report what was found (never the values) and fail on anything left.
+    fn finish(&mut self, ui: Ui) -> anyhow::Result<()> {
+        if self.allowed > 0 {
+            ui.status(format!(
+                "secret gate: {} finding{} allowed by the allow-list",
+                self.allowed,
+                if self.allowed == 1 { "" } else { "s" }
+            ));
+            self.allowed = 0;
+        }
+        if self.found.is_empty() {
+            return Ok(());
+        }
+        self.found.sort();
+        self.found.dedup();
+        for f in &self.found {
+            ui.error(format!("secret in the image: {f}"));
+        }
+        let first = &self.found[0];
+        anyhow::bail!(
+            "{} possible secret{} in files bound for the image; nothing was written. Remove them, \
+or if one is intended (a test key, a public token), allow it with --allow-secret {}:{} or \
+allow_secrets = [\"{}:{}\"] in [image] of slipway.toml",
+            self.found.len(),
+            if self.found.len() == 1 { "" } else { "s" },
+            first.path,
+            first.kind,
+            first.path,
+            first.kind
+        )
+    }
 }
 
 fn input_err(e: slipway_oci::OciError) -> anyhow::Error {

@@ -8,6 +8,7 @@ pub mod image_ref;
 pub mod inspect;
 pub mod push;
 pub mod sbom;
+pub mod scan;
 pub mod strip;
 pub mod targets;
 pub mod transfer;

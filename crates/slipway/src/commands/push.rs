@@ -56,6 +56,7 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         .map_err(|e: slipway_oci::OciError| input(e.to_string()))?;
     let Assembled { store, set, .. } = image::assemble(
         &args.settings,
+        &args.secrets.allow_secrets,
         Some(name.to_string()),
         cache.path("push/out"),
         cache,
