@@ -232,8 +232,17 @@ pub struct SbomArgs {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// A Go binary, or a directory searched for Go binaries.
-    pub path: PathBuf,
+    /// A Go binary, a directory searched for Go binaries, or an image:
+    /// oci:DIR[:tag], oci-archive:FILE[:tag] or host/repository[:tag|@digest].
+    #[arg(value_name = "PATH|REF")]
+    pub target: String,
+
+    /// For an image: scan only this platform. Default: every platform.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     /// The vulnerability database: a directory or a zip holding
     /// index/modules.json and ID/<id>.json.

@@ -798,7 +798,7 @@ fn bad_input_is_refused_with_what_to_do() {
         (text.as_path(), "not a Go binary"),
         (not_go.as_path(), "not a Go binary"),
         (empty.as_path(), "no Go binaries"),
-        (dir.path().join("missing").as_path(), "No such file"),
+        (dir.path().join("missing").as_path(), "no such file"),
     ] {
         let o = slipway().arg("sbom").arg(path).output().unwrap();
         assert_eq!(

@@ -64,51 +64,71 @@ fn host_platform() -> String {
     format!("linux/{arch}")
 }
 
-/// Read `location` and pick `platform` (default: this machine's, or the only one).
+/// Every platform of the image at `location`, or only `platform` when given.
+pub fn read_platforms(
+    location: &Location,
+    options: &ClientOptions,
+    platform: Option<&str>,
+) -> anyhow::Result<(Option<String>, Vec<PlatformContents>)> {
+    let store = slipway_registry::open_source(location, options)?;
+    let root = store.root()?;
+    let index_digest = root.is_index().then(|| root.digest.to_string());
+    let platforms = slipway_registry::contents::platforms(store.as_ref(), &root)?;
+    if platforms.is_empty() {
+        return Err(input(format!(
+            "{location} holds no runnable image (no platform with an OS)"
+        ))
+        .into());
+    }
+    let Some(wanted) = platform.map(normalise) else {
+        return Ok((index_digest, platforms));
+    };
+    let names: Vec<String> = platforms.iter().map(|p| p.platform.clone()).collect();
+    let chosen: Vec<PlatformContents> = platforms
+        .into_iter()
+        .filter(|p| normalise(&p.platform) == wanted)
+        .collect();
+    if chosen.is_empty() {
+        return Err(input(format!(
+            "{location} has no {wanted} image; it has {}",
+            names.join(", ")
+        ))
+        .into());
+    }
+    Ok((index_digest, chosen))
+}
+
+/// One platform of the image at `location`: `platform`, else the only one,
+/// else this machine's.
 pub fn read_platform(
     location: &Location,
     options: &ClientOptions,
     platform: Option<&str>,
     ui: Ui,
 ) -> anyhow::Result<ImagePlatform> {
-    let store = slipway_registry::open_source(location, options)?;
-    let root = store.root()?;
-    let index_digest = root.is_index().then(|| root.digest.to_string());
-    let platforms = slipway_registry::contents::platforms(store.as_ref(), &root)?;
-    let names: Vec<String> = platforms.iter().map(|p| p.platform.clone()).collect();
-    let wanted = match platform {
-        Some(p) => normalise(p),
-        None if platforms.len() == 1 => platforms[0].platform.clone(),
-        None => {
-            let host = host_platform();
-            if !names.contains(&host) {
-                return Err(input(format!(
-                    "{location} has {} platforms ({}); choose one with --platform",
-                    names.len(),
-                    names.join(", ")
-                ))
-                .into());
-            }
-            ui.status(format!(
-                "{location} has {} platforms; reading {host} (choose with --platform)",
-                names.len()
-            ));
-            host
-        }
-    };
-    let chosen = platforms
-        .into_iter()
-        .find(|p| normalise(&p.platform) == wanted)
-        .ok_or_else(|| {
-            input(format!(
-                "{location} has no {wanted} image; it has {}",
+    let (index_digest, mut platforms) = read_platforms(location, options, platform)?;
+    if platforms.len() > 1 {
+        let host = host_platform();
+        let names: Vec<String> = platforms.iter().map(|p| p.platform.clone()).collect();
+        let Some(i) = names.iter().position(|n| *n == host) else {
+            return Err(input(format!(
+                "{location} has {} platforms ({}); choose one with --platform",
+                names.len(),
                 names.join(", ")
             ))
-        })?;
+            .into());
+        };
+        ui.status(format!(
+            "{location} has {} platforms; reading {host} (choose with --platform)",
+            names.len()
+        ));
+        platforms = vec![platforms.swap_remove(i)];
+    }
+    let contents = platforms.pop().expect("at least one platform");
     Ok(ImagePlatform {
         name: location.to_string(),
         index_digest,
-        contents: chosen,
+        contents,
     })
 }
 

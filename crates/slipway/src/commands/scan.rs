@@ -9,6 +9,8 @@ use serde::Serialize;
 use slipway_scan::osv::{Database, Finding, ScannedModule};
 
 use crate::cli::ScanArgs;
+use crate::commands::image_ref;
+use crate::commands::transfer::client_options;
 use crate::input;
 use crate::ui::Ui;
 
@@ -42,7 +44,15 @@ pub fn run(args: ScanArgs, ui: Ui) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let db = Database::open(&args.db)?;
-    let binaries = go_binaries(&args.path, ui)?;
+    let binaries = match image_ref::classify(&args.target)? {
+        image_ref::Subject::Path(path) => go_binaries(&path, ui)?,
+        image_ref::Subject::Image(location) => {
+            let options = client_options(&args.registry)?;
+            let (_, platforms) =
+                image_ref::read_platforms(&location, &options, args.platform.as_deref())?;
+            image_binaries(&platforms)?
+        }
+    };
     let mut reports = Vec::new();
     for (path, info) in binaries {
         let findings = db
@@ -135,6 +145,24 @@ fn human(reports: &[BinaryReport]) -> String {
         }
     }
     out
+}
+
+/// The Go binaries in an image's platforms, named `<platform>:<path in image>`.
+fn image_binaries(
+    platforms: &[slipway_registry::contents::PlatformContents],
+) -> anyhow::Result<Vec<(PathBuf, slipway_scan::GoBuildInfo)>> {
+    let mut out = Vec::new();
+    for p in platforms {
+        for (path, bytes) in &p.executables {
+            if let Some(info) = slipway_scan::go_build_info(bytes)? {
+                out.push((PathBuf::from(format!("{}:{path}", p.platform)), info));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(input("the image holds no Go binary to scan").into());
+    }
+    Ok(out)
 }
 
 /// The Go binaries at `path`: the file itself, or every Go ELF under the
