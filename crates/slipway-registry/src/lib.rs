@@ -26,7 +26,8 @@ pub use layout::{Layout, is_attachment_tag};
 pub use reference::{Location, RemoteRef, valid_tag};
 pub use remote::Remote;
 pub use store::{
-    Blob, BlobOutcome, Children, MANIFEST_TYPES, Progress, Quiet, RawManifest, Store, verify_file,
+    Blob, BlobOutcome, Children, MANIFEST_TYPES, Progress, Quiet, RawManifest, Store, put_bytes,
+    put_manifest_with_blobs, verify_file,
 };
 
 /// Open `location` to read an image from.

@@ -203,6 +203,41 @@ pub trait Store: Sync {
     }
 }
 
+/// Store small in-memory content (signature payloads, SBOMs, configs)
+/// unless the store has it already.
+pub fn put_bytes(store: &dyn Store, media_type: &str, bytes: &[u8]) -> Result<Blob> {
+    let blob = Blob {
+        media_type: media_type.to_string(),
+        digest: Digest::of(bytes),
+        size: bytes.len() as u64,
+    };
+    if !store.has_blob(&blob)? {
+        let mut tmp = tempfile::NamedTempFile::new()
+            .map_err(|e| RegistryError::io("creating a temporary file", e))?;
+        std::io::Write::write_all(&mut tmp, bytes)
+            .map_err(|e| RegistryError::io("writing a temporary file", e))?;
+        store.push_blob(&blob, tmp.path(), &Quiet)?;
+    }
+    Ok(blob)
+}
+
+/// Store a manifest and the blobs it needs (given as bytes), under `tag`:
+/// how signatures, attestations and SBOMs are attached to an image.
+pub fn put_manifest_with_blobs(
+    store: &dyn Store,
+    manifest: &[u8],
+    media_type: &str,
+    blobs: &[(&str, &[u8])],
+    tag: &str,
+) -> Result<RawManifest> {
+    for (media, bytes) in blobs {
+        put_bytes(store, media, bytes)?;
+    }
+    let raw = RawManifest::verify(manifest.to_vec(), Some(media_type), None, &store.describe())?;
+    store.push_manifest(&raw, Some(tag))?;
+    Ok(raw)
+}
+
 /// Hash a file and compare it with the descriptor; for blobs from disk.
 pub fn verify_file(path: &Path, blob: &Blob) -> Result<()> {
     use sha2::{Digest as _, Sha256};
