@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => commands::doctor::run(args, &cache),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Strip(args) => commands::strip::run(args, ui),
+        Command::Keygen(args) => commands::keygen::run(args, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,6 +89,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 slipway_oci::OciError::Io { .. } => 3,
                 slipway_oci::OciError::Layer(_) => 1,
             };
+        }
+        if cause.is::<slipway_attest::KeyError>() {
+            return 2;
         }
         if cause.is::<PlatformError>() || cause.is::<TargetError>() || cause.is::<InputError>() {
             return 2;

@@ -4,6 +4,7 @@ pub mod build;
 pub mod doctor;
 pub mod image;
 pub mod inspect;
+pub mod keygen;
 pub mod strip;
 pub mod targets;
 pub mod zig_cc;
