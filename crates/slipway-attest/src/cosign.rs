@@ -19,8 +19,8 @@ use serde::Deserialize;
 use slipway_oci::Digest;
 
 use crate::keys::{PublicKey, SignatureFailure, SigningKey};
-use crate::manifest::{Layered, LayerDescriptor, ManifestError, WrittenManifest, go_json};
-use crate::verify::{Rejection, RejectReason, VerifyError, classify_mismatch};
+use crate::manifest::{LayerDescriptor, Layered, ManifestError, WrittenManifest, go_json};
+use crate::verify::{RejectReason, Rejection, VerifyError, classify_mismatch};
 
 /// Media type of a simple-signing payload layer.
 pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -204,7 +204,10 @@ impl SignatureSet {
         let signature = B64.encode(key.sign(&payload));
         let annotations = BTreeMap::from([
             (SIGNATURE_ANNOTATION.to_string(), signature),
-            (SIGNER_ANNOTATION.to_string(), public.fingerprint().to_string()),
+            (
+                SIGNER_ANNOTATION.to_string(),
+                public.fingerprint().to_string(),
+            ),
             (
                 SIGNED_PAYLOAD_ANNOTATION.to_string(),
                 payload_digest.to_string(),

@@ -19,7 +19,7 @@ use crate::cosign::{
     Added, SIGNATURE_ANNOTATION, SIGNED_PAYLOAD_ANNOTATION, SIGNER_ANNOTATION, Verification,
 };
 use crate::keys::{PublicKey, SignatureFailure, SigningKey};
-use crate::manifest::{Layered, LayerDescriptor, ManifestError, WrittenManifest, go_json};
+use crate::manifest::{LayerDescriptor, Layered, ManifestError, WrittenManifest, go_json};
 use crate::verify::{RejectReason, Rejection, VerifyError, classify_mismatch};
 
 /// Media type of a DSSE envelope layer.
@@ -406,8 +406,8 @@ impl AttestationSet {
             Err(DsseError::Unsigned) => return Err(RejectReason::MissingSignature),
             Err(e) => return Err(RejectReason::MalformedPayload(e.to_string())),
         };
-        let statement =
-            Statement::parse(&payload).map_err(|e| RejectReason::MalformedPayload(e.to_string()))?;
+        let statement = Statement::parse(&payload)
+            .map_err(|e| RejectReason::MalformedPayload(e.to_string()))?;
         if !statement.is_about(image) {
             let subjects: Vec<String> = statement
                 .subject

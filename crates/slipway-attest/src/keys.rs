@@ -419,7 +419,8 @@ fn from_pkcs8(der: &[u8]) -> Result<SigningKey, KeyError> {
 }
 
 fn from_sec1(der: &[u8]) -> Result<SigningKey, KeyError> {
-    let parsed = sec1::EcPrivateKey::try_from(der).map_err(|_| KeyError::Der("SEC1 private key"))?;
+    let parsed =
+        sec1::EcPrivateKey::try_from(der).map_err(|_| KeyError::Der("SEC1 private key"))?;
     // SEC1 keys name their curve in the optional parameters; without them
     // the key is taken as P-256, the only curve slipway uses.
     if let Some(curve) = parsed.parameters.and_then(|p| p.named_curve()) {

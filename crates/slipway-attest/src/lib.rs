@@ -17,7 +17,9 @@ pub mod provenance;
 pub mod verify;
 
 pub use cosign::{Added, SignatureSet, Verification, VerifiedSignature, signature_tag};
-pub use dsse::{AttestationSet, Envelope, Statement, Subject, VerifiedAttestation, attestation_tag};
+pub use dsse::{
+    AttestationSet, Envelope, Statement, Subject, VerifiedAttestation, attestation_tag,
+};
 pub use keys::{KeyError, PublicKey, SignatureFailure, SigningKey};
 pub use manifest::{Blob, LayerDescriptor, ManifestError, WrittenManifest};
 pub use verify::{RejectReason, Rejection, VerifyError};

@@ -84,7 +84,10 @@ mod tests {
     fn round_trip_wraps_at_64_and_skips_headers() {
         let body: Vec<u8> = (0..=255).collect();
         let text = encode("TEST", &body);
-        assert!(text.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
+        assert!(
+            text.lines()
+                .all(|l| l.len() <= 64 || l.starts_with("-----"))
+        );
         assert!(text.ends_with("-----END TEST-----\n"));
         let back = decode(&text).unwrap();
         assert_eq!(back.label, "TEST");

@@ -125,10 +125,7 @@ pub fn predicate(input: &ProvenanceInput) -> Vec<u8> {
 }
 
 /// A v1 statement about `subjects` carrying the provenance predicate.
-pub fn statement(
-    subjects: Vec<Subject>,
-    input: &ProvenanceInput,
-) -> Result<Statement, DsseError> {
+pub fn statement(subjects: Vec<Subject>, input: &ProvenanceInput) -> Result<Statement, DsseError> {
     Statement::new(subjects, PREDICATE_SLSA_PROVENANCE_V1, &predicate(input))
 }
 
@@ -173,7 +170,9 @@ mod tests {
         assert_eq!(ext["package"], "./cmd/server");
         assert_eq!(ext["libc"], "musl");
         assert_eq!(ext["platforms"][1], "linux/arm/v7");
-        let deps = v["buildDefinition"]["resolvedDependencies"].as_array().unwrap();
+        let deps = v["buildDefinition"]["resolvedDependencies"]
+            .as_array()
+            .unwrap();
         assert_eq!(deps.len(), 3);
         assert_eq!(deps[0]["digest"]["gitCommit"], "a".repeat(40));
         assert_eq!(deps[1]["uri"], "pkg:golang/toolchain@v1.26.8");

@@ -79,7 +79,9 @@ pub enum RejectReason {
     MalformedPayload(String),
     #[error("the signature is valid but for another image: it names {signed}")]
     OtherImage { signed: String },
-    #[error("the attestation is valid but its subjects do not include this image (they are: {subjects})")]
+    #[error(
+        "the attestation is valid but its subjects do not include this image (they are: {subjects})"
+    )]
     OtherSubject { subjects: String },
 }
 

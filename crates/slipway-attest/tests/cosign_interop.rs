@@ -33,7 +33,11 @@ impl Registry {
     fn start() -> Registry {
         let bin = require("docker-registry", "docker-registry");
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let addr = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
         std::fs::write(
@@ -53,15 +57,25 @@ impl Registry {
             .unwrap();
         let start = Instant::now();
         while TcpStream::connect(&addr).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(20), "docker-registry did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "docker-registry did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Registry { child, addr, _dir: dir }
+        Registry {
+            child,
+            addr,
+            _dir: dir,
+        }
     }
 
     fn blob(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>, String> {
         let out = Command::new(require("curl", "curl"))
-            .args(["-fsS", &format!("http://{}/v2/{repo}/blobs/{digest}", self.addr)])
+            .args([
+                "-fsS",
+                &format!("http://{}/v2/{repo}/blobs/{digest}", self.addr),
+            ])
             .output()
             .map_err(|e| e.to_string())?;
         if out.status.success() {
@@ -144,10 +158,17 @@ fn push_test_image(reg: &Registry, repo: &str, work: &Path) -> Digest {
 fn push_sig(reg: &Registry, repo: &str, image: &Digest, w: &WrittenManifest, work: &Path) {
     let dir = work.join("sig");
     let _ = std::fs::remove_dir_all(&dir);
-    let blobs: Vec<(Digest, Vec<u8>)> =
-        w.blobs.iter().map(|b| (b.digest.clone(), b.bytes.clone())).collect();
+    let blobs: Vec<(Digest, Vec<u8>)> = w
+        .blobs
+        .iter()
+        .map(|b| (b.digest.clone(), b.bytes.clone()))
+        .collect();
     layout(&dir, &w.bytes, &blobs, "sig");
-    skopeo_push(&dir, "sig", &format!("{}/{repo}:{}", reg.addr, signature_tag(image)));
+    skopeo_push(
+        &dir,
+        "sig",
+        &format!("{}/{repo}:{}", reg.addr, signature_tag(image)),
+    );
 }
 
 #[test]
@@ -156,14 +177,21 @@ fn keys_cross_read_with_cosign() {
     let dir = tempfile::tempdir().unwrap();
     // cosign reads slipway's key and derives the same public key PEM.
     let key = SigningKey::generate().unwrap();
-    std::fs::write(dir.path().join("s.key"), key.to_encrypted_pem(b"s3cret").unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join("s.key"),
+        key.to_encrypted_pem(b"s3cret").unwrap(),
+    )
+    .unwrap();
     let out = Command::new(&cosign)
         .args(["public-key", "--key"])
         .arg(dir.path().join("s.key"))
         .env("COSIGN_PASSWORD", "s3cret")
         .output()
         .unwrap();
-    assert_eq!(stdout_ok(&out, "cosign public-key"), key.public_key().to_pem());
+    assert_eq!(
+        stdout_ok(&out, "cosign public-key"),
+        key.public_key().to_pem()
+    );
 
     // slipway reads cosign's generate-key-pair output.
     let out = Command::new(&cosign)
@@ -204,7 +232,14 @@ fn signatures_cross_verify_through_a_registry() {
     stdout_ok(&out, "cosign generate-key-pair");
     let t = Instant::now();
     let out = Command::new(&cosign)
-        .args(["sign", "--key", "c.key", "--tlog-upload=false", "--allow-http-registry", "--yes"])
+        .args([
+            "sign",
+            "--key",
+            "c.key",
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            "--yes",
+        ])
         .arg(&by_digest)
         .current_dir(work.path())
         .env("COSIGN_PASSWORD", "")
@@ -216,7 +251,9 @@ fn signatures_cross_verify_through_a_registry() {
     let theirs = SignatureSet::from_manifest(&raw).unwrap();
     let cpub =
         PublicKey::from_pem(&std::fs::read_to_string(work.path().join("c.pub")).unwrap()).unwrap();
-    let ok = theirs.verify(&image, &cpub, |d: &Digest| reg.blob(repo, d)).unwrap();
+    let ok = theirs
+        .verify(&image, &cpub, |d: &Digest| reg.blob(repo, d))
+        .unwrap();
     assert_eq!(ok.verified.len(), 1);
     assert_eq!(ok.verified[0].claims.docker_reference, reference);
     let layer = &theirs.layers()[0];
@@ -235,7 +272,11 @@ fn signatures_cross_verify_through_a_registry() {
     );
     // The wrong key is refused.
     let other = SigningKey::generate().unwrap();
-    assert!(theirs.verify(&image, &other.public_key(), |d: &Digest| reg.blob(repo, d)).is_err());
+    assert!(
+        theirs
+            .verify(&image, &other.public_key(), |d: &Digest| reg.blob(repo, d))
+            .is_err()
+    );
 
     // slipway adds its signature to cosign's set; cosign verifies both keys.
     let key = SigningKey::generate().unwrap();
@@ -248,18 +289,33 @@ fn signatures_cross_verify_through_a_registry() {
     for pubkey in ["s.pub", "c.pub"] {
         let t = Instant::now();
         let out = Command::new(&cosign)
-            .args(["verify", "--key", pubkey, "--insecure-ignore-tlog=true", "--allow-http-registry"])
+            .args([
+                "verify",
+                "--key",
+                pubkey,
+                "--insecure-ignore-tlog=true",
+                "--allow-http-registry",
+            ])
             .arg(&by_digest)
             .current_dir(work.path())
             .output()
             .unwrap();
         stdout_ok(&out, &format!("cosign verify --key {pubkey}"));
-        eprintln!("cosign verify ({pubkey}): {:.2}s", t.elapsed().as_secs_f64());
+        eprintln!(
+            "cosign verify ({pubkey}): {:.2}s",
+            t.elapsed().as_secs_f64()
+        );
     }
     // cosign refuses a key that signed nothing.
     std::fs::write(work.path().join("o.pub"), other.public_key().to_pem()).unwrap();
     let out = Command::new(&cosign)
-        .args(["verify", "--key", "o.pub", "--insecure-ignore-tlog=true", "--allow-http-registry"])
+        .args([
+            "verify",
+            "--key",
+            "o.pub",
+            "--insecure-ignore-tlog=true",
+            "--allow-http-registry",
+        ])
         .arg(&by_digest)
         .current_dir(work.path())
         .output()
@@ -268,7 +324,14 @@ fn signatures_cross_verify_through_a_registry() {
 
     // cosign signing again with its key sees its own signature as present.
     let out = Command::new(&cosign)
-        .args(["sign", "--key", "c.key", "--tlog-upload=false", "--allow-http-registry", "--yes"])
+        .args([
+            "sign",
+            "--key",
+            "c.key",
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            "--yes",
+        ])
         .arg(&by_digest)
         .current_dir(work.path())
         .env("COSIGN_PASSWORD", "")
@@ -276,4 +339,125 @@ fn signatures_cross_verify_through_a_registry() {
         .unwrap();
     stdout_ok(&out, "cosign sign (again)");
     assert_eq!(reg.manifest(repo, &signature_tag(&image)), w.bytes);
+}
+
+#[test]
+fn attestations_cross_verify_through_a_registry() {
+    use slipway_attest::dsse::{PREDICATE_SLSA_PROVENANCE_V1, attestation_tag};
+    use slipway_attest::{AttestationSet, Subject};
+
+    let cosign = cosign();
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let repo = "team/att";
+    let image = push_test_image(&reg, repo, work.path());
+    let reference = format!("{}/{repo}", reg.addr);
+    let by_digest = format!("{reference}@{image}");
+
+    // slipway attests provenance; cosign verify-attestation accepts it.
+    let key = SigningKey::generate().unwrap();
+    std::fs::write(work.path().join("s.pub"), key.public_key().to_pem()).unwrap();
+    let statement = slipway_attest::provenance::statement(
+        vec![Subject::new(&reference, &image)],
+        &slipway_attest::provenance::ProvenanceInput {
+            slipway_version: "0.1.0".into(),
+            package: "./cmd/server".into(),
+            platforms: vec!["linux/arm64".into()],
+            libc: "musl".into(),
+            flags: vec![],
+            source: None,
+            go: slipway_attest::provenance::Tool {
+                version: "go1.26.8".into(),
+                sha256: None,
+            },
+            zig: None,
+            source_date_epoch: 1_700_000_000,
+        },
+    )
+    .unwrap();
+    let mut set = AttestationSet::new();
+    set.attest(&key, &statement);
+    let w = set.to_manifest();
+    let dir = work.path().join("att");
+    let blobs: Vec<(Digest, Vec<u8>)> = w
+        .blobs
+        .iter()
+        .map(|b| (b.digest.clone(), b.bytes.clone()))
+        .collect();
+    layout(&dir, &w.bytes, &blobs, "att");
+    skopeo_push(
+        &dir,
+        "att",
+        &format!("{reference}:{}", attestation_tag(&image)),
+    );
+    let out = Command::new(&cosign)
+        .args([
+            "verify-attestation",
+            "--key",
+            "s.pub",
+            "--insecure-ignore-tlog=true",
+        ])
+        .args([
+            "--allow-http-registry",
+            "--type",
+            PREDICATE_SLSA_PROVENANCE_V1,
+        ])
+        .arg(&by_digest)
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    stdout_ok(&out, "cosign verify-attestation");
+
+    // cosign attests; slipway verifies and finds the predicate.
+    let out = Command::new(&cosign)
+        .args(["generate-key-pair", "--output-key-prefix", "c"])
+        .current_dir(work.path())
+        .env("COSIGN_PASSWORD", "")
+        .output()
+        .unwrap();
+    stdout_ok(&out, "cosign generate-key-pair");
+    std::fs::write(
+        work.path().join("pred.json"),
+        r#"{"spdxVersion":"SPDX-2.3","name":"x"}"#,
+    )
+    .unwrap();
+    let out = Command::new(&cosign)
+        .args([
+            "attest",
+            "--key",
+            "c.key",
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            "--yes",
+        ])
+        .args(["--type", "spdxjson", "--predicate", "pred.json"])
+        .arg(&by_digest)
+        .current_dir(work.path())
+        .env("COSIGN_PASSWORD", "")
+        .output()
+        .unwrap();
+    stdout_ok(&out, "cosign attest");
+    let raw = reg.manifest(repo, &attestation_tag(&image));
+    let theirs = AttestationSet::from_manifest(&raw).unwrap();
+    assert_eq!(theirs.layers().len(), 2, "cosign appends to slipway's .att");
+    let cpub =
+        PublicKey::from_pem(&std::fs::read_to_string(work.path().join("c.pub")).unwrap()).unwrap();
+    let ok = theirs
+        .verify(&image, &cpub, |d: &Digest| reg.blob(repo, d))
+        .unwrap();
+    assert_eq!(ok.verified.len(), 1);
+    assert_eq!(ok.verified[0].layer, 1);
+    assert_eq!(ok.verified[0].predicate_type, "https://spdx.dev/Document");
+    assert!(
+        ok.verified[0]
+            .statement
+            .predicate
+            .get()
+            .contains("SPDX-2.3")
+    );
+    // slipway's own layer still verifies with its key inside cosign's manifest.
+    let ok = theirs
+        .verify(&image, &key.public_key(), |d: &Digest| reg.blob(repo, d))
+        .unwrap();
+    assert_eq!(ok.verified[0].statement, statement);
 }

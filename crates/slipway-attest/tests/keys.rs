@@ -17,7 +17,10 @@ fn pem_of(label: &str, body: &[u8]) -> String {
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
-    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
 }
 
 #[test]
@@ -38,7 +41,9 @@ fn round_trip_for_every_accepted_n_and_pem_body_field_by_field() {
         assert_eq!(v["kdf"]["params"]["r"], 8);
         assert_eq!(v["kdf"]["params"]["p"], 1);
         assert_eq!(
-            B64.decode(v["kdf"]["salt"].as_str().unwrap()).unwrap().len(),
+            B64.decode(v["kdf"]["salt"].as_str().unwrap())
+                .unwrap()
+                .len(),
             32
         );
         assert_eq!(v["cipher"]["name"], "nacl/secretbox");
@@ -90,7 +95,10 @@ fn wrong_password_and_corrupted_ciphertext_say_so() {
     let err = SigningKey::from_pem(&pem, b"wrong").unwrap_err();
     assert!(matches!(err, KeyError::Decrypt));
     let msg = err.to_string();
-    assert!(msg.contains("password is wrong") && msg.contains("altered"), "{msg}");
+    assert!(
+        msg.contains("password is wrong") && msg.contains("altered"),
+        "{msg}"
+    );
     assert!(!msg.contains("wrong\"") && !msg.contains("right"));
 
     let mut v = body_json(&pem);
@@ -120,7 +128,11 @@ fn unsupported_parameters_and_malformed_bodies_are_distinct() {
     };
     assert!(matches!(
         with(&|v| v["kdf"]["params"]["N"] = 16_384.into()),
-        KeyError::UnsupportedScrypt { n: 16_384, r: 8, p: 1 }
+        KeyError::UnsupportedScrypt {
+            n: 16_384,
+            r: 8,
+            p: 1
+        }
     ));
     assert!(matches!(
         with(&|v| v["kdf"]["params"]["r"] = 16.into()),
@@ -177,32 +189,53 @@ fn plain_pkcs8_and_sec1_from_openssl() {
         assert!(st.success(), "openssl {args:?}");
         std::fs::read_to_string(path).unwrap()
     };
-    let sec1 = keygen(&["ecparam", "-name", "prime256v1", "-genkey", "-noout"], "ec.pem");
+    let sec1 = keygen(
+        &["ecparam", "-name", "prime256v1", "-genkey", "-noout"],
+        "ec.pem",
+    );
     assert!(sec1.contains("BEGIN EC PRIVATE KEY"));
     let k1 = SigningKey::from_pem(&sec1, b"").unwrap();
     let pkcs8 = keygen(
-        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ],
         "p8.pem",
     );
     assert!(pkcs8.contains("BEGIN PRIVATE KEY"));
     let k2 = SigningKey::from_pem(&pkcs8, b"").unwrap();
     assert_ne!(k1.public_key(), k2.public_key());
     let p384 = keygen(
-        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-384",
+        ],
         "p384.pem",
     );
     let err = SigningKey::from_pem(&p384, b"").unwrap_err();
     assert!(err.to_string().contains("P-384"), "{err}");
     let ed = keygen(&["genpkey", "-algorithm", "ed25519"], "ed.pem");
     let err = SigningKey::from_pem(&ed, b"").unwrap_err();
-    assert!(matches!(err, KeyError::NotP256(_)) && err.to_string().contains("Ed25519"), "{err}");
+    assert!(
+        matches!(err, KeyError::NotP256(_)) && err.to_string().contains("Ed25519"),
+        "{err}"
+    );
     // openssl's public key PEM matches ours byte for byte.
     let out = std::process::Command::new(&openssl)
         .args(["pkey", "-pubout", "-in"])
         .arg(dir.path().join("p8.pem"))
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), k2.public_key().to_pem());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        k2.public_key().to_pem()
+    );
 }
 
 proptest! {
