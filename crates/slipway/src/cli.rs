@@ -195,6 +195,20 @@ Exit codes: 0 nothing found (or --fail-on none), 1 vulnerabilities found,
 2 bad input (no Go binary, unreadable or malformed database)."
     )]
     Scan(ScanArgs),
+    /// Generate a cosign-compatible ECDSA P-256 key pair (PATH.key, PATH.pub).
+    #[command(
+        long_about = "Generate an ECDSA P-256 key pair that cosign reads: PATH.key is cosign's \
+ENCRYPTED SIGSTORE PRIVATE KEY (scrypt N=65536, NaCl secretbox, mode 0600), PATH.pub a PKIX \
+PUBLIC KEY PEM. The password comes from COSIGN_PASSWORD (which may be empty), or is asked \
+twice on a terminal.",
+        after_help = "Examples:
+  # cosign.key and cosign.pub in the current directory, asking for a password
+  slipway keygen
+
+  # in CI
+  COSIGN_PASSWORD=\"$SECRET\" slipway keygen --prefix keys/release"
+    )]
+    Keygen(KeygenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +268,21 @@ pub struct ScanArgs {
     pub fail_on: String,
 
     /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Write PATH.key and PATH.pub.
+    #[arg(long, value_name = "PATH", default_value = "cosign")]
+    pub prefix: PathBuf,
+
+    /// Replace an existing key pair.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print the file names and the key fingerprint as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

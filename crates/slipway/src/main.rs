@@ -60,6 +60,7 @@ fn main() -> ExitCode {
         Command::Strip(args) => commands::strip::run(args, ui),
         Command::Sbom(args) => commands::sbom::run(args, &cache, ui),
         Command::Scan(args) => commands::scan::run(args, ui),
+        Command::Keygen(args) => commands::keygen::run(args, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,6 +115,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 slipway_scan::ScanError::Io { .. } => 3,
                 _ => 2,
             };
+        }
+        if cause.is::<slipway_attest::KeyError>() {
+            return 2;
         }
         if cause.is::<PlatformError>() || cause.is::<TargetError>() || cause.is::<InputError>() {
             return 2;

@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod image;
 pub mod image_ref;
 pub mod inspect;
+pub mod keygen;
 pub mod push;
 pub mod sbom;
 pub mod scan;
