@@ -46,6 +46,14 @@ pub struct WrittenManifest {
     pub blobs: Vec<Blob>,
 }
 
+/// The manifest `cosign attach sbom` stores under `sha256-<hex>.sbom`: one
+/// unsigned layer holding the document.
+pub fn sbom_manifest(media_type: &str, document: Vec<u8>) -> WrittenManifest {
+    let mut m = Layered::new();
+    m.push(media_type, document, BTreeMap::new());
+    m.write()
+}
+
 /// A layer descriptor with go-containerregistry's field order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerDescriptor {

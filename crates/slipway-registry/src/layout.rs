@@ -450,6 +450,26 @@ impl Store for Layout {
     fn target_tag(&self) -> Option<String> {
         self.tag.clone()
     }
+
+    fn image_name(&self) -> Option<String> {
+        let index = self.index.lock().unwrap();
+        let entry = match &self.tag {
+            Some(t) => index
+                .iter()
+                .find(|d| d.annotations.get(REF_NAME) == Some(t)),
+            None => index.iter().find(|d| {
+                !d.annotations
+                    .get(REF_NAME)
+                    .is_some_and(|n| is_attachment_tag(n))
+            }),
+        }?;
+        let name = entry.annotations.get("io.containerd.image.name")?;
+        // Drop the tag: a ':' after the last '/'.
+        Some(match name.rfind(':') {
+            Some(i) if !name[i..].contains('/') => name[..i].to_string(),
+            _ => name.clone(),
+        })
+    }
 }
 
 impl Layout {

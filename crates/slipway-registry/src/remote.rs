@@ -529,6 +529,10 @@ impl Store for Remote {
     fn as_remote(&self) -> Option<&Remote> {
         Some(self)
     }
+
+    fn image_name(&self) -> Option<String> {
+        Some(self.reference.name())
+    }
 }
 
 impl Remote {

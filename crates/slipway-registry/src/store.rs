@@ -197,6 +197,13 @@ pub trait Store: Sync {
     /// The tag the location names, for a destination.
     fn target_tag(&self) -> Option<String>;
 
+    /// The repository name the image goes by (`registry.io/team/svc`), as a
+    /// signature's identity: a registry's repository, or the name a layout
+    /// recorded for the image (`io.containerd.image.name`, without its tag).
+    fn image_name(&self) -> Option<String> {
+        None
+    }
+
     /// The registry repository behind this store, if it is one (for mounts).
     fn as_remote(&self) -> Option<&crate::remote::Remote> {
         None

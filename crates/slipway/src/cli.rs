@@ -137,6 +137,47 @@ docker-archive:FILE                 a tar for `docker load` (DST only)",
     )]
     Copy(CopyArgs),
 
+    /// Sign an image with a cosign key (the sha256-<digest>.sig form cosign verifies).
+    #[command(
+        long_about = "Sign the image REF names (its index digest) with a cosign-compatible key: the \
+simple-signing payload and a signature layer in the sha256-<digest>.sig manifest, in the same \
+registry repository, OCI layout or archive. Works offline on layouts and archives, and signatures \
+travel with `slipway copy`. Signing again with the same key changes nothing; another key adds a \
+layer. The key's password comes from COSIGN_PASSWORD or a prompt.",
+        after_help = "Examples:
+  slipway sign 127.0.0.1:5000/team/hello:v1 --key cosign.key
+  slipway sign oci-archive:hello-v1.tar --key cosign.key --identity registry.plant.local/team/hello
+
+  # check with cosign
+  cosign verify --key cosign.pub --insecure-ignore-tlog=true 127.0.0.1:5000/team/hello@sha256:…"
+    )]
+    Sign(SignArgs),
+
+    /// Verify an image's signatures (and attestations) with a public key.
+    #[command(
+        long_about = "Check that REF carries a signature by the key that verifies and whose payload \
+names REF's digest; with --attestations, also that its in-toto attestations are signed by the key \
+and are about the image. Exit 1 otherwise, saying which check failed: no signature, a tampered \
+payload, another image's digest, a corrupted signature, or another key.",
+        after_help = "Examples:
+  slipway verify 127.0.0.1:5000/team/hello:v1 --key cosign.pub
+  slipway verify oci-archive:hello-v1.tar --key cosign.pub --attestations --json"
+    )]
+    Verify(VerifyArgs),
+
+    /// Attach signed in-toto attestations to an image: SBOMs of its platforms,
+    /// or a predicate from a file.
+    #[command(
+        long_about = "Sign in-toto statements about REF in DSSE envelopes and store them the cosign \
+way (sha256-<digest>.att). By default: an SBOM of every platform (SPDX, or --format \
+cyclonedx-json), each about the index and the platform's manifest. With --predicate FILE \
+--type URI: that predicate instead (e.g. provenance from another system).",
+        after_help = "Examples:
+  slipway attest 127.0.0.1:5000/team/hello:v1 --key cosign.key
+  slipway attest oci:dist/image --key cosign.key --predicate scan.json --type https://example.com/scan/v1"
+    )]
+    Attest(AttestArgs),
+
     /// List platforms, variants and libc modes, with their cgo support.
     Targets(TargetsArgs),
 
@@ -422,6 +463,9 @@ pub struct ImageArgs {
     #[command(flatten)]
     pub secrets: SecretArgs,
 
+    #[command(flatten)]
+    pub supply_chain: SupplyChainArgs,
+
     /// Print the result as JSON on stdout (progress stays on stderr).
     #[arg(long)]
     pub json: bool,
@@ -436,6 +480,19 @@ pub struct SecretArgs {
     /// in / covers a directory. Repeatable; adds to allow_secrets in [image].
     #[arg(long = "allow-secret", value_name = "PATH[:KIND]")]
     pub allow_secrets: Vec<String>,
+}
+
+/// Signing, attestations and SBOMs for what `image` and `push` produce.
+#[derive(Debug, Args)]
+pub struct SupplyChainArgs {
+    /// Sign the image with this cosign key and attach signed SLSA provenance
+    /// and SBOM attestations (password from COSIGN_PASSWORD or a prompt).
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+
+    /// Attach an SPDX SBOM to every platform (cosign's sha256-<digest>.sbom form).
+    #[arg(long)]
+    pub sbom: bool,
 }
 
 /// How to reach registries: shared by every command that talks to one.
@@ -495,6 +552,9 @@ pub struct PushArgs {
     pub secrets: SecretArgs,
 
     #[command(flatten)]
+    pub supply_chain: SupplyChainArgs,
+
+    #[command(flatten)]
     pub registry: RegistryArgs,
 
     /// Print the result as JSON on stdout.
@@ -518,6 +578,86 @@ pub struct CopyArgs {
     /// Copy only the image, not its signatures, attestations and SBOMs.
     #[arg(long)]
     pub no_attachments: bool,
+
+    /// Before copying, verify the source's signatures with this public key
+    /// and refuse to copy unless one verifies (the far side of an air gap).
+    #[arg(long, value_name = "PUB")]
+    pub verify_key: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The image: host/repository[:tag|@digest], oci:DIR[:tag] or oci-archive:FILE[:tag].
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    /// The private key (cosign's encrypted format, or PKCS#8 / SEC1 PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+
+    /// The repository the signature names (docker-reference). Default: the
+    /// registry repository, or the name recorded in the layout.
+    #[arg(long, value_name = "NAME")]
+    pub identity: Option<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The image: host/repository[:tag|@digest], oci:DIR[:tag] or oci-archive:FILE[:tag].
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    /// The public key (PKIX PEM, as `slipway keygen` and cosign write it).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+
+    /// Also require attestations signed by the key, and list them.
+    #[arg(long)]
+    pub attestations: bool,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// The image: host/repository[:tag|@digest], oci:DIR[:tag] or oci-archive:FILE[:tag].
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    /// The private key (cosign's encrypted format, or PKCS#8 / SEC1 PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+
+    /// A predicate (JSON) to attest instead of the SBOMs; needs --type.
+    #[arg(long, value_name = "FILE", requires = "predicate_type")]
+    pub predicate: Option<PathBuf>,
+
+    /// The predicate type URI of --predicate.
+    #[arg(long = "type", value_name = "URI", requires = "predicate")]
+    pub predicate_type: Option<String>,
+
+    /// The SBOM format: spdx-json or cyclonedx-json.
+    #[arg(long, value_name = "FORMAT", default_value = "spdx-json")]
+    pub format: String,
 
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -61,6 +61,9 @@ fn main() -> ExitCode {
         Command::Sbom(args) => commands::sbom::run(args, &cache, ui),
         Command::Scan(args) => commands::scan::run(args, ui),
         Command::Keygen(args) => commands::keygen::run(args, ui),
+        Command::Sign(args) => commands::sign::run_sign(args, ui),
+        Command::Verify(args) => commands::sign::run_verify(args, ui),
+        Command::Attest(args) => commands::sign::run_attest(args, &cache, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

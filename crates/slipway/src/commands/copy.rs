@@ -43,6 +43,17 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
     };
 
     let source = slipway_registry::open_source(&src_loc, &options)?;
+    if let Some(key_file) = &args.verify_key {
+        // The far side of an air gap: nothing goes in unless its signature holds.
+        let key = crate::commands::sign::public_key(key_file)?;
+        let root = source.root()?;
+        crate::commands::sign::verify_image(source.as_ref(), &root.digest, &key, false)?;
+        ui.status(format!(
+            "{}: signature verified with {}",
+            source.describe(),
+            key_file.display()
+        ));
+    }
     let destination = slipway_registry::open_destination(&dst_loc, &options, &docker_name)?;
     let progress = TransferProgress::new(ui);
     let report = slipway_registry::copy(

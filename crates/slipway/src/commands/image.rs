@@ -5,13 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
+use slipway_attest::provenance::{GitSource, ProvenanceInput, Tool};
 use slipway_oci::spec::{Empty, Platform as OciPlatform, RuntimeConfig, rfc3339};
 use slipway_oci::{BlobStore, Format, GzipSettings, ImageName, LayerTar, PlatformImage};
+use slipway_registry::{ClientOptions, Location};
 use slipway_scan::secrets::{Allow, SecretFinding};
 use slipway_toolchain::{CacheDir, Zig};
 
 use crate::cli::{BuildSettings, ImageArgs};
-use crate::commands::build;
+use crate::commands::{build, sign};
 use crate::config::ImageConfig;
 use crate::input;
 use crate::ui::{Ui, seconds};
@@ -27,6 +29,8 @@ pub struct Assembled {
     pub set: slipway_oci::ImageSet,
     pub name: ImageName,
     pub plan: slipway_build::Plan,
+    /// The build's inputs, for SLSA provenance.
+    pub provenance: ProvenanceInput,
     /// Layers compressed now, and layers found already compressed.
     pub compressed_layers: usize,
     pub reused_layers: usize,
@@ -49,11 +53,21 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         (None, None) if format == Format::Oci => module_dir.join("dist/image"),
         (None, None) => module_dir.join("dist/image.tar"),
     };
+    if format == Format::DockerArchive
+        && (args.supply_chain.sign_key.is_some() || args.supply_chain.sbom)
+    {
+        return Err(input(
+            "docker-archive cannot carry signatures or SBOMs (docker load drops them); \
+             use --format oci or oci-archive, or slipway push",
+        )
+        .into());
+    }
     let Assembled {
         store,
         set,
         name,
         plan,
+        provenance,
         compressed_layers,
         reused_layers,
     } = assemble(
@@ -68,6 +82,26 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         slipway_oci::OciError::Input(_) => anyhow::Error::new(input(e.to_string())),
         other => anyhow::Error::new(other),
     })?;
+    let attached = match format {
+        Format::Oci | Format::OciArchive => {
+            let location = match format {
+                Format::Oci => Location::Oci {
+                    dir: out.clone(),
+                    tag: Some(name.tag.clone()),
+                },
+                _ => Location::OciArchive {
+                    file: out.clone(),
+                    tag: Some(name.tag.clone()),
+                },
+            };
+            let written = slipway_registry::open_for_update(&location, &ClientOptions::default())?;
+            let summary =
+                sign::finish_image(written.as_ref(), &args.supply_chain, &provenance, cache, ui)?;
+            written.finish()?;
+            summary
+        }
+        Format::DockerArchive => serde_json::Value::Null,
+    };
 
     let manifests: Vec<_> = set
         .manifests
@@ -90,6 +124,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             "format": args.format.as_deref().or(icfg.format.as_deref()).unwrap_or("oci"),
             "out": out,
             "compressed_layers": compressed_layers,
+            "attached": attached,
             "reused_layers": reused_layers,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -248,14 +283,66 @@ pub fn assemble(
     // Nothing is written while a secret is unaccounted for.
     secrets.finish(ui)?;
     let set = slipway_oci::assemble(&store, &created, images, meta.clone()).map_err(input_err)?;
+    let provenance = provenance(&plan, &meta);
     Ok(Assembled {
         store,
         set,
         name,
         plan,
+        provenance,
         compressed_layers: compressed,
         reused_layers: reused,
     })
+}
+
+/// What SLSA provenance says about this build: the inputs that decide the
+/// output, with nothing from this machine (no paths, no clock).
+fn provenance(plan: &slipway_build::Plan, meta: &BTreeMap<String, String>) -> ProvenanceInput {
+    let first = plan.targets.first();
+    // `go build` flags, without the output path and the package.
+    let mut flags = Vec::new();
+    let mut args = first.map(|t| t.args.iter()).into_iter().flatten();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "build" => {}
+            "-o" => {
+                args.next();
+            }
+            a if a == plan.package => {}
+            a => flags.push(a.to_string()),
+        }
+    }
+    let source = match (
+        meta.get("org.opencontainers.image.source"),
+        meta.get("org.opencontainers.image.revision"),
+    ) {
+        (Some(uri), Some(commit)) => Some(GitSource {
+            uri: format!("git+{uri}"),
+            commit: commit.clone(),
+        }),
+        _ => None,
+    };
+    ProvenanceInput {
+        slipway_version: env!("CARGO_PKG_VERSION").into(),
+        package: plan.package.clone(),
+        platforms: plan
+            .targets
+            .iter()
+            .map(|t| t.target.platform.to_string())
+            .collect(),
+        libc: first.map(|t| t.target.libc.to_string()).unwrap_or_default(),
+        flags,
+        source,
+        go: Tool {
+            version: plan.go_version.clone(),
+            sha256: None,
+        },
+        zig: plan.zig_version.clone().map(|version| Tool {
+            version,
+            sha256: None,
+        }),
+        source_date_epoch: plan.source_date_epoch.unwrap_or(0),
+    }
 }
 
 /// `--allow-secret` flags and `allow_secrets` in [image], together.

@@ -10,6 +10,7 @@ pub mod keygen;
 pub mod push;
 pub mod sbom;
 pub mod scan;
+pub mod sign;
 pub mod strip;
 pub mod targets;
 pub mod transfer;

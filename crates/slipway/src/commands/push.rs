@@ -9,6 +9,7 @@ use slipway_toolchain::CacheDir;
 
 use crate::cli::PushArgs;
 use crate::commands::image::{self, Assembled};
+use crate::commands::sign;
 use crate::commands::transfer::{TransferProgress, client_options, human_bytes, requested_tag};
 use crate::input;
 use crate::ui::{Ui, seconds};
@@ -54,7 +55,12 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     let name: ImageName = format!("{}:{tag}", target.name())
         .parse()
         .map_err(|e: slipway_oci::OciError| input(e.to_string()))?;
-    let Assembled { store, set, .. } = image::assemble(
+    let Assembled {
+        store,
+        set,
+        provenance,
+        ..
+    } = image::assemble(
         &args.settings,
         &args.secrets.allow_secrets,
         Some(name.to_string()),
@@ -92,6 +98,7 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         },
         &progress,
     )?;
+    let attached = sign::finish_image(&remote, &args.supply_chain, &provenance, cache, ui)?;
     let c = &remote.client.counters;
     if args.json {
         let value = serde_json::json!({
@@ -112,6 +119,7 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
                 "PATCH": c.patch.load(Ordering::Relaxed),
             },
             "bytes_sent": c.bytes_sent.load(Ordering::Relaxed),
+            "attached": attached,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {

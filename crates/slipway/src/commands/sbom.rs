@@ -28,7 +28,7 @@ pub fn run(args: SbomArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             let options = client_options(&args.registry)?;
             let image =
                 image_ref::read_platform(&location, &options, args.platform.as_deref(), ui)?;
-            image_input(&image, &args, cache, ui)?
+            image_input(&image, &hints(&args), cache, ui)?
         }
     };
     for b in &input.binaries {
@@ -63,23 +63,29 @@ pub fn run(args: SbomArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the caller knows of the C toolchain that built the binaries.
+pub struct Hints<'a> {
+    pub zig: Option<&'a Path>,
+    pub glibc: Option<&'a str>,
+}
+
 /// Read the binaries with what is known of the C toolchain; when some are
 /// cgo, ask the zig for musl's and compiler_rt's versions and read again.
 fn with_toolchain<T>(
-    args: &SbomArgs,
+    hints: &Hints<'_>,
     cache: &CacheDir,
     ui: Ui,
     read: impl Fn(&CToolchain) -> anyhow::Result<(Vec<GoBinary>, T)>,
 ) -> anyhow::Result<(Vec<GoBinary>, T, CToolchain)> {
     let mut known = CToolchain {
-        glibc_floor: args.glibc.clone(),
+        glibc_floor: hints.glibc.map(str::to_string),
         ..CToolchain::default()
     };
     let (binaries, extra) = read(&known)?;
     if !binaries.iter().any(GoBinary::is_cgo) {
         return Ok((binaries, extra, known));
     }
-    match Zig::discover(args.zig.as_deref(), cache)
+    match Zig::discover(hints.zig, cache)
         .map_err(|e| e.to_string())
         .and_then(|z| ZigInfo::probe(&z.path).map_err(|e| e.to_string()))
     {
@@ -120,7 +126,7 @@ fn path_input(path: &Path, args: &SbomArgs, cache: &CacheDir, ui: Ui) -> anyhow:
             path.display()
         ))
     })?;
-    let (binaries, (), _) = with_toolchain(args, cache, ui, |known| {
+    let (binaries, (), _) = with_toolchain(&hints(args), cache, ui, |known| {
         Ok((read(path, meta.is_dir(), known)?, ()))
     })?;
     let subject = if meta.is_dir() {
@@ -138,15 +144,22 @@ fn path_input(path: &Path, args: &SbomArgs, cache: &CacheDir, ui: Ui) -> anyhow:
     input(subject, binaries, None)
 }
 
+fn hints(args: &SbomArgs) -> Hints<'_> {
+    Hints {
+        zig: args.zig.as_deref(),
+        glibc: args.glibc.as_deref(),
+    }
+}
+
 /// One platform of an image: its Go binaries and slipway's init.
-fn image_input(
+pub fn image_input(
     image: &image_ref::ImagePlatform,
-    args: &SbomArgs,
+    hints: &Hints<'_>,
     cache: &CacheDir,
     ui: Ui,
 ) -> anyhow::Result<SbomInput> {
     let files = &image.contents.executables;
-    let (binaries, (), known) = with_toolchain(args, cache, ui, |known| {
+    let (binaries, (), known) = with_toolchain(hints, cache, ui, |known| {
         let mut binaries = Vec::new();
         for (path, bytes) in files {
             if path == slipway_init::PATH_IN_IMAGE {
