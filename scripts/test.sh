@@ -6,5 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The signing tests check against a real cosign, built once from the Go module
+# proxy (several minutes the first time); build it before tests run in parallel.
+scripts/install-cosign.sh >/dev/null
 cargo fmt --all -- --check
 cargo test --workspace --locked --no-fail-fast "$@"

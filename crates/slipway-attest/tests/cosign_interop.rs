@@ -4,14 +4,14 @@
 //! bytes cosign writes for the same signature.
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 use slipway_attest::cosign::{SignatureSet, signature_tag, simple_signing_payload};
 use slipway_attest::{PublicKey, SigningKey, WrittenManifest};
 use slipway_oci::Digest;
+use slipway_testkit::registry::TestRegistry;
 use slipway_testkit::{repo_root, require, stdout_ok};
 
 fn cosign() -> PathBuf {
@@ -22,51 +22,19 @@ fn cosign() -> PathBuf {
     PathBuf::from(stdout_ok(&out, "scripts/install-cosign.sh").trim())
 }
 
-/// A docker-registry on a free loopback port, killed on drop.
+/// The harness's docker-registry on loopback, with the two reads these tests need.
 struct Registry {
-    child: Child,
+    _inner: TestRegistry,
     addr: String,
-    _dir: tempfile::TempDir,
 }
 
 impl Registry {
     fn start() -> Registry {
-        let bin = require("docker-registry", "docker-registry");
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "docker-registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let inner = TestRegistry::plain();
+        let addr = inner.host();
         Registry {
-            child,
+            _inner: inner,
             addr,
-            _dir: dir,
         }
     }
 
@@ -93,13 +61,6 @@ impl Registry {
             .unwrap();
         stdout_ok(&out, "skopeo inspect --raw");
         out.stdout
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
