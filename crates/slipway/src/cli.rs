@@ -137,6 +137,61 @@ docker-archive:FILE                 a tar for `docker load` (DST only)",
     )]
     Copy(CopyArgs),
 
+    /// Write an SBOM (SPDX 2.3 or CycloneDX 1.6 JSON) of a Go binary, a build
+    /// output or an image, C parts of cgo builds included.
+    #[command(
+        long_about = "Write a software bill of materials for a Go binary, or for every Go binary under a \
+directory (a `slipway build` output): each binary, its main module, every dependency module (purl \
+pkg:golang/...), the Go standard library (stdlib), and for cgo builds the C library (musl, or \
+glibc with its floor) and the compiler runtime.\n\n\
+The document is deterministic: its namespace / serial number derive from the binaries' digests \
+and its time from SOURCE_DATE_EPOCH (1970 when unset). The musl version of a cgo build is not \
+recorded in the binary: it is taken from the zig slipway uses (--zig) when that zig's clang \
+matches the binary's.",
+        after_help = "Examples:
+  # SPDX for every binary slipway build wrote
+  slipway sbom dist --output dist/sbom.spdx.json
+
+  # CycloneDX for one binary, on stdout
+  slipway sbom dist/linux_arm64/hello --format cyclonedx-json"
+    )]
+    Sbom(SbomArgs),
+
+    /// Check Go binaries or images against a Go vulnerability database (OSV
+    /// entries, offline): every module, the standard library by Go version.
+    #[command(
+        long_about = "Match the modules and the standard library recorded in Go binaries' build info \
+against an offline Go vulnerability database (the vuln.go.dev layout: a directory or its zip). PATH \
+is a binary or a directory (every Go ELF under it, e.g. a `slipway build` output). Matching is by \
+module version, not by symbol reachability.",
+        after_help = "Examples:
+  # download the database once, scan offline
+  curl -o vulndb.zip https://vuln.go.dev/vulndb.zip
+  slipway scan dist/ --db vulndb.zip
+
+  # report only, never fail
+  slipway scan dist/linux_arm64/server --db vulndb/ --fail-on none --json
+
+Exit codes: 0 nothing found (or --fail-on none), 1 vulnerabilities found,
+2 bad input (no Go binary, unreadable or malformed database)."
+    )]
+    Scan(ScanArgs),
+
+    /// Generate a cosign-compatible ECDSA P-256 key pair (PATH.key, PATH.pub).
+    #[command(
+        long_about = "Generate an ECDSA P-256 key pair that cosign reads: PATH.key is cosign's \
+ENCRYPTED SIGSTORE PRIVATE KEY (scrypt N=65536, NaCl secretbox, mode 0600), PATH.pub a PKIX \
+PUBLIC KEY PEM. The password comes from COSIGN_PASSWORD (which may be empty), or is asked \
+twice on a terminal.",
+        after_help = "Examples:
+  # cosign.key and cosign.pub in the current directory, asking for a password
+  slipway keygen
+
+  # in CI
+  COSIGN_PASSWORD=\"$SECRET\" slipway keygen --prefix keys/release"
+    )]
+    Keygen(KeygenArgs),
+
     /// Sign an image with a cosign key (the sha256-<digest>.sig form cosign verifies).
     #[command(
         long_about = "Sign the image REF names (its index digest) with a cosign-compatible key: the \
@@ -197,59 +252,6 @@ cyclonedx-json), each about the index and the platform's manifest. With --predic
   # keep symbols (for profilers and backtraces), drop only DWARF
   slipway strip server -o server.small --mode debug")]
     Strip(StripArgs),
-
-    /// Write an SBOM (SPDX 2.3 or CycloneDX 1.6 JSON) of a Go binary or of a
-    /// `slipway build` output directory, C parts of cgo builds included.
-    #[command(
-        long_about = "Write a software bill of materials for a Go binary, or for every Go binary under a \
-directory (a `slipway build` output): each binary, its main module, every dependency module (purl \
-pkg:golang/...), the Go standard library (stdlib), and for cgo builds the C library (musl, or \
-glibc with its floor) and the compiler runtime.\n\n\
-The document is deterministic: its namespace / serial number derive from the binaries' digests \
-and its time from SOURCE_DATE_EPOCH (1970 when unset). The musl version of a cgo build is not \
-recorded in the binary: it is taken from the zig slipway uses (--zig) when that zig's clang \
-matches the binary's.",
-        after_help = "Examples:
-  # SPDX for every binary slipway build wrote
-  slipway sbom dist --output dist/sbom.spdx.json
-
-  # CycloneDX for one binary, on stdout
-  slipway sbom dist/linux_arm64/hello --format cyclonedx-json"
-    )]
-    Sbom(SbomArgs),
-    /// Check Go binaries against a Go vulnerability database (OSV entries,
-    /// offline): every module, the standard library by Go version.
-    #[command(
-        long_about = "Match the modules and the standard library recorded in Go binaries' build info \
-against an offline Go vulnerability database (the vuln.go.dev layout: a directory or its zip). PATH \
-is a binary or a directory (every Go ELF under it, e.g. a `slipway build` output). Matching is by \
-module version, not by symbol reachability.",
-        after_help = "Examples:
-  # download the database once, scan offline
-  curl -o vulndb.zip https://vuln.go.dev/vulndb.zip
-  slipway scan dist/ --db vulndb.zip
-
-  # report only, never fail
-  slipway scan dist/linux_arm64/server --db vulndb/ --fail-on none --json
-
-Exit codes: 0 nothing found (or --fail-on none), 1 vulnerabilities found,
-2 bad input (no Go binary, unreadable or malformed database)."
-    )]
-    Scan(ScanArgs),
-    /// Generate a cosign-compatible ECDSA P-256 key pair (PATH.key, PATH.pub).
-    #[command(
-        long_about = "Generate an ECDSA P-256 key pair that cosign reads: PATH.key is cosign's \
-ENCRYPTED SIGSTORE PRIVATE KEY (scrypt N=65536, NaCl secretbox, mode 0600), PATH.pub a PKIX \
-PUBLIC KEY PEM. The password comes from COSIGN_PASSWORD (which may be empty), or is asked \
-twice on a terminal.",
-        after_help = "Examples:
-  # cosign.key and cosign.pub in the current directory, asking for a password
-  slipway keygen
-
-  # in CI
-  COSIGN_PASSWORD=\"$SECRET\" slipway keygen --prefix keys/release"
-    )]
-    Keygen(KeygenArgs),
 }
 
 #[derive(Debug, Args)]
