@@ -140,8 +140,9 @@ docker-archive:FILE                 a tar for `docker load` (DST only)",
     /// Write an SBOM (SPDX 2.3 or CycloneDX 1.6 JSON) of a Go binary, a build
     /// output or an image, C parts of cgo builds included.
     #[command(
-        long_about = "Write a software bill of materials for a Go binary, or for every Go binary under a \
-directory (a `slipway build` output): each binary, its main module, every dependency module (purl \
+        long_about = "Write a software bill of materials for a Go binary, for every Go binary under a \
+directory (a `slipway build` output), or for one platform of an image (oci:DIR, oci-archive:FILE \
+or a registry reference; the binaries in its layers and slipway's init): each binary, its main module, every dependency module (purl \
 pkg:golang/...), the Go standard library (stdlib), and for cgo builds the C library (musl, or \
 glibc with its floor) and the compiler runtime.\n\n\
 The document is deterministic: its namespace / serial number derive from the binaries' digests \
@@ -153,7 +154,10 @@ matches the binary's.",
   slipway sbom dist --output dist/sbom.spdx.json
 
   # CycloneDX for one binary, on stdout
-  slipway sbom dist/linux_arm64/hello --format cyclonedx-json"
+  slipway sbom dist/linux_arm64/hello --format cyclonedx-json
+
+  # the arm64 platform of a pushed image
+  slipway sbom registry.example.com/team/hello:v1 --platform linux/arm64"
     )]
     Sbom(SbomArgs),
 
@@ -162,7 +166,8 @@ matches the binary's.",
     #[command(
         long_about = "Match the modules and the standard library recorded in Go binaries' build info \
 against an offline Go vulnerability database (the vuln.go.dev layout: a directory or its zip). PATH \
-is a binary or a directory (every Go ELF under it, e.g. a `slipway build` output). Matching is by \
+is a binary or a directory (every Go ELF under it, e.g. a `slipway build` output); REF an image \
+(oci:DIR, oci-archive:FILE or a registry reference), every platform unless --platform. Matching is by \
 module version, not by symbol reachability.",
         after_help = "Examples:
   # download the database once, scan offline
