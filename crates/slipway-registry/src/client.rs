@@ -133,7 +133,9 @@ pub struct Client {
     /// `https://host` or `http://host`, settled by [`Client::connect`].
     base: String,
     credentials: Option<Credentials>,
-    challenge: Option<Challenge>,
+    /// How the registry wants to be authenticated: from the ping, or from
+    /// the first 401 of a registry whose ping was open.
+    challenge: Mutex<Option<Challenge>>,
     tokens: Mutex<HashMap<Vec<String>, Token>>,
     retry: RetryPolicy,
     pub(crate) options: ClientOptions,
@@ -248,7 +250,7 @@ impl Client {
             host: host.to_string(),
             base: format!("https://{host}"),
             credentials,
-            challenge: None,
+            challenge: Mutex::new(None),
             tokens: Mutex::new(HashMap::new()),
             retry: options.retry.clone(),
             options: options.clone(),
@@ -317,13 +319,14 @@ impl Client {
                         self.base
                     ))
                 })?;
-                self.challenge = Some(parse_challenge(&header).ok_or_else(|| {
-                    RegistryError::Remote(format!(
-                        "{} asks for an authentication scheme slipway does not speak: {}",
-                        self.base,
-                        header.split(' ').next().unwrap_or("")
-                    ))
-                })?);
+                *self.challenge.get_mut().unwrap() =
+                    Some(parse_challenge(&header).ok_or_else(|| {
+                        RegistryError::Remote(format!(
+                            "{} asks for an authentication scheme slipway does not speak: {}",
+                            self.base,
+                            header.split(' ').next().unwrap_or("")
+                        ))
+                    })?);
                 Ok(())
             }
             404 => Err(RegistryError::Remote(format!(
@@ -354,7 +357,8 @@ impl Client {
 
     /// The Authorization header for these scopes, fetching a token if needed.
     fn authorization(&self, scopes: &[String], refresh: bool) -> Result<Option<String>> {
-        match &self.challenge {
+        let challenge = self.challenge.lock().unwrap().clone();
+        match &challenge {
             None => Ok(None),
             Some(Challenge::Basic) => Ok(self.credentials.as_ref().map(Credentials::basic_header)),
             Some(Challenge::Bearer { realm, service, .. }) => {
@@ -484,9 +488,12 @@ impl Client {
                 Ok(resp) => {
                     let status = resp.status();
                     if status == StatusCode::UNAUTHORIZED && authenticate && same_host {
-                        if let Some(Challenge::Bearer { .. }) = &self.challenge
-                            && !refreshed
-                        {
+                        let learned = self.learn_challenge(&resp);
+                        let bearer = matches!(
+                            *self.challenge.lock().unwrap(),
+                            Some(Challenge::Bearer { .. })
+                        );
+                        if (bearer || learned) && !refreshed {
                             // The token lapsed or lacks a scope: get a new one once.
                             refreshed = true;
                             self.authorization(req.scopes, true)?;
@@ -541,6 +548,17 @@ impl Client {
                 return Err(self.gave_up(what, attempt, &problem));
             }
         }
+    }
+
+    /// A 401 from a registry that let the ping through says how to log in:
+    /// remember it. Returns whether there was nothing known before.
+    fn learn_challenge(&self, resp: &Response<Body>) -> bool {
+        let mut known = self.challenge.lock().unwrap();
+        if known.is_some() {
+            return false;
+        }
+        *known = header(resp, "www-authenticate").and_then(|h| parse_challenge(&h));
+        known.is_some()
     }
 
     fn send(
