@@ -46,11 +46,11 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
     if let Some(key_file) = &args.verify_key {
         // The far side of an air gap: nothing goes in unless its signature holds.
         let key = crate::commands::sign::public_key(key_file)?;
-        let root = source.root()?;
-        crate::commands::sign::verify_image(source.as_ref(), &root.digest, &key, false)?;
+        let checked = crate::commands::sign::verify_all(source.as_ref(), &key)?;
         ui.status(format!(
-            "{}: signature verified with {}",
+            "{}: {checked} signature and attestation manifest{} verified with {}",
             source.describe(),
+            if checked == 1 { "" } else { "s" },
             key_file.display()
         ));
     }

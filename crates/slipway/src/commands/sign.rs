@@ -226,13 +226,8 @@ pub fn run_sign(args: SignArgs, ui: Ui) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Verify the signatures (and optionally the attestations) of what `location` names.
-pub fn verify_image(
-    store: &dyn Store,
-    digest: &Digest,
-    key: &PublicKey,
-    attestations: bool,
-) -> anyhow::Result<Value> {
+/// The signatures of `digest` by `key`: at least one must verify.
+fn verify_signatures(store: &dyn Store, digest: &Digest, key: &PublicKey) -> anyhow::Result<Value> {
     let scratch = tempfile::tempdir()?;
     let tag = signature_tag(digest);
     let sigs = store.tagged(&tag)?.ok_or_else(|| {
@@ -246,37 +241,76 @@ pub fn verify_image(
     let verified = set
         .verify(digest, key, fetcher(store, &layers, scratch.path()))
         .with_context(|| format!("{}: no signature verifies with the key", store.describe()))?;
-    let mut report = json!({
+    Ok(json!({
         "digest": digest.to_string(),
         "signatures": verified.verified.iter().map(|v| json!({
             "identity": v.claims.docker_reference,
             "payload": v.payload_digest.to_string(),
         })).collect::<Vec<_>>(),
         "other_layers": verified.rejected.iter().map(|r| r.reason.to_string()).collect::<Vec<_>>(),
-    });
+    }))
+}
+
+/// The attestations about `digest` signed by `key`: at least one must verify.
+/// Returns their predicate types.
+fn verify_attestations(
+    store: &dyn Store,
+    digest: &Digest,
+    key: &PublicKey,
+) -> anyhow::Result<Value> {
+    let scratch = tempfile::tempdir()?;
+    let tag = attestation_tag(digest);
+    let atts = store.tagged(&tag)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} has no attestations: there is no {tag}. Add some with `slipway attest`",
+            store.describe()
+        )
+    })?;
+    let set =
+        AttestationSet::from_manifest(&atts.bytes).with_context(|| format!("reading {tag}"))?;
+    let layers = set.layers().to_vec();
+    let verified = set
+        .verify(digest, key, fetcher(store, &layers, scratch.path()))
+        .with_context(|| format!("{}: no attestation verifies with the key", store.describe()))?;
+    Ok(verified
+        .verified
+        .iter()
+        .map(|a| Value::String(a.predicate_type.clone()))
+        .collect())
+}
+
+/// Verify the signatures (and optionally the attestations) of `digest`.
+pub fn verify_image(
+    store: &dyn Store,
+    digest: &Digest,
+    key: &PublicKey,
+    attestations: bool,
+) -> anyhow::Result<Value> {
+    let mut report = verify_signatures(store, digest, key)?;
     if attestations {
-        let tag = attestation_tag(digest);
-        let atts = store.tagged(&tag)?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "{} has no attestations: there is no {tag}. Add some with `slipway attest`",
-                store.describe()
-            )
-        })?;
-        let set =
-            AttestationSet::from_manifest(&atts.bytes).with_context(|| format!("reading {tag}"))?;
-        let layers = set.layers().to_vec();
-        let verified = set
-            .verify(digest, key, fetcher(store, &layers, scratch.path()))
-            .with_context(|| {
-                format!("{}: no attestation verifies with the key", store.describe())
-            })?;
-        report["attestations"] = verified
-            .verified
-            .iter()
-            .map(|a| Value::String(a.predicate_type.clone()))
-            .collect();
+        report["attestations"] = verify_attestations(store, digest, key)?;
     }
     Ok(report)
+}
+
+/// Everything signed that a copy would carry must hold: the image's own
+/// signature (required), and any `.sig`/`.att` of the image or of its
+/// platforms. Returns how many signature and attestation manifests verified.
+pub fn verify_all(store: &dyn Store, key: &PublicKey) -> anyhow::Result<usize> {
+    let root = store.root()?;
+    let closure = slipway_registry::closure(store, root.clone())?;
+    let mut checked = 0;
+    for m in &closure.manifests {
+        if m.digest == root.digest || store.tag_digest(&signature_tag(&m.digest))?.is_some() {
+            verify_signatures(store, &m.digest, key)?;
+            checked += 1;
+        }
+        if store.tag_digest(&attestation_tag(&m.digest))?.is_some() {
+            verify_attestations(store, &m.digest, key)?;
+            checked += 1;
+        }
+    }
+    Ok(checked)
 }
 
 pub fn run_verify(args: VerifyArgs, ui: Ui) -> anyhow::Result<()> {
