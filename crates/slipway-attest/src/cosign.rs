@@ -259,33 +259,19 @@ impl SignatureSet {
         F: FnMut(&Digest) -> Result<Vec<u8>, E>,
         E: std::fmt::Display,
     {
-        let mut verified = Vec::new();
-        let mut rejected = Vec::new();
-        for (index, layer) in self.inner.layers.iter().enumerate() {
-            if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
-                continue;
-            }
-            match self.check(layer, image, key, &mut fetch) {
-                Ok((payload_digest, claims)) => verified.push(VerifiedSignature {
+        crate::verify::verify_layers(
+            &self.inner.layers,
+            SIMPLE_SIGNING_MEDIA_TYPE,
+            VerifyError::NoSignatures,
+            |index, layer| {
+                let (payload_digest, claims) = self.check(layer, image, key, &mut fetch)?;
+                Ok(VerifiedSignature {
                     layer: index,
                     payload_digest,
                     claims,
-                }),
-                Err(reason) => rejected.push(Rejection {
-                    layer: index,
-                    digest: layer.digest.clone(),
-                    reason,
-                }),
-            }
-        }
-        if verified.is_empty() {
-            return Err(if rejected.is_empty() {
-                VerifyError::NoSignatures
-            } else {
-                VerifyError::Rejected(rejected)
-            });
-        }
-        Ok(Verification { verified, rejected })
+                })
+            },
+        )
     }
 
     fn check<F, E>(

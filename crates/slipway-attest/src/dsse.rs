@@ -20,7 +20,7 @@ use crate::cosign::{
 };
 use crate::keys::{PublicKey, SignatureFailure, SigningKey};
 use crate::manifest::{LayerDescriptor, Layered, ManifestError, WrittenManifest, go_json};
-use crate::verify::{RejectReason, Rejection, VerifyError, classify_mismatch};
+use crate::verify::{RejectReason, VerifyError, classify_mismatch};
 
 /// Media type of a DSSE envelope layer.
 pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
@@ -326,33 +326,19 @@ impl AttestationSet {
         F: FnMut(&Digest) -> Result<Vec<u8>, E>,
         E: std::fmt::Display,
     {
-        let mut verified = Vec::new();
-        let mut rejected = Vec::new();
-        for (index, layer) in self.inner.layers.iter().enumerate() {
-            if layer.media_type != DSSE_MEDIA_TYPE {
-                continue;
-            }
-            match self.check(layer, image, key, &mut fetch) {
-                Ok(statement) => verified.push(VerifiedAttestation {
+        crate::verify::verify_layers(
+            &self.inner.layers,
+            DSSE_MEDIA_TYPE,
+            VerifyError::NoAttestations,
+            |index, layer| {
+                let statement = self.check(layer, image, key, &mut fetch)?;
+                Ok(VerifiedAttestation {
                     layer: index,
                     predicate_type: statement.predicate_type.clone(),
                     statement,
-                }),
-                Err(reason) => rejected.push(Rejection {
-                    layer: index,
-                    digest: layer.digest.clone(),
-                    reason,
-                }),
-            }
-        }
-        if verified.is_empty() {
-            return Err(if rejected.is_empty() {
-                VerifyError::NoAttestations
-            } else {
-                VerifyError::Rejected(rejected)
-            });
-        }
-        Ok(Verification { verified, rejected })
+                })
+            },
+        )
     }
 
     fn check<F, E>(

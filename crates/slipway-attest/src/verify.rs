@@ -29,6 +29,39 @@ impl VerifyError {
     }
 }
 
+/// Check every layer of `media_type` with `check`; at least one must pass.
+/// `none` is the error when there is no such layer at all.
+pub(crate) fn verify_layers<T>(
+    layers: &[crate::manifest::LayerDescriptor],
+    media_type: &str,
+    none: VerifyError,
+    mut check: impl FnMut(usize, &crate::manifest::LayerDescriptor) -> Result<T, RejectReason>,
+) -> Result<crate::cosign::Verification<T>, VerifyError> {
+    let mut verified = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, layer) in layers.iter().enumerate() {
+        if layer.media_type != media_type {
+            continue;
+        }
+        match check(index, layer) {
+            Ok(v) => verified.push(v),
+            Err(reason) => rejected.push(Rejection {
+                layer: index,
+                digest: layer.digest.clone(),
+                reason,
+            }),
+        }
+    }
+    if verified.is_empty() {
+        return Err(if rejected.is_empty() {
+            none
+        } else {
+            VerifyError::Rejected(rejected)
+        });
+    }
+    Ok(crate::cosign::Verification { verified, rejected })
+}
+
 fn describe(rejected: &[Rejection]) -> String {
     match rejected {
         [one] => format!("{one}"),
