@@ -888,6 +888,62 @@ fn push_and_image_attach_signed_provenance_and_sboms() {
     );
     stdout_ok(&out, "cosign verify-attestation --type spdx");
 
+    // `slipway attest` adds a statement of the user's own; re-running it adds
+    // nothing; slipway and cosign both read it back.
+    let predicate_type = "https://example.com/slipway-test/review/v1";
+    let predicate = tmp.path().join("review.json");
+    std::fs::write(&predicate, r#"{"reviewed":true,"by":"test"}"#).unwrap();
+    let att_tag = attached(&digest, "att");
+    let before = reg.tag_digest("team/hello", &att_tag).unwrap();
+    let attest = [
+        "attest",
+        &reference,
+        "--key",
+        &key,
+        "--predicate",
+        s(&predicate),
+        "--type",
+        predicate_type,
+        "--json",
+    ];
+    assert_eq!(ok_json(&attest)["added"], 1);
+    let after = reg.tag_digest("team/hello", &att_tag).unwrap();
+    assert_ne!(after, before);
+    assert_eq!(ok_json(&attest)["added"], 0);
+    assert_eq!(reg.tag_digest("team/hello", &att_tag).unwrap(), after);
+    let v = ok_json(&[
+        "verify",
+        &reference,
+        "--key",
+        &public,
+        "--attestations",
+        "--json",
+    ]);
+    assert_eq!(v["attestations"].as_array().unwrap().len(), 4, "{v}");
+    assert!(
+        v["attestations"]
+            .as_array()
+            .unwrap()
+            .contains(&predicate_type.into())
+    );
+    let out = cosign_verify(
+        &cosign,
+        &["verify-attestation", "--type", predicate_type],
+        &public,
+        &by_digest,
+    );
+    let envelope = first_json_line(&stdout_ok(&out, "cosign verify-attestation (custom)"));
+    let statement: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        statement["predicate"],
+        json!({"reviewed": true, "by": "test"})
+    );
+
     // The same offline: a layout holding the image, its .sig, .att and a .sbom per platform.
     let layout = tmp.path().join("layout");
     image(
