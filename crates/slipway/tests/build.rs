@@ -25,9 +25,9 @@ fn build_cmd(module: &Path, args: &[&str], out: Option<&Path>) -> Output {
 /// `slipway build --json` of the example into `out`; returns the artifacts.
 fn build(module: &Path, platforms: &str, libc: &str, out: &Path) -> Vec<Value> {
     let output = build_cmd(
-        &module,
+        module,
         &["--platform", platforms, "--libc", libc, "--json"],
-        Some(&out),
+        Some(out),
     );
     let stdout = stdout_ok(&output, &format!("slipway build {platforms} --libc {libc}"));
     let json: Value = serde_json::from_str(&stdout)
@@ -656,7 +656,7 @@ fn gnu_cross_gcc_builds_glibc_targets_at_or_above_its_own_glibc() {
             "gnu",
             "--json",
         ],
-        Some(&tmp.path()),
+        Some(tmp.path()),
     );
     let json: Value = serde_json::from_str(&stdout_ok(&output, "build with --cc gnu")).unwrap();
     let path = PathBuf::from(json["artifacts"][0]["path"].as_str().unwrap());

@@ -279,7 +279,6 @@ pub fn assemble(
             annotations: meta.clone(),
         });
     }
-    drop(layer);
     // Nothing is written while a secret is unaccounted for.
     secrets.finish(ui)?;
     let set = slipway_oci::assemble(&store, &created, images, meta.clone()).map_err(input_err)?;
