@@ -119,7 +119,8 @@ pub fn read_layer(
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let mut head = Vec::with_capacity(entry.size().min(LAYER_LIMIT) as usize);
+        // The header's size is the archive's word, not a promise: reserve modestly.
+        let mut head = Vec::with_capacity(entry.size().min(16 << 20) as usize);
         (&mut entry).take(4).read_to_end(&mut head).map_err(bad)?;
         if !head.starts_with(b"\x7fELF") {
             continue;
