@@ -30,6 +30,9 @@ struct ConfigPlatform {
     variant: Option<String>,
 }
 
+/// The largest file read to see whether it is an executable.
+const FILE_LIMIT: u64 = 2 << 30;
+
 /// Never inflate one layer past this: a gzip bomb stops here.
 const LAYER_LIMIT: u64 = 8 << 30;
 
@@ -118,6 +121,13 @@ pub fn read_layer(
         }
         if !entry.header().entry_type().is_file() {
             continue;
+        }
+        if entry.size() > FILE_LIMIT {
+            return Err(RegistryError::Integrity(format!(
+                "layer {} holds {path} of {} bytes, more than slipway reads into memory ({FILE_LIMIT})",
+                layer.digest,
+                entry.size()
+            )));
         }
         // The header's size is the archive's word, not a promise: reserve modestly.
         let mut head = Vec::with_capacity(entry.size().min(16 << 20) as usize);
