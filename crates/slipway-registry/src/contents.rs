@@ -122,18 +122,18 @@ pub fn read_layer(
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        if entry.size() > FILE_LIMIT {
-            return Err(RegistryError::Integrity(format!(
-                "layer {} holds {path} of {} bytes, more than slipway reads into memory ({FILE_LIMIT})",
-                layer.digest,
-                entry.size()
-            )));
-        }
         // The header's size is the archive's word, not a promise: reserve modestly.
         let mut head = Vec::with_capacity(entry.size().min(16 << 20) as usize);
         (&mut entry).take(4).read_to_end(&mut head).map_err(bad)?;
         if !head.starts_with(b"\x7fELF") {
             continue;
+        }
+        if entry.size() > FILE_LIMIT {
+            return Err(RegistryError::Integrity(format!(
+                "layer {} holds the executable {path} of {} bytes, more than slipway reads into memory ({FILE_LIMIT})",
+                layer.digest,
+                entry.size()
+            )));
         }
         entry.read_to_end(&mut head).map_err(bad)?;
         files.insert(path, head);
