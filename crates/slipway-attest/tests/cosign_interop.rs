@@ -4,7 +4,7 @@
 //! bytes cosign writes for the same signature.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -12,15 +12,8 @@ use slipway_attest::cosign::{SignatureSet, signature_tag, simple_signing_payload
 use slipway_attest::{PublicKey, SigningKey, WrittenManifest};
 use slipway_oci::Digest;
 use slipway_testkit::registry::TestRegistry;
-use slipway_testkit::{repo_root, require, stdout_ok};
-
-fn cosign() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/install-cosign.sh"))
-        .output()
-        .expect("running scripts/install-cosign.sh");
-    PathBuf::from(stdout_ok(&out, "scripts/install-cosign.sh").trim())
-}
+use slipway_testkit::supply_chain::cosign;
+use slipway_testkit::{require, stdout_ok};
 
 /// The harness's docker-registry on loopback, with the two reads these tests need.
 struct Registry {

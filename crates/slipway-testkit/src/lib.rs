@@ -2,6 +2,7 @@
 //! tool is a failure that says how to install it, never a silent skip.
 
 pub mod registry;
+pub mod supply_chain;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

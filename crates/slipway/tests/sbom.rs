@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use slipway_testkit::supply_chain::{validate_cyclonedx, validate_spdx};
 use slipway_testkit::{copy_tree, example, require, stdout_ok};
 
 fn slipway() -> Command {
@@ -56,63 +57,6 @@ fn sbom(path: &Path, format: &str, file: &Path, extra: &[&str]) -> Value {
     );
     assert!(o.stdout.is_empty(), "--output leaves stdout empty");
     serde_json::from_slice(&std::fs::read(file).unwrap()).expect("the SBOM is JSON")
-}
-
-/// pip tools live in Python's script directory, which may not be on PATH.
-fn pip_tool(name: &str) -> PathBuf {
-    if let Some(p) = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-    {
-        return p;
-    }
-    panic!(
-        "{name} is required by this test and not installed: run scripts/setup.sh (pip install spdx-tools)"
-    )
-}
-
-/// spdx-tools' own parser and validator: exit 0 means a valid SPDX 2.3 document.
-fn validate_spdx(file: &Path) {
-    let o = Command::new(pip_tool("pyspdxtools"))
-        .arg("-i")
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success() && !stderr(&o).contains("invalid"),
-        "pyspdxtools rejects {}:\n{}{}",
-        file.display(),
-        String::from_utf8_lossy(&o.stdout),
-        stderr(&o)
-    );
-}
-
-const CDX_VALIDATE: &str = r#"
-import sys
-try:
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.validation.json import JsonStrictValidator
-except ImportError as e:
-    sys.exit(f"cyclonedx-python-lib[json-validation] is not installed ({e}): run scripts/setup.sh")
-error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())
-if error is not None:
-    sys.exit(f"invalid CycloneDX 1.6: {error}")
-"#;
-
-/// cyclonedx-python-lib's strict JSON-schema validation for CycloneDX 1.6.
-fn validate_cyclonedx(file: &Path) {
-    let python = require("python3", "python3");
-    let o = Command::new(python)
-        .args(["-c", CDX_VALIDATE])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "the CycloneDX validator rejects {}:\n{}",
-        file.display(),
-        stderr(&o)
-    );
 }
 
 /// What `go version -m` says was built into a binary: the Go version and

@@ -13,7 +13,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use slipway_testkit::registry::TestRegistry;
-use slipway_testkit::{copy_tree, example, repo_root, require, stdout_ok};
+use slipway_testkit::supply_chain::{cosign, validate_cyclonedx, validate_spdx};
+use slipway_testkit::{copy_tree, example, require, stdout_ok};
 
 mod common;
 use common::*;
@@ -249,14 +250,6 @@ fn curl_blob(reg: &TestRegistry, repo: &str, digest: &str) -> Vec<u8> {
     out.stdout
 }
 
-fn cosign() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/install-cosign.sh"))
-        .output()
-        .expect("running scripts/install-cosign.sh");
-    PathBuf::from(stdout_ok(&out, "scripts/install-cosign.sh").trim())
-}
-
 /// `cosign verify` (or verify-attestation) of `image` (by digest) with `public`.
 fn cosign_verify(cosign: &Path, verb: &[&str], public: &str, image: &str) -> Output {
     Command::new(cosign)
@@ -281,58 +274,6 @@ fn first_json_line(stdout: &str) -> Value {
         .find(|l| l.starts_with('[') || l.starts_with('{'))
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("no JSON line in cosign's output:\n{stdout}"))
-}
-
-fn pip_tool(name: &str) -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("{name} is required by this test: run scripts/setup.sh (pip install spdx-tools)")
-        })
-}
-
-/// spdx-tools' parser and validator.
-fn validate_spdx(file: &Path) {
-    let o = Command::new(pip_tool("pyspdxtools"))
-        .arg("-i")
-        .arg(file)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        o.status.success() && !err.contains("invalid"),
-        "pyspdxtools rejects {}:\n{}{err}",
-        file.display(),
-        String::from_utf8_lossy(&o.stdout)
-    );
-}
-
-const CDX_VALIDATE: &str = r#"
-import sys
-try:
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.validation.json import JsonStrictValidator
-except ImportError as e:
-    sys.exit(f"cyclonedx-python-lib[json-validation] is not installed ({e}): run scripts/setup.sh")
-error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())
-if error is not None:
-    sys.exit(f"invalid CycloneDX 1.6: {error}")
-"#;
-
-/// cyclonedx-python-lib's strict JSON-schema validation (CycloneDX 1.6).
-fn validate_cyclonedx(file: &Path) {
-    let o = Command::new(require("python3", "python3"))
-        .args(["-c", CDX_VALIDATE])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "the CycloneDX validator rejects {}:\n{}",
-        file.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// `go version -m BIN`: the Go version, the main module, and the

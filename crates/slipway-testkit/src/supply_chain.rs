@@ -1,0 +1,69 @@
+//! The outside judges of slipway's supply-chain output: a real cosign, and
+//! the SPDX and CycloneDX projects' own validators. Missing ones fail loudly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{repo_root, require, stdout_ok};
+
+/// cosign v2, built once from the Go module proxy by `scripts/install-cosign.sh`.
+pub fn cosign() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/install-cosign.sh"))
+        .output()
+        .expect("running scripts/install-cosign.sh");
+    PathBuf::from(stdout_ok(&out, "scripts/install-cosign.sh").trim())
+}
+
+/// pip tools live in Python's script directory, which must be on PATH.
+fn pip_tool(name: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{name} is required by this test: run scripts/setup.sh (pip install spdx-tools)")
+        })
+}
+
+/// spdx-tools' own parser and validator: a valid SPDX 2.3 document or a panic.
+pub fn validate_spdx(file: &Path) {
+    let o = Command::new(pip_tool("pyspdxtools"))
+        .arg("-i")
+        .arg(file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && !err.contains("invalid"),
+        "pyspdxtools rejects {}:\n{}{err}",
+        file.display(),
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+const CDX_VALIDATE: &str = r#"
+import sys
+try:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+except ImportError as e:
+    sys.exit(f"cyclonedx-python-lib[json-validation] is not installed ({e}): run scripts/setup.sh")
+error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())
+if error is not None:
+    sys.exit(f"invalid CycloneDX 1.6: {error}")
+"#;
+
+/// cyclonedx-python-lib's strict JSON-schema validation for CycloneDX 1.6.
+pub fn validate_cyclonedx(file: &Path) {
+    let o = Command::new(require("python3", "python3"))
+        .args(["-c", CDX_VALIDATE])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "the CycloneDX validator rejects {}:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
