@@ -107,7 +107,7 @@ impl Token {
             .or(reply.access_token.filter(|t| !t.is_empty()))?;
         // The spec's default lifetime is 60 s; renew 10 % early so a request
         // in flight does not carry a token that lapses on the way.
-        let lifetime = reply.expires_in.unwrap_or(60).max(1);
+        let lifetime = reply.expires_in.unwrap_or(60).clamp(1, 86_400);
         let usable = Duration::from_millis(lifetime * 900);
         Some(Token {
             value: Secret::new(value),

@@ -45,8 +45,11 @@ pub struct ClientOptions {
     pub insecure: bool,
     /// Extra PEM roots trusted besides the system's.
     pub ca_file: Option<PathBuf>,
-    /// Explicit credentials (`--username` + `--password-stdin`); they win over the docker config.
+    /// Explicit credentials (`--username` + `--password-stdin`); they win over
+    /// the docker config, for `credentials_host` only (never sent elsewhere).
     pub credentials: Option<Credentials>,
+    /// The one registry host (`host[:port]`) explicit credentials belong to.
+    pub credentials_host: Option<String>,
     /// Where to look for docker's `config.json`; `None` skips it.
     pub docker_config: Option<PathBuf>,
     pub retry: RetryPolicy,
@@ -62,6 +65,7 @@ impl Default for ClientOptions {
             insecure: false,
             ca_file: None,
             credentials: None,
+            credentials_host: None,
             docker_config: credentials::docker_config_path(),
             retry: RetryPolicy::default(),
             chunk_size: 16 << 20,
@@ -233,12 +237,22 @@ fn authority(url: &str) -> Option<&str> {
     Some(rest.split(['/', '?']).next().unwrap_or(rest))
 }
 
+/// `scheme://host[:port]`, lowercased: where a credential may go.
+fn origin(url: &str) -> Option<String> {
+    let scheme = url.split_once("://")?.0;
+    Some(format!("{scheme}://{}", authority(url)?).to_ascii_lowercase())
+}
+
 impl Client {
     /// Connect to `host` (`host[:port]`) and learn how it wants to be
     /// authenticated. HTTPS first; plain HTTP only for loopback or `--insecure`.
     pub fn connect(host: &str, options: &ClientOptions) -> Result<Client> {
         let roots = load_roots(options)?;
-        let credentials = match &options.credentials {
+        let explicit = options
+            .credentials
+            .as_ref()
+            .filter(|_| options.credentials_host.as_deref() == Some(host));
+        let credentials = match explicit {
             Some(c) => Some(c.clone()),
             None => match &options.docker_config {
                 Some(path) => credentials::from_docker_config(path, host)?,
@@ -393,6 +407,15 @@ impl Client {
         for s in scopes {
             param("scope", s);
         }
+        let cleartext = realm.starts_with("http://")
+            && !(self.options.insecure || authority(realm).is_some_and(is_loopback));
+        if cleartext && self.credentials.is_some() {
+            return Err(RegistryError::Auth(format!(
+                "the registry's token service {} is plain HTTP; slipway will not send a password \
+                 there unless --insecure is given",
+                realm_for_display(realm)
+            )));
+        }
         let basic = self.credentials.as_ref().map(Credentials::basic_header);
         let mut reply = None;
         self.execute(
@@ -476,13 +499,18 @@ impl Client {
             attempt += 1;
             let req = make();
             let url = redirect.clone().unwrap_or_else(|| self.url(&req.url));
-            let same_host = authority(&url).is_some_and(|a| a.eq_ignore_ascii_case(&self.host));
+            // Credentials go only to the registry itself, over the scheme it
+            // was reached by: never to another host, never downgraded to HTTP.
+            let same_host = origin(&url) == origin(&self.base);
+            // Headers the caller set (a token request's Basic credentials) stay
+            // with the origin the request was made to.
+            let same_origin = origin(&url) == origin(&self.url(&req.url));
             let auth = if authenticate && same_host {
                 self.authorization(req.scopes, false)?
             } else {
                 None
             };
-            let sent = self.send(&req, &url, auth.as_deref());
+            let sent = self.send(&req, &url, auth.as_deref(), same_origin);
             let problem = match sent {
                 Err(e) => format!("{} {}: {e}", req.method.name(), redact_url(&url)),
                 Ok(resp) => {
@@ -566,6 +594,7 @@ impl Client {
         req: &Req<'_>,
         url: &str,
         auth: Option<&str>,
+        keep_authorization: bool,
     ) -> std::result::Result<Response<Body>, ureq::Error> {
         let counter = match req.method {
             Method::Get => &self.counters.get,
@@ -582,7 +611,9 @@ impl Client {
             ($b:expr) => {{
                 let mut b = $b;
                 for (k, v) in &req.headers {
-                    b = b.header(*k, v);
+                    if keep_authorization || !k.eq_ignore_ascii_case("authorization") {
+                        b = b.header(*k, v);
+                    }
                 }
                 if let Some(a) = auth {
                     b = b.header("authorization", a);

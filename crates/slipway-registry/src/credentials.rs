@@ -51,7 +51,8 @@ impl Credentials {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+// No Debug: these hold passwords.
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DockerConfig {
     #[serde(default)]
@@ -62,7 +63,7 @@ struct DockerConfig {
     creds_store: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 struct AuthEntry {
     #[serde(default)]
     auth: Option<String>,

@@ -267,6 +267,29 @@ fn tls_and_basic_auth_credentials_from_flags_config_and_helpers() {
     );
     let report = json(&out, "copy with --password-stdin");
     assert_eq!(report["digest"], image.index_digest);
+
+    // --username belongs to the destination: reading from this registry into
+    // another one does not hand it the password, so the read is refused.
+    let elsewhere = TestRegistry::plain();
+    let out = run(
+        &[
+            "copy",
+            &dst,
+            &elsewhere.reference("copy/app:v1"),
+            "--ca-file",
+            &ca,
+            "--username",
+            &creds.username,
+            "--password-stdin",
+        ],
+        Some(&creds.password),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no credentials were found"),
+        "{}",
+        text(&out)
+    );
     assert!(!text(&out).contains(&creds.password));
 
     // From docker's config.json: auths, then a credential helper.

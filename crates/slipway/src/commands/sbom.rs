@@ -25,7 +25,7 @@ pub fn run(args: SbomArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     let input = match image_ref::classify(&args.target)? {
         image_ref::Subject::Path(path) => path_input(&path, &args, cache, ui)?,
         image_ref::Subject::Image(location) => {
-            let options = client_options(&args.registry)?;
+            let options = client_options(&args.registry, &location)?;
             let image =
                 image_ref::read_platform(&location, &options, args.platform.as_deref(), ui)?;
             image_input(&image, &hints(&args), cache, ui)?

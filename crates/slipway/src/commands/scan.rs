@@ -47,7 +47,7 @@ pub fn run(args: ScanArgs, ui: Ui) -> anyhow::Result<()> {
     let binaries = match image_ref::classify(&args.target)? {
         image_ref::Subject::Path(path) => go_binaries(&path, ui)?,
         image_ref::Subject::Image(location) => {
-            let options = client_options(&args.registry)?;
+            let options = client_options(&args.registry, &location)?;
             let (_, platforms) =
                 image_ref::read_platforms(&location, &options, args.platform.as_deref())?;
             image_binaries(&platforms)?

@@ -9,14 +9,18 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use slipway_oci::Digest;
-use slipway_registry::{Blob, BlobOutcome, ClientOptions, Credentials, Progress, Secret};
+use slipway_registry::{Blob, BlobOutcome, ClientOptions, Credentials, Location, Progress, Secret};
 
 use crate::cli::{RegistryArgs, TagArgs};
 use crate::input;
 use crate::ui::Ui;
 
 /// Client settings from the flags; reads the password from stdin if asked.
-pub fn client_options(args: &RegistryArgs) -> anyhow::Result<ClientOptions> {
+/// `--username` credentials go to the registry of `for_location` only.
+pub fn client_options(
+    args: &RegistryArgs,
+    for_location: &Location,
+) -> anyhow::Result<ClientOptions> {
     let mut options = ClientOptions {
         insecure: args.insecure,
         ca_file: args.ca_file.clone(),
@@ -31,6 +35,10 @@ pub fn client_options(args: &RegistryArgs) -> anyhow::Result<ClientOptions> {
         if password.is_empty() {
             return Err(input("--password-stdin read an empty password from stdin").into());
         }
+        options.credentials_host = match for_location {
+            Location::Remote(r) => Some(r.api_host().to_string()),
+            _ => None,
+        };
         options.credentials = Some(Credentials {
             username: username.clone(),
             password: Secret::new(password),
