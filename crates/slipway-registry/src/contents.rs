@@ -116,7 +116,14 @@ pub fn read_layer(
         let name = path.rsplit('/').next().unwrap_or("");
         if let Some(hidden) = name.strip_prefix(".wh.") {
             let dir = &path[..path.len() - name.len()];
-            files.remove(&format!("{dir}{hidden}"));
+            if hidden == ".wh..opq" {
+                // An opaque directory: nothing below it from lower layers.
+                files.retain(|p, _| !p.starts_with(dir));
+            } else {
+                let gone = format!("{dir}{hidden}");
+                let below = format!("{gone}/");
+                files.retain(|p, _| *p != gone && !p.starts_with(&below));
+            }
             continue;
         }
         if !entry.header().entry_type().is_file() {
@@ -168,6 +175,16 @@ mod tests {
         w.file("/sbin/.wh.old", 0o644, vec![]).unwrap();
         read_layer(&w.to_bytes(0).unwrap(), &blob(), &mut files).unwrap();
         assert_eq!(files.keys().collect::<Vec<_>>(), ["/app/svc"]);
+        // A whited-out directory, and an opaque one, hide what is below them.
+        let mut t = slipway_oci::LayerTar::new();
+        t.file("/opt/a/x", 0o755, b"\x7fELFx".to_vec()).unwrap();
+        t.file("/opt/b/y", 0o755, b"\x7fELFy".to_vec()).unwrap();
+        read_layer(&t.to_bytes(0).unwrap(), &blob(), &mut files).unwrap();
+        let mut w = slipway_oci::LayerTar::new();
+        w.file("/opt/.wh.a", 0o644, vec![]).unwrap();
+        w.file("/app/.wh..wh..opq", 0o644, vec![]).unwrap();
+        read_layer(&w.to_bytes(0).unwrap(), &blob(), &mut files).unwrap();
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["/opt/b/y"]);
     }
 
     proptest::proptest! {

@@ -111,7 +111,18 @@ pub fn copy(
     options: &CopyOptions,
     progress: &dyn Progress,
 ) -> Result<CopyReport> {
-    let root = src.root()?;
+    copy_root(src, src.root()?, dst, options, progress)
+}
+
+/// Copy the image `root` (already resolved from `src`, e.g. once verified)
+/// to `dst`: a tag that moves at the source meanwhile changes nothing.
+pub fn copy_root(
+    src: &dyn Store,
+    root: RawManifest,
+    dst: &dyn Store,
+    options: &CopyOptions,
+    progress: &dyn Progress,
+) -> Result<CopyReport> {
     let digest = root.digest.clone();
     if options.immutable
         && let Some(tag) = &options.tag
@@ -169,7 +180,8 @@ pub fn copy(
     for m in children {
         put(m, None)?;
     }
-    put(root, options.tag.as_deref())?;
+    // Signatures and attestations first, so the tag never names an image
+    // whose attachments have not arrived.
     for (tag, c) in &attached {
         let (top, rest) = c.manifests.split_last().expect("closure has its root");
         for m in rest {
@@ -178,6 +190,7 @@ pub fn copy(
         put(top, Some(tag))?;
         report.attachments.push(tag.clone());
     }
+    put(root, options.tag.as_deref())?;
     dst.finish()?;
     Ok(report)
 }

@@ -177,6 +177,14 @@ impl Layout {
 
     fn read_manifest(&self, digest: &Digest, media_hint: Option<&str>) -> Result<RawManifest> {
         let path = self.blob_path(digest);
+        // index.json may point anywhere, a layer included: look before reading.
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > crate::store::MANIFEST_LIMIT) {
+            return Err(RegistryError::Integrity(format!(
+                "{}: {digest} is larger than a manifest may be ({} bytes)",
+                self.describe(),
+                crate::store::MANIFEST_LIMIT
+            )));
+        }
         let bytes = std::fs::read(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 RegistryError::NotFound(format!("{} lacks manifest {digest}", self.describe()))

@@ -94,8 +94,8 @@ impl Remote {
         )
     }
 
-    /// HEAD a tag (or digest) for the digest it names.
-    fn lookup_tag(&self, tag: &str) -> Result<Option<Digest>> {
+    /// HEAD a tag (or digest) for the digest it names, now (no cache).
+    pub fn lookup_tag(&self, tag: &str) -> Result<Option<Digest>> {
         let url = format!("/v2/{}/manifests/{tag}", self.repo());
         let scopes = self.scopes(false, None);
         let found = self.client.execute(
@@ -178,7 +178,7 @@ impl Remote {
                 204 | 200 => {
                     let next = header(&resp, "range")
                         .and_then(|r| parse_range_end(&r))
-                        .map_or(0, |end| end + 1);
+                        .map_or(0, |end| end.saturating_add(1));
                     let loc = header(&resp, "location").unwrap_or_else(|| location.to_string());
                     Ok(Some((loc, next)))
                 }
@@ -245,17 +245,33 @@ impl Remote {
                         if let Some(l) = loc {
                             location = l;
                         }
-                        offset = range_end.map_or(end + 1, |e| e + 1);
+                        let next = range_end.map_or(end + 1, |e| e.saturating_add(1));
+                        if next <= offset || next > blob.size {
+                            // A Range that does not move forward, or runs past
+                            // the blob: this session cannot be trusted.
+                            self.note_failure(
+                                failures,
+                                started,
+                                &RegistryError::Remote(format!(
+                                    "the registry reported Range 0-{} after sending bytes {offset}-{end}",
+                                    next.saturating_sub(1)
+                                )),
+                            )?;
+                            return Ok(false);
+                        }
+                        offset = next;
                     }
                     Err(e) => {
                         self.note_failure(failures, started, &e)?;
                         // Resume where the registry says it got to.
                         match self.upload_status(&location, &scopes)? {
-                            Some((loc, next)) => {
+                            // distribution says `0-0` both for nothing and for
+                            // one byte received: only a clear offset is resumed.
+                            Some((loc, next)) if next > 1 && next <= blob.size => {
                                 location = loc;
                                 offset = next;
                             }
-                            None => return Ok(false),
+                            _ => return Ok(false),
                         }
                     }
                 }
@@ -393,7 +409,14 @@ impl Store for Remote {
     }
 
     fn has_manifest(&self, digest: &Digest) -> Result<bool> {
-        Ok(self.tag_digest(&digest.to_string())?.is_some())
+        // A tag seen pointing at it proves it is there.
+        let known = self
+            .known_tags
+            .lock()
+            .unwrap()
+            .values()
+            .any(|d| d.as_ref() == Some(digest));
+        Ok(known || self.tag_digest(&digest.to_string())?.is_some())
     }
 
     fn fetch_blob(&self, blob: &Blob, scratch: &Path, progress: &dyn Progress) -> Result<PathBuf> {

@@ -10,7 +10,12 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let src_loc: Location = args.source.parse()?;
     let dst_loc: Location = args.destination.parse()?;
-    let options = client_options(&args.registry)?;
+    // --username is for the registry being written to (or read, when only one is).
+    let login_for = match (&src_loc, &dst_loc) {
+        (_, d @ Location::Remote(_)) => d,
+        (s, _) => s,
+    };
+    let options = client_options(&args.registry, login_for)?;
     let source_tag = match &src_loc {
         Location::Remote(r) if r.digest.is_none() => r.tag.clone().or(Some("latest".into())),
         Location::Remote(_) => None,
@@ -43,10 +48,12 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
     };
 
     let source = slipway_registry::open_source(&src_loc, &options)?;
+    // Resolved once: what is verified is what is copied.
+    let root = source.root()?;
     if let Some(key_file) = &args.verify_key {
         // The far side of an air gap: nothing goes in unless its signature holds.
         let key = crate::commands::sign::public_key(key_file)?;
-        let checked = crate::commands::sign::verify_all(source.as_ref(), &key)?;
+        let checked = crate::commands::sign::verify_all(source.as_ref(), &root, &key)?;
         ui.status(format!(
             "{}: {checked} signature and attestation manifest{} verified with {}",
             source.describe(),
@@ -56,8 +63,9 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
     }
     let destination = slipway_registry::open_destination(&dst_loc, &options, &docker_name)?;
     let progress = TransferProgress::new(ui);
-    let report = slipway_registry::copy(
+    let report = slipway_registry::copy_root(
         source.as_ref(),
+        root,
         destination.as_ref(),
         &CopyOptions {
             tag: tag.clone(),

@@ -62,6 +62,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         )
         .into());
     }
+    let key = sign::supply_chain_key(&args.supply_chain)?;
     let Assembled {
         store,
         set,
@@ -95,8 +96,15 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
                 },
             };
             let written = slipway_registry::open_for_update(&location, &ClientOptions::default())?;
-            let summary =
-                sign::finish_image(written.as_ref(), &args.supply_chain, &provenance, cache, ui)?;
+            let summary = sign::finish_image(
+                written.as_ref(),
+                &set.index.digest,
+                key.as_ref(),
+                &args.supply_chain,
+                &provenance,
+                cache,
+                ui,
+            )?;
             written.finish()?;
             summary
         }

@@ -33,10 +33,12 @@ pub fn run(args: KeygenArgs, ui: Ui) -> anyhow::Result<()> {
     let key = SigningKey::generate()?;
     let private = key.to_encrypted_pem(password.as_bytes())?;
     let public = key.public_key();
-    slipway_fs::write_atomic(&key_path, private.as_bytes(), 0o600)
-        .with_context(|| format!("writing {}", key_path.display()))?;
+    // The public half first: if the private one then fails to land, the old
+    // private key is not left beside a public key it does not match.
     slipway_fs::write_atomic(&pub_path, public.to_pem().as_bytes(), 0o644)
         .with_context(|| format!("writing {}", pub_path.display()))?;
+    slipway_fs::write_atomic(&key_path, private.as_bytes(), 0o600)
+        .with_context(|| format!("writing {}", key_path.display()))?;
     if args.json {
         let out = serde_json::json!({
             "private_key": key_path,

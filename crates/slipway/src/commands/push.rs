@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use slipway_oci::{Format, ImageName};
-use slipway_registry::{CopyOptions, Layout, Location, Remote, Store};
+use slipway_registry::{CopyOptions, Layout, Location, Progress, Remote, Store};
 use slipway_toolchain::CacheDir;
 
 use crate::cli::PushArgs;
@@ -46,9 +46,11 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         .or(target.tag.clone())
         .unwrap_or_else(|| "latest".into());
     target.tag = Some(tag.clone());
-    let options = client_options(&args.registry)?;
+    let options = client_options(&args.registry, &Location::Remote(target.clone()))?;
 
-    // Reach the registry and check credentials before minutes of compiling.
+    // Reach the registry, check credentials and read the signing key before
+    // minutes of compiling.
+    let key = sign::supply_chain_key(&args.supply_chain)?;
     let remote = Remote::open(target.clone(), &options)?;
     let before = remote.tag_digest(&tag)?;
 
@@ -87,18 +89,47 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     slipway_oci::layout::write(&store, &set, &name, Format::Oci, &layout_dir)?;
     let source = Layout::open_dir(&layout_dir, Some(tag.clone()))?;
     let progress = TransferProgress::new(ui);
-    let report = slipway_registry::copy(
+    // Everything by digest first, signatures and attestations included; the
+    // tag moves last, onto an image that is complete and signed.
+    let mut report = slipway_registry::copy(
         &source,
         &remote,
         &CopyOptions {
-            tag: Some(tag.clone()),
-            immutable: args.tag.immutable,
+            tag: None,
+            immutable: false,
             attachments: false,
             jobs: options.jobs,
         },
         &progress,
     )?;
-    let attached = sign::finish_image(&remote, &args.supply_chain, &provenance, cache, ui)?;
+    let attached = sign::finish_image(
+        &remote,
+        &set.index.digest,
+        key.as_ref(),
+        &args.supply_chain,
+        &provenance,
+        cache,
+        ui,
+    )?;
+    let root = source.root()?;
+    let current = match args.tag.immutable {
+        true => remote.lookup_tag(&tag)?,
+        false => before,
+    };
+    if current.as_ref() != Some(&root.digest) {
+        if args.tag.immutable
+            && let Some(existing) = &current
+        {
+            return Err(slipway_registry::RegistryError::Conflict(format!(
+                "{target} moved to {existing} while pushing; --immutable refuses to move it to {}",
+                root.digest
+            ))
+            .into());
+        }
+        remote.push_manifest(&root, Some(&tag))?;
+    }
+    progress.manifest_written(&root.digest, Some(&tag));
+    report.tag = Some(tag.clone());
     let c = &remote.client.counters;
     if args.json {
         let value = serde_json::json!({

@@ -58,6 +58,10 @@ pub fn public_key(path: &Path) -> anyhow::Result<PublicKey> {
     PublicKey::from_pem(&text).with_context(|| format!("reading the public key {}", path.display()))
 }
 
+/// The largest signature payload or attestation envelope read (an SBOM
+/// attestation of a big image is a few MiB).
+const PAYLOAD_LIMIT: u64 = 64 << 20;
+
 /// Read a blob of a `.sig`/`.att` manifest; its size comes from the layer list.
 fn fetcher<'a>(
     store: &'a dyn Store,
@@ -69,6 +73,13 @@ fn fetcher<'a>(
             .iter()
             .find(|l| &l.digest == digest)
             .ok_or_else(|| format!("{digest} is not a layer of the manifest"))?;
+        // Payloads and envelopes are small; the manifest's size is not trusted.
+        if layer.size > PAYLOAD_LIMIT {
+            return Err(format!(
+                "{digest} claims {} bytes; signature payloads are at most {PAYLOAD_LIMIT}",
+                layer.size
+            ));
+        }
         let blob = Blob {
             media_type: layer.media_type.clone(),
             digest: digest.clone(),
@@ -191,7 +202,8 @@ fn sbom_statements(
 pub fn run_sign(args: SignArgs, ui: Ui) -> anyhow::Result<()> {
     let key = signing_key(&args.key)?;
     let location: Location = args.reference.parse()?;
-    let store = slipway_registry::open_for_update(&location, &client_options(&args.registry)?)?;
+    let store =
+        slipway_registry::open_for_update(&location, &client_options(&args.registry, &location)?)?;
     let root = store.root()?;
     let identity = match (&args.identity, store.image_name()) {
         (Some(i), _) => i.clone(),
@@ -296,8 +308,11 @@ pub fn verify_image(
 /// Everything signed that a copy would carry must hold: the image's own
 /// signature (required), and any `.sig`/`.att` of the image or of its
 /// platforms. Returns how many signature and attestation manifests verified.
-pub fn verify_all(store: &dyn Store, key: &PublicKey) -> anyhow::Result<usize> {
-    let root = store.root()?;
+pub fn verify_all(
+    store: &dyn Store,
+    root: &slipway_registry::RawManifest,
+    key: &PublicKey,
+) -> anyhow::Result<usize> {
     let closure = slipway_registry::closure(store, root.clone())?;
     let mut checked = 0;
     for m in &closure.manifests {
@@ -316,7 +331,8 @@ pub fn verify_all(store: &dyn Store, key: &PublicKey) -> anyhow::Result<usize> {
 pub fn run_verify(args: VerifyArgs, ui: Ui) -> anyhow::Result<()> {
     let key = public_key(&args.key)?;
     let location: Location = args.reference.parse()?;
-    let store = slipway_registry::open_source(&location, &client_options(&args.registry)?)?;
+    let store =
+        slipway_registry::open_source(&location, &client_options(&args.registry, &location)?)?;
     let root = store.root()?;
     let report = verify_image(store.as_ref(), &root.digest, &key, args.attestations)?;
     if args.json {
@@ -344,7 +360,8 @@ pub fn run_verify(args: VerifyArgs, ui: Ui) -> anyhow::Result<()> {
 pub fn run_attest(args: AttestArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     let key = signing_key(&args.key)?;
     let location: Location = args.reference.parse()?;
-    let store = slipway_registry::open_for_update(&location, &client_options(&args.registry)?)?;
+    let store =
+        slipway_registry::open_for_update(&location, &client_options(&args.registry, &location)?)?;
     let root = store.root()?;
     let name = store.image_name().unwrap_or_else(|| location.to_string());
     let statements = match (&args.predicate, &args.predicate_type) {
@@ -388,21 +405,28 @@ pub fn run_attest(args: AttestArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<
     Ok(())
 }
 
-/// What `image` and `push` do after writing the image: attach an SBOM per
-/// platform (`--sbom`), and with `--sign-key` sign the index and attest its
+/// The key `--sign-key` names, read (and its password asked) before any
+/// building, so a wrong password costs a second, not a build.
+pub fn supply_chain_key(args: &SupplyChainArgs) -> anyhow::Result<Option<SigningKey>> {
+    args.sign_key.as_deref().map(signing_key).transpose()
+}
+
+/// What `image` and `push` do once the image `digest` is stored: attach an
+/// SBOM per platform (`--sbom`), and with a key sign the index and attest its
 /// provenance and SBOMs. Returns a JSON summary.
 pub fn finish_image(
     store: &dyn Store,
+    digest: &Digest,
+    key: Option<&SigningKey>,
     args: &SupplyChainArgs,
     provenance: &ProvenanceInput,
     cache: &CacheDir,
     ui: Ui,
 ) -> anyhow::Result<Value> {
-    if args.sign_key.is_none() && !args.sbom {
+    if key.is_none() && !args.sbom {
         return Ok(Value::Null);
     }
-    let key = args.sign_key.as_deref().map(signing_key).transpose()?;
-    let root = store.root()?;
+    let root = store.manifest(digest)?;
     let name = store.image_name().unwrap_or_else(|| store.describe());
     let format = slipway_sbom::Format::SpdxJson;
     let sboms = platform_sboms(store, &root, format, cache, ui)?;
@@ -422,7 +446,7 @@ pub fn finish_image(
     }
     if let Some(key) = key {
         let identity = name.clone();
-        sign_image(store, &root.digest, &key, &identity)?;
+        sign_image(store, &root.digest, key, &identity)?;
         let mut statements = sbom_statements(&name, &root.digest, &sboms, format)?;
         statements.push(
             slipway_attest::provenance::statement(
@@ -431,7 +455,7 @@ pub fn finish_image(
             )
             .context("building the provenance statement")?,
         );
-        attest_image(store, &root.digest, &key, &statements)?;
+        attest_image(store, &root.digest, key, &statements)?;
         summary["signature"] = json!(signature_tag(&root.digest));
         summary["attestations"] = json!(attestation_tag(&root.digest));
         ui.status(format!(
