@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use object::{Object, ObjectSection};
-use sha2::Digest;
 
 use crate::SbomError;
 use crate::model::{CPart, GoBinary, InitProgram, Linkage};
@@ -132,7 +131,7 @@ fn comment(elf: &[u8]) -> Option<String> {
 
 /// Lower-case hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    crate::hex(&sha2::Sha256::digest(bytes))
+    slipway_oci::Digest::of(bytes).hex().to_string()
 }
 
 /// Read a Go binary held in memory. `path` is how the document names it.

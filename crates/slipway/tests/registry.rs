@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use base64::Engine as _;
 use serde_json::Value;
 use slipway_testkit::registry::{
     FaultProxy, Faults, RequestKind, TestRegistry, TokenConfig, write_test_layout,
@@ -185,22 +186,6 @@ fn push_pull_run_repush_and_copy_through_an_archive() {
     assert_eq!(mounted["mounted_blobs"].as_u64(), Some(blobs), "{mounted}");
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let out = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(data)?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    let mut s = String::new();
-    write!(s, "{}", String::from_utf8_lossy(&out.stdout[..64])).unwrap();
-    s
-}
-
 #[test]
 fn tls_and_basic_auth_credentials_from_flags_config_and_helpers() {
     let tmp = tempfile::tempdir().unwrap();
@@ -295,7 +280,7 @@ fn tls_and_basic_auth_credentials_from_flags_config_and_helpers() {
     // From docker's config.json: auths, then a credential helper.
     let docker = tmp.path().join("docker");
     std::fs::create_dir_all(&docker).unwrap();
-    let auth = base64(&creds.user_colon_password());
+    let auth = base64::engine::general_purpose::STANDARD.encode(creds.user_colon_password());
     std::fs::write(
         docker.join("config.json"),
         format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, reg.host()),
@@ -342,20 +327,6 @@ fn tls_and_basic_auth_credentials_from_flags_config_and_helpers() {
         image.index_digest
     );
     assert!(!text(&out).contains(&creds.password));
-}
-
-fn base64(s: &str) -> String {
-    let out = Command::new("base64")
-        .arg("-w0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(s.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

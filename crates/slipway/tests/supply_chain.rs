@@ -11,7 +11,6 @@ use std::process::{Command, Output};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sha2::Digest as _;
 use slipway_testkit::registry::TestRegistry;
 use slipway_testkit::supply_chain::{cosign, validate_cyclonedx, validate_spdx};
 use slipway_testkit::{copy_tree, example, require, stdout_ok};
@@ -88,14 +87,6 @@ fn hello(dir: &Path) -> PathBuf {
     m
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// `sha256-<hex>` plus the suffix, cosign's tag for something about `digest`.
 fn attached(digest: &str, suffix: &str) -> String {
     format!("{}.{suffix}", digest.replace(':', "-"))
 }

@@ -128,3 +128,12 @@ pub fn runc_once(bundle: &Path) -> String {
         .unwrap();
     stdout_ok(&out, "runc run")
 }
+
+/// Lowercase hex SHA-256, as digests spell it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
