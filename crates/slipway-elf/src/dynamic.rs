@@ -131,6 +131,18 @@ pub fn read_version_needs(elf: &Elf<'_>) -> Result<VersionNeeds, ElfError> {
     };
     // Each entry is 16 bytes: more iterations than that means a cycle.
     let limit = bytes.len() / 16 + 1;
+    // Offsets are unsigned and relative; one that leaves the section is where
+    // a reader adding them in 32 bits would wrap around and loop.
+    let inside = |from: u64, offset: u32, field: &str| -> Result<u64, ElfError> {
+        let to = from + u64::from(offset);
+        if to >= bytes.len() as u64 {
+            return Err(bad(&format!(
+                "{field} {offset:#x} at {from:#x} points outside the section ({} bytes)",
+                bytes.len()
+            )));
+        }
+        Ok(to)
+    };
     let mut out = VersionNeeds::default();
     let mut at: u64 = 0;
     let mut steps = 0;
@@ -144,8 +156,8 @@ pub fn read_version_needs(elf: &Elf<'_>) -> Result<VersionNeeds, ElfError> {
         let aux = r.u32(at + 8)?;
         let next = r.u32(at + 12)?;
         let mut versions = Vec::new();
-        let mut a = at + u64::from(aux);
-        for _ in 0..count {
+        let mut a = inside(at, aux, "vn_aux")?;
+        for seen in 1..=count {
             steps += 1;
             if steps > limit {
                 return Err(bad("the version chain loops"));
@@ -155,16 +167,23 @@ pub fn read_version_needs(elf: &Elf<'_>) -> Result<VersionNeeds, ElfError> {
             versions.push(name.clone());
             out.aux.push(Aux { index, name });
             let next_aux = r.u32(a + 12)?;
-            if next_aux == 0 {
+            if seen == count {
                 break;
             }
-            a += u64::from(next_aux);
+            // A zero offset with entries left points back at the same entry:
+            // a reader that trusts the count would read it forever.
+            if next_aux == 0 {
+                return Err(bad(&format!(
+                    "the version chain of {file} loops: vna_next is 0 after {seen} of {count} entries"
+                )));
+            }
+            a = inside(a, next_aux, "vna_next")?;
         }
         out.libraries.push(NeededVersions { file, versions });
         if next == 0 {
             break;
         }
-        at += u64::from(next);
+        at = inside(at, next, "vn_next")?;
     }
     Ok(out)
 }

@@ -4,9 +4,9 @@
 //! hand-made damage: truncation, bad offsets, overlapping sections, absurd
 //! counts, looping version chains and fake Go build info.
 //!
-//! `cargo fuzz` needs nightly Rust, which this project's machines do not
-//! have; proptest mutation of real files is the stand-in, and the number of
-//! mutated executions is printed (run with `--nocapture` to see it).
+//! These are quick, seeded runs on every `cargo test`; the coverage-guided
+//! fuzzing of the same entry points lives in `fuzz/` (see docs/fuzzing.md).
+//! The number of mutated executions is printed (run with `--nocapture`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -367,30 +367,62 @@ fn bad_offsets_overlaps_and_absurd_counts() {
     assert!(e.to_string().contains("extended section numbering"), "{e}");
 }
 
+/// `.gnu.version_r` of the gcc sample: its file position and the position of
+/// the first entry's first `Vernaux`.
+fn version_needs(c: &[u8]) -> (usize, usize) {
+    let at = shdr(c, section_index(c, ".gnu.version_r"));
+    let offset = u64::from_le_bytes(c[at + 24..at + 32].try_into().unwrap()) as usize;
+    let aux = offset + u32::from_le_bytes(c[offset + 8..offset + 12].try_into().unwrap()) as usize;
+    (offset, aux)
+}
+
+fn version_error(d: &[u8]) -> String {
+    exercise(d);
+    let e = slipway_elf::inspect(d).unwrap_err();
+    assert!(matches!(e, ElfError::Malformed(_)), "{e}");
+    let text = e.to_string();
+    assert!(text.contains(".gnu.version_r"), "{text}");
+    text
+}
+
 #[test]
 fn looping_version_chains_are_errors() {
     let (_, c) = &samples().files[2];
-    let i = section_index(c, ".gnu.version_r");
-    let at = shdr(c, i);
-    let offset = u64::from_le_bytes(c[at + 24..at + 32].try_into().unwrap()) as usize;
-    // vn_next pointing at itself, and vna_next looping on itself.
+    let (offset, aux) = version_needs(c);
+    // The sample is sound: libc's entry needs two or more versions, chained.
+    let count = u16::from_le_bytes(c[offset + 2..offset + 4].try_into().unwrap());
+    assert!(count >= 2, "{count} versions");
+    assert!(slipway_elf::inspect(c).is_ok());
+
+    // A self-loop: the first Vernaux's vna_next is 0 (back to itself) while
+    // vn_cnt says 0xffff entries follow.
     let mut d = c.clone();
-    put(&mut d, offset + 12, &0u32.to_le_bytes());
-    let aux = offset + u32::from_le_bytes(d[offset + 8..offset + 12].try_into().unwrap()) as usize;
     put(&mut d, offset + 2, &0xffffu16.to_le_bytes());
     put(&mut d, aux + 12, &0u32.to_le_bytes());
-    exercise(&d);
+    let text = version_error(&d);
+    assert!(text.contains("loops") && text.contains("1 of 65535"), "{text}");
+
+    // A two-entry cycle: the second Vernaux points back at the first, by an
+    // offset that wraps around in 32-bit arithmetic (-16).
     let mut d = c.clone();
-    put(&mut d, aux + 12, &0u32.to_le_bytes());
     put(&mut d, offset + 2, &0xffffu16.to_le_bytes());
-    let mut e = d.clone();
-    // vn_next = 0 would end the chain; a self-loop needs an offset of 0 with
-    // count left: make vna_next jump back to itself forever instead.
-    put(&mut e, aux + 12, &(0u32.wrapping_sub(0)).to_le_bytes());
-    exercise(&e);
-    let mut f = c.clone();
-    put(&mut f, offset + 12, &16u32.to_le_bytes()); // next entry inside the aux list
-    exercise(&f);
+    let second = aux + u32::from_le_bytes(c[aux + 12..aux + 16].try_into().unwrap()) as usize;
+    assert_eq!(second, aux + 16, "Vernaux entries are adjacent");
+    put(&mut d, second + 12, &0u32.wrapping_sub(16).to_le_bytes());
+    let text = version_error(&d);
+    assert!(text.contains("vna_next 0xfffffff0"), "{text}");
+
+    // The same cycle one level up: the Verneed entry's vn_next wraps back to itself.
+    let mut d = c.clone();
+    put(&mut d, offset + 12, &0u32.wrapping_sub(0x10_0000).to_le_bytes());
+    let text = version_error(&d);
+    assert!(text.contains("vn_next"), "{text}");
+
+    // vn_aux wrapping to before the entry.
+    let mut d = c.clone();
+    put(&mut d, offset + 8, &u32::MAX.to_le_bytes());
+    let text = version_error(&d);
+    assert!(text.contains("vn_aux"), "{text}");
 }
 
 #[test]
