@@ -16,6 +16,11 @@ use sha2::{Digest as _, Sha256};
 
 use crate::{Digest, OciError};
 
+/// The backend and its version, as the layer cache key names it: deflate
+/// output differs between versions, so a cached layer from another version
+/// must not be taken for this one's. A test checks it against Cargo.lock.
+pub const BACKEND: &str = "libdeflate-1.26.1";
+
 /// Bytes per independently compressed chunk (one gzip member each).
 pub const CHUNK: usize = 2 << 20;
 
@@ -151,6 +156,24 @@ mod tests {
             gzip_and_digest(&sample(4 * CHUNK), 6, 2, &cancelled)
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn backend_names_the_locked_version() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .expect("the workspace's Cargo.lock");
+        let locked = lock
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"libdeflate-sys\""))
+            .and_then(|p| p.split("version = \"").nth(1))
+            .and_then(|v| v.split('"').next())
+            .expect("libdeflate-sys in Cargo.lock");
+        assert_eq!(
+            BACKEND,
+            format!("libdeflate-{locked}"),
+            "update BACKEND with the dependency"
         );
     }
 

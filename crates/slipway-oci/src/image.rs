@@ -33,8 +33,9 @@ pub struct GzipSettings {
 
 impl GzipSettings {
     fn cache_key(&self) -> String {
-        // The thread count does not change the bytes, so it is not in the key.
-        format!("gzip-libdeflate-{}", self.level)
+        // The thread count does not change the bytes, so it is not in the key;
+        // the backend's version does.
+        format!("gzip-{}-{}", crate::gzip::BACKEND, self.level)
     }
 }
 
@@ -43,10 +44,11 @@ impl GzipSettings {
 /// The flag says whether a cached compression was reused.
 ///
 /// Two records are kept per layer. One is keyed by a 128-bit xxh3 of the tar
-/// (about 20 GB/s here, ten times SHA-256 even with SHA extensions), so a
-/// rebuild with nothing changed neither hashes with SHA-256 nor starts the
+/// (about 20 GB/s here), so a rebuild with nothing changed does not start the
 /// speculative compression below. The other is keyed by the diff_id itself.
-/// Both hold the layer's SHA-256 digests, which is all anything downstream uses.
+/// Both hold the layer's SHA-256 digests, which is all anything downstream
+/// uses; a hit counts only when the tar's SHA-256 is the recorded diff_id, so
+/// an xxh3 collision or an edited record is a miss, never a wrong layer.
 pub fn build_layer(
     store: &BlobStore,
     cache_dir: &Path,
@@ -69,7 +71,9 @@ pub fn build_layer(
             created_by: created_by.to_string(),
         })
     };
-    if let Some(layer) = read_record(&fast_key).and_then(stored) {
+    if let Some(layer) = read_record(&fast_key).and_then(stored)
+        && layer.diff_id == Digest::of(&raw)
+    {
         return Ok((layer, true));
     }
     let diff_key =
@@ -81,7 +85,9 @@ pub fn build_layer(
     let (found, diff_id, compressed) = std::thread::scope(|scope| {
         let lookup = scope.spawn(|| {
             let diff_id = Digest::of(&raw);
-            let found = read_record(&diff_key(&diff_id)).and_then(stored);
+            let found = read_record(&diff_key(&diff_id))
+                .and_then(stored)
+                .filter(|layer| layer.diff_id == diff_id);
             if found.is_some() {
                 cancel.store(true, Ordering::Relaxed);
             }
@@ -297,6 +303,32 @@ mod tests {
         let (again, reused) = build_layer(&store, &cache, &tar, 0, gz, "t").unwrap();
         assert!(reused);
         assert_eq!(again, cold);
+
+        // A record that names another diff_id (an xxh3 collision, an edited
+        // file) is not a hit: the layer is compressed again, correctly.
+        let other = Digest::of(b"another tar");
+        for entry in std::fs::read_dir(&cache).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(
+                &path,
+                text.replace(&cold.diff_id.to_string(), &other.to_string()),
+            )
+            .unwrap();
+        }
+        let (checked, reused) = build_layer(&store, &cache, &tar, 0, gz, "t").unwrap();
+        assert!(!reused, "a record with the wrong diff_id was trusted");
+        assert_eq!(checked, cold);
+        let (warm, reused) = build_layer(&store, &cache, &tar, 0, gz, "t").unwrap();
+        assert!(reused && warm == cold);
+
+        // The key names the backend and its version.
+        assert!(std::fs::read_dir(&cache).unwrap().all(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(&format!("gzip-{}-6", crate::gzip::BACKEND))
+        }),);
 
         // Another mtime is another tar, so another layer; a lost blob is rebuilt.
         let (other, reused) = build_layer(&store, &cache, &tar, 1, gz, "t").unwrap();
