@@ -6,80 +6,23 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-/// A parsed version. Equality and order follow semver precedence, so two
-/// versions differing only in build metadata are equal.
+/// A parsed version (the `semver` crate's), with the text it came from.
+/// Equality and order follow semver precedence, so two versions differing
+/// only in build metadata are equal.
 #[derive(Debug, Clone)]
 pub struct Version {
-    major: u64,
-    minor: u64,
-    patch: u64,
-    pre: Vec<Ident>,
+    parsed: ::semver::Version,
     text: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Ident {
-    Num(u64),
-    Alpha(String),
-}
-
-impl Ord for Ident {
-    fn cmp(&self, other: &Ident) -> Ordering {
-        match (self, other) {
-            (Ident::Num(a), Ident::Num(b)) => a.cmp(b),
-            // Numeric identifiers always have lower precedence than alphanumeric ones.
-            (Ident::Num(_), Ident::Alpha(_)) => Ordering::Less,
-            (Ident::Alpha(_), Ident::Num(_)) => Ordering::Greater,
-            (Ident::Alpha(a), Ident::Alpha(b)) => a.cmp(b),
-        }
-    }
-}
-
-impl PartialOrd for Ident {
-    fn partial_cmp(&self, other: &Ident) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
 }
 
 impl Version {
     /// Parse `1.2.3`, `v1.2.3-rc.1+meta`. `None` for anything else (Go's
     /// `(devel)`, a local path, `1.2`).
     pub fn parse(s: &str) -> Option<Version> {
-        let text = s;
-        let s = s.strip_prefix('v').unwrap_or(s);
-        let (s, _build) = match s.split_once('+') {
-            Some((v, b)) if valid_idents(b, false) => (v, Some(b)),
-            Some(_) => return None,
-            None => (s, None),
-        };
-        let (core, pre) = match s.split_once('-') {
-            Some((c, p)) => (c, Some(p)),
-            None => (s, None),
-        };
-        let mut parts = core.split('.');
-        let major = num(parts.next()?)?;
-        let minor = num(parts.next()?)?;
-        let patch = num(parts.next()?)?;
-        if parts.next().is_some() {
-            return None;
-        }
-        let pre = match pre {
-            None => Vec::new(),
-            Some(p) if valid_idents(p, true) => p
-                .split('.')
-                .map(|i| match i.bytes().all(|b| b.is_ascii_digit()) {
-                    true => i.parse().map(Ident::Num).unwrap_or(Ident::Alpha(i.into())),
-                    false => Ident::Alpha(i.into()),
-                })
-                .collect(),
-            Some(_) => return None,
-        };
+        let parsed = ::semver::Version::parse(s.strip_prefix('v').unwrap_or(s)).ok()?;
         Some(Version {
-            major,
-            minor,
-            patch,
-            pre,
-            text: text.to_string(),
+            parsed,
+            text: s.to_string(),
         })
     }
 
@@ -89,7 +32,7 @@ impl Version {
     }
 
     pub fn is_prerelease(&self) -> bool {
-        !self.pre.is_empty()
+        !self.parsed.pre.is_empty()
     }
 }
 
@@ -102,26 +45,9 @@ fn num(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-fn valid_idents(s: &str, prerelease: bool) -> bool {
-    s.split('.').all(|i| {
-        !i.is_empty()
-            && i.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            // Prerelease numbers may not have leading zeros; build metadata may.
-            && !(prerelease && i.len() > 1 && i.starts_with('0') && i.bytes().all(|b| b.is_ascii_digit()))
-    })
-}
-
 impl Ord for Version {
     fn cmp(&self, other: &Version) -> Ordering {
-        (self.major, self.minor, self.patch)
-            .cmp(&(other.major, other.minor, other.patch))
-            .then_with(|| match (self.pre.is_empty(), other.pre.is_empty()) {
-                (true, true) => Ordering::Equal,
-                // A prerelease sorts before its release.
-                (true, false) => Ordering::Greater,
-                (false, true) => Ordering::Less,
-                (false, false) => self.pre.cmp(&other.pre),
-            })
+        self.parsed.cmp_precedence(&other.parsed)
     }
 }
 
