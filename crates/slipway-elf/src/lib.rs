@@ -4,7 +4,8 @@
 //! - [`inspect()`]: architecture, linking, glibc floor, hardening, sections and
 //!   Go build info of a binary;
 //! - [`strip()`] / [`strip_file`]: strip and split debug info natively;
-//! - [`summarize`] and [`glibc_floor`]: what `slipway build` checks.
+//! - [`summarize`] and [`glibc_floor`]: what `slipway build` checks;
+//! - [`program_headers`] and [`section_contents`]: single facts for other crates.
 
 mod buildinfo;
 mod dynamic;
@@ -14,15 +15,20 @@ mod mips;
 mod parse;
 mod policy;
 mod strip;
+mod views;
 
 pub use buildinfo::{GoBuildInfo, Module, Settings, parse_modinfo};
 pub use dynamic::{NeededVersions, VersionedSymbol, compare_versions, glibc_version};
-pub use files::{StripReport, strip_file, write_atomic};
+pub use files::{StripReport, strip_file, write_output};
 pub use inspect::{Debuglink, Inspection, SectionInfo, arch_name, go_build_id, inspect};
 pub use mips::{SHT_MIPS_DWARF, retype_debug_sections_for_mips};
 pub use parse::check_structure;
 pub use policy::{ElfSummary, GlibcFloorViolation, glibc_floor, summarize};
 pub use strip::{Output, Piece, Split, StripMode, debuglink_contents, is_debug_section, strip};
+pub use views::{
+    PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_STACK, PT_INTERP, PT_LOAD, ProgramHeaders, Segment,
+    program_headers, section_contents,
+};
 
 /// What went wrong reading or rewriting an ELF file.
 #[derive(Debug, thiserror::Error)]

@@ -23,6 +23,7 @@ pub const PT_GNU_STACK: u32 = 0x6474_e551;
 pub const PT_GNU_RELRO: u32 = 0x6474_e552;
 pub const PF_X: u32 = 1;
 pub const PF_W: u32 = 2;
+pub const PF_R: u32 = 4;
 /// Section indices at or above this are special (SHN_ABS, SHN_COMMON, ...).
 pub const SHN_LORESERVE: u32 = 0xff00;
 

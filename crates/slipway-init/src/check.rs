@@ -1,7 +1,5 @@
 //! What an init binary must be before it goes into an image.
 
-use object::elf;
-use object::read::elf::{FileHeader, ProgramHeader};
 use slipway_platform::Arch;
 
 /// The facts [`check_binary`] establishes about an ELF executable.
@@ -40,46 +38,30 @@ impl BinaryFacts {
 /// Read the program headers of an executable for `arch`. Errors are texts for
 /// [`crate::InitError::BadBinary`].
 pub fn check_binary(data: &[u8], arch: Arch) -> Result<BinaryFacts, String> {
-    let kind = object::FileKind::parse(data).map_err(|e| format!("not an ELF file: {e}"))?;
-    let facts = match kind {
-        object::FileKind::Elf32 => facts::<elf::FileHeader32<object::Endianness>>(data)?,
-        object::FileKind::Elf64 => facts::<elf::FileHeader64<object::Endianness>>(data)?,
-        other => return Err(format!("not an ELF file ({other:?})")),
-    };
-    if facts.machine != arch.elf_machine() {
+    let headers = slipway_elf::program_headers(data).map_err(|e| e.to_string())?;
+    if headers.machine != arch.elf_machine() {
         return Err(format!(
             "its ELF machine is {}, not {} for {arch}",
-            facts.machine,
+            headers.machine,
             arch.elf_machine()
         ));
     }
-    Ok(facts)
-}
-
-fn facts<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Result<BinaryFacts, String> {
-    let header = H::parse(data).map_err(|e| format!("bad ELF header: {e}"))?;
-    let endian = header
-        .endian()
-        .map_err(|e| format!("bad ELF header: {e}"))?;
-    let phdrs = header
-        .program_headers(endian, data)
-        .map_err(|e| format!("bad program headers: {e}"))?;
     let mut facts = BinaryFacts {
-        machine: header.e_machine(endian).0,
+        machine: headers.machine,
         size: data.len() as u64,
         has_interp: false,
         has_dynamic: false,
         writable_and_executable: false,
         has_gnu_stack: false,
     };
-    for ph in phdrs {
-        let flags = ph.p_flags(endian).0;
-        match ph.p_type(endian) {
-            elf::PT_INTERP => facts.has_interp = true,
-            elf::PT_DYNAMIC => facts.has_dynamic = true,
-            elf::PT_LOAD | elf::PT_GNU_STACK => {
-                facts.has_gnu_stack |= ph.p_type(endian) == elf::PT_GNU_STACK;
-                if flags & elf::PF_W.0 != 0 && flags & elf::PF_X.0 != 0 {
+    for ph in &headers.segments {
+        match ph.kind {
+            slipway_elf::PT_INTERP => facts.has_interp = true,
+            slipway_elf::PT_DYNAMIC => facts.has_dynamic = true,
+            slipway_elf::PT_LOAD | slipway_elf::PT_GNU_STACK => {
+                facts.has_gnu_stack |= ph.kind == slipway_elf::PT_GNU_STACK;
+                let wx = slipway_elf::PF_W | slipway_elf::PF_X;
+                if ph.flags & wx == wx {
                     facts.writable_and_executable = true;
                 }
             }

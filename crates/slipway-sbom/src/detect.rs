@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use object::{Object, ObjectSection};
-
 use crate::SbomError;
 use crate::model::{CPart, GoBinary, InitProgram, Linkage};
 
@@ -124,8 +122,7 @@ fn gcc_version(text: &str) -> Option<String> {
 
 /// The `.comment` section's text (compiler and linker identification), if any.
 fn comment(elf: &[u8]) -> Option<String> {
-    let file = object::File::parse(elf).ok()?;
-    let data = file.section_by_name(".comment")?.data().ok()?;
+    let data = slipway_elf::section_contents(elf, ".comment").ok()??;
     Some(String::from_utf8_lossy(data).into_owned())
 }
 
