@@ -90,16 +90,11 @@ pub fn post_link(
     let mut debug = None;
     if let Some(d) = &result.debug {
         let path = dir.join(&debug_name);
-        slipway_elf::write_atomic(&path, d, Some(mode_bits(0o644))).map_err(write_err(&path))?;
+        slipway_elf::write_output(&path, d, 0o644).map_err(write_err(&path))?;
         debug = Some(path);
     }
-    slipway_elf::write_atomic(&binary, &result.stripped, Some(mode_bits(0o755)))
-        .map_err(write_err(&binary))?;
+    slipway_elf::write_output(&binary, &result.stripped, 0o755).map_err(write_err(&binary))?;
     Ok(PostLinked { binary, debug })
-}
-
-fn mode_bits(mode: u32) -> std::fs::Permissions {
-    std::os::unix::fs::PermissionsExt::from_mode(mode)
 }
 
 /// What slipway promises about every result: an ELF for the target's

@@ -1,7 +1,8 @@
-//! Strip and split on files: outputs are written to a temporary file beside
-//! the destination and renamed, so no reader ever sees a truncated file.
+//! Strip and split on files: outputs are staged beside the destination and
+//! committed by `slipway_fs`, so no reader ever sees a truncated file.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::ElfError;
@@ -56,19 +57,15 @@ pub fn strip_file(
         debug_crc: None,
     };
     // The two files are independent: write them at the same time, then
-    // rename both only when both are complete (the debug file first, so the
+    // commit both only when both are complete (the debug file first, so the
     // link in OUT never names a file that is not there yet).
+    let mode = perms.mode() & 0o7777;
     let (stripped, debug) = std::thread::scope(|scope| {
         let debug = scope.spawn(|| match (debug_out, &split.debug) {
-            (Some(path), Some(debug)) => write_temp(
-                path,
-                debug,
-                Some(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
-            )
-            .map(Some),
+            (Some(path), Some(debug)) => stage(path, debug).map(Some),
             _ => Ok(None),
         });
-        let stripped = write_temp(output, &split.stripped, Some(perms));
+        let stripped = stage(output, &split.stripped);
         let debug = debug.join().unwrap_or_else(|_| {
             Err(ElfError::Unsupported(
                 "the debug file writer panicked".into(),
@@ -77,22 +74,18 @@ pub fn strip_file(
         (stripped, debug)
     });
     let (stripped, debug) = (stripped?, debug?);
-    if let (Some(tmp), Some(path), Some(d)) = (debug, debug_out, &split.debug) {
-        persist(tmp, path)?;
+    if let (Some(staged), Some(path), Some(d)) = (debug, debug_out, &split.debug) {
+        staged.commit(0o644).map_err(io_error(path))?;
         report.debug = Some((path.to_path_buf(), d.len));
         report.debug_crc = split.debug_crc;
     }
-    persist(stripped, output)?;
+    stripped.commit(mode).map_err(io_error(output))?;
     Ok(report)
 }
 
-/// Write `out` to `path` through a temporary file in the same directory.
-pub fn write_atomic(
-    path: &Path,
-    out: &Output<'_>,
-    perms: Option<std::fs::Permissions>,
-) -> Result<(), ElfError> {
-    persist(write_temp(path, out, perms)?, path)
+/// Write `out` to `path` with `mode`, atomically (through [`slipway_fs::Staged`]).
+pub fn write_output(path: &Path, out: &Output<'_>, mode: u32) -> Result<(), ElfError> {
+    stage(path, out)?.commit(mode).map_err(io_error(path))
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ElfError + '_ {
@@ -103,33 +96,13 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ElfError + '_ {
     }
 }
 
-/// Write `out` into a temporary file beside `path` (removed if dropped).
-fn write_temp(
-    path: &Path,
-    out: &Output<'_>,
-    perms: Option<std::fs::Permissions>,
-) -> Result<tempfile::NamedTempFile, ElfError> {
+/// Write `out` into a staged file beside `path` (removed if dropped).
+fn stage(path: &Path, out: &Output<'_>) -> Result<slipway_fs::Staged, ElfError> {
     let err = io_error(path);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".slipway-")
-        .tempfile_in(dir)
-        .map_err(&err)?;
-    {
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        out.write_to(&mut w).map_err(&err)?;
-        w.flush().map_err(&err)?;
-    }
-    if let Some(p) = perms {
-        tmp.as_file().set_permissions(p).map_err(&err)?;
-    }
-    Ok(tmp)
-}
-
-fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<(), ElfError> {
-    tmp.persist(path).map_err(|e| io_error(path)(e.error))?;
-    Ok(())
+    let mut staged = slipway_fs::Staged::beside(path).map_err(&err)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, staged.file());
+    out.write_to(&mut w).map_err(&err)?;
+    w.flush().map_err(&err)?;
+    drop(w);
+    Ok(staged)
 }
