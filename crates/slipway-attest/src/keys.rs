@@ -457,7 +457,7 @@ mod tests {
         let text = format!("{key:?}");
         assert!(text.contains("sha256:"), "{text}");
         let secret = key.key.to_bytes();
-        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = base16ct::lower::encode_string(&secret);
         assert!(!text.contains(&hex));
     }
 }

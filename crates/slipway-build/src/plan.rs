@@ -223,11 +223,7 @@ fn stage_key(module_dir: &Path, package: &str, target: &Target, cc: CCompiler) -
         h.update(part.as_bytes());
         h.update([0]);
     }
-    h.finalize()
-        .iter()
-        .take(10)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    base16ct::lower::encode_string(&h.finalize()[..10])
 }
 
 /// The `module` directive of a go.mod file.

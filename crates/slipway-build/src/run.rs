@@ -179,10 +179,7 @@ pub(crate) fn package_name(plan: &Plan) -> String {
 }
 
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    base16ct::lower::encode_string(&Sha256::digest(data))
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Option<String> {

@@ -212,7 +212,7 @@ fn build_id(elf: &Elf<'_>) -> Result<Option<String>, ElfError> {
     for (data, align) in blobs {
         for note in notes(data, elf.header.big_endian, align)? {
             if note.name == b"GNU" && note.kind == NT_GNU_BUILD_ID {
-                return Ok(Some(note.desc.iter().map(|b| format!("{b:02x}")).collect()));
+                return Ok(Some(base16ct::lower::encode_string(note.desc)));
             }
         }
     }

@@ -400,7 +400,10 @@ fn looping_version_chains_are_errors() {
     put(&mut d, offset + 2, &0xffffu16.to_le_bytes());
     put(&mut d, aux + 12, &0u32.to_le_bytes());
     let text = version_error(&d);
-    assert!(text.contains("loops") && text.contains("1 of 65535"), "{text}");
+    assert!(
+        text.contains("loops") && text.contains("1 of 65535"),
+        "{text}"
+    );
 
     // A two-entry cycle: the second Vernaux points back at the first, by an
     // offset that wraps around in 32-bit arithmetic (-16).
@@ -414,7 +417,11 @@ fn looping_version_chains_are_errors() {
 
     // The same cycle one level up: the Verneed entry's vn_next wraps back to itself.
     let mut d = c.clone();
-    put(&mut d, offset + 12, &0u32.wrapping_sub(0x10_0000).to_le_bytes());
+    put(
+        &mut d,
+        offset + 12,
+        &0u32.wrapping_sub(0x10_0000).to_le_bytes(),
+    );
     let text = version_error(&d);
     assert!(text.contains("vn_next"), "{text}");
 

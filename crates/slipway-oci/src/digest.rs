@@ -55,13 +55,7 @@ impl<'de> serde::Deserialize<'de> for Digest {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
+    base16ct::lower::encode_string(bytes)
 }
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ pub fn source_date_epoch() -> Result<u64, SbomError> {
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    base16ct::lower::encode_string(bytes)
 }
 
 /// A name-based (version 5) UUID of the subject's digest, the format and the

@@ -39,13 +39,67 @@ fn go_binary() -> &'static [u8] {
     })
 }
 
+/// A module from `go version -m -json` (`{"Path", "Version", "Sum", "Replace"}`).
+fn go_module(m: &Value) -> Module {
+    let field = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    Module {
+        path: field("Path"),
+        version: field("Version"),
+        sum: field("Sum"),
+        replace: m.get("Replace").map(|r| Box::new(go_module(r))),
+    }
+}
+
 #[test]
 fn a_real_binary_reads_like_go_version_m() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hello");
+    std::fs::write(&file, go_binary()).unwrap();
+    let go = require("go", "golang (Go 1.22+ from go.dev)");
+    let text = stdout_ok(
+        &Command::new(go)
+            .args(["version", "-m", "-json"])
+            .arg(&file)
+            .output()
+            .unwrap(),
+        "go version -m -json",
+    );
+    let want: Value = serde_json::from_str(&text).expect("go version -m -json prints JSON");
+    let settings: Vec<(String, String)> = want["Settings"]
+        .as_array()
+        .expect("go reports the build settings")
+        .iter()
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or("").to_string();
+            (text("Key"), text("Value"))
+        })
+        .collect();
+    assert!(settings.iter().any(|(k, v)| k == "CGO_ENABLED" && v == "0"));
+    let expected = GoBuildInfo {
+        version: want["GoVersion"].as_str().unwrap().to_string(),
+        path: want["Path"].as_str().unwrap().to_string(),
+        main: want.get("Main").map(go_module),
+        deps: want
+            .get("Deps")
+            .and_then(Value::as_array)
+            .map(|d| d.iter().map(go_module).collect())
+            .unwrap_or_default(),
+        settings: Settings(settings),
+    };
+
     let bin = slipway_sbom::from_binary(go_binary(), "hello", &CToolchain::default()).unwrap();
-    assert_eq!(bin.build_info.path, "example.com/slipway/hello");
+    assert_eq!(bin.build_info, expected);
     assert!(!bin.is_cgo());
     assert!(bin.c_parts.is_empty());
-    assert_eq!(bin.sha256, slipway_sbom::sha256_hex(go_binary()));
+    // The file's digest as coreutils computes it.
+    let sum = stdout_ok(
+        &Command::new(require("sha256sum", "coreutils"))
+            .arg(&file)
+            .output()
+            .unwrap(),
+        "sha256sum",
+    );
+    assert_eq!(Some(bin.sha256.as_str()), sum.split_whitespace().next());
 }
 
 proptest! {

@@ -1042,10 +1042,7 @@ fn header(h: &[(String, String)], name: &str) -> Option<String> {
 fn sha256(data: &[u8]) -> String {
     use sha2::Digest;
     let d = sha2::Sha256::digest(data);
-    format!(
-        "sha256:{}",
-        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    format!("sha256:{}", base16ct::lower::encode_string(&d))
 }
 
 fn b64(s: &str) -> String {

@@ -35,7 +35,7 @@ impl TestImage {
 
 fn sha256(data: &[u8]) -> String {
     let d = Sha256::digest(data);
-    let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = base16ct::lower::encode_string(&d);
     format!("sha256:{hex}")
 }
 

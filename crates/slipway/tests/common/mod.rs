@@ -132,8 +132,5 @@ pub fn runc_once(bundle: &Path) -> String {
 /// Lowercase hex SHA-256, as digests spell it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    base16ct::lower::encode_string(&sha2::Sha256::digest(bytes))
 }
