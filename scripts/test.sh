@@ -10,4 +10,9 @@ scripts/setup.sh
 # proxy (several minutes the first time); build it before tests run in parallel.
 scripts/install-cosign.sh >/dev/null
 cargo fmt --all -- --check
+# Lints and docs fail the run on any warning, so they never pile up.
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 cargo test --workspace --locked --no-fail-fast "$@"
+# Every fuzz target, 15 s each on its saved corpus (scripts/fuzz.sh).
+scripts/fuzz.sh

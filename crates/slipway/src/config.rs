@@ -22,7 +22,7 @@ pub struct Config {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageConfig {
-    /// NAME[:TAG] inside the output.
+    /// `NAME[:TAG]` inside the output.
     pub tag: Option<String>,
     /// oci | oci-archive | docker-archive.
     pub format: Option<String>,

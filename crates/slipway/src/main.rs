@@ -2,6 +2,9 @@
 //! turn errors into a message that says what to do and an exit code that
 //! says what kind of failure it was.
 
+// cli.rs's doc comments are the --help text clap prints, where `[:tag]` means
+// an optional part and `<digest>` a placeholder, not rustdoc links or HTML.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 mod cli;
 mod commands;
 mod config;

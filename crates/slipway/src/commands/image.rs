@@ -352,7 +352,7 @@ fn provenance(plan: &slipway_build::Plan, meta: &BTreeMap<String, String>) -> Pr
     }
 }
 
-/// `--allow-secret` flags and `allow_secrets` in [image], together.
+/// `--allow-secret` flags and `allow_secrets` in `[image]`, together.
 fn allow_list(flags: &[String], icfg: &ImageConfig) -> anyhow::Result<Vec<Allow>> {
     let from_config = icfg.allow_secrets.iter().flatten();
     let flagged = flags.iter().map(|f| (f, "--allow-secret"));
