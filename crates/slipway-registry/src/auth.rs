@@ -120,6 +120,22 @@ impl Token {
     }
 }
 
+/// Read a token service's JSON reply into a token that lasts from `now`.
+pub(crate) fn read_token_reply(body: &[u8], now: Instant) -> crate::Result<Token> {
+    let parsed: TokenReply = serde_json::from_slice(body).map_err(|e| {
+        crate::RegistryError::Remote(format!("the token service sent invalid JSON: {e}"))
+    })?;
+    Token::from_reply(parsed, now)
+        .ok_or_else(|| crate::RegistryError::Remote("the token service sent no token".to_string()))
+}
+
+/// Whether a token service's reply holds a usable token; the token itself
+/// stays inside the client. For the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub fn token_reply_is_usable(body: &[u8]) -> bool {
+    read_token_reply(body, Instant::now()).is_ok()
+}
+
 /// Scopes for acting on `repository` (plus pull on mount sources), sorted
 /// so equal needs share one cached token.
 pub(crate) fn scopes(repository: &str, push: bool, mount_from: &[String]) -> Vec<String> {

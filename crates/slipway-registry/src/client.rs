@@ -12,7 +12,7 @@ use ureq::http::{Response, StatusCode};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
-use crate::auth::{Challenge, Token, TokenReply, parse_challenge};
+use crate::auth::{Challenge, Token, parse_challenge, read_token_reply};
 use crate::credentials::{self, Credentials};
 use crate::error::{RegistryError, Result};
 
@@ -446,12 +446,7 @@ impl Client {
                     ))));
                 }
                 let body = read_limited(&mut resp, 1 << 20)?;
-                let parsed: TokenReply = serde_json::from_slice(&body).map_err(|e| {
-                    RegistryError::Remote(format!("the token service sent invalid JSON: {e}"))
-                })?;
-                reply = Some(Token::from_reply(parsed, Instant::now()).ok_or_else(|| {
-                    RegistryError::Remote("the token service sent no token".to_string())
-                })?);
+                reply = Some(read_token_reply(&body, Instant::now())?);
                 Ok(())
             },
             false,

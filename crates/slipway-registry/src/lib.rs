@@ -18,6 +18,7 @@ mod reference;
 mod remote;
 mod store;
 
+pub use auth::{Challenge, parse_challenge, token_reply_is_usable};
 pub use client::{Client, ClientOptions, Counters, RetryPolicy, is_loopback};
 pub use copy::{Closure, CopyOptions, CopyReport, attachment_tag, closure, copy, copy_root};
 pub use credentials::{Credentials, Secret, docker_config_path, from_docker_config};

@@ -1,0 +1,76 @@
+//! OSV entries in a Go vulnerability database: read, checked and matched
+//! against a binary's modules, as `slipway scan` does.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::{Value, json};
+use slipway_elf::{GoBuildInfo, Module, Settings};
+
+fn module(path: &str, version: &str) -> Module {
+    Module {
+        path: path.into(),
+        version: version.into(),
+        sum: String::new(),
+        replace: None,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("a temporary directory"));
+    let root = dir.path();
+    // The index lists the entry under its own id and packages, when it names
+    // them, so the scan reaches the matching code.
+    let loose: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
+    let id = loose["id"].as_str().unwrap_or("GO-2026-0001");
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return;
+    }
+    let mut paths: Vec<String> = loose["affected"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["package"]["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    paths.push("stdlib".into());
+    paths.sort();
+    paths.dedup();
+    let index: Vec<Value> = paths
+        .iter()
+        .map(|p| json!({"path": p, "vulns": [{"id": id, "modified": "2026-01-01T00:00:00Z"}]}))
+        .collect();
+    std::fs::create_dir_all(root.join("ID")).expect("ID/");
+    std::fs::create_dir_all(root.join("index")).expect("index/");
+    std::fs::write(root.join("index/modules.json"), Value::from(index).to_string()).expect("index");
+    std::fs::write(root.join(format!("ID/{id}.json")), data).expect("entry");
+    let Ok(db) = slipway_scan::osv::Database::open(root) else {
+        return;
+    };
+    // The installed versions: a few fixed ones and each version the entry names.
+    let mut versions = vec!["v0.0.0-20240101000000-abcdef123456".to_string(), "v1.2.3".into()];
+    for ev in loose["affected"][0]["ranges"][0]["events"].as_array().into_iter().flatten() {
+        for k in ["introduced", "fixed", "last_affected"] {
+            if let Some(v) = ev[k].as_str() {
+                versions.push(format!("v{v}"));
+            }
+        }
+    }
+    for v in versions.iter().take(8) {
+        let info = GoBuildInfo {
+            version: "go1.22.1".into(),
+            path: "example.com/m".into(),
+            main: Some(module("example.com/m", "(devel)")),
+            deps: paths.iter().filter(|p| *p != "stdlib").map(|p| module(p, v)).collect(),
+            settings: Settings(vec![
+                ("GOOS".into(), "linux".into()),
+                ("GOARCH".into(), "amd64".into()),
+            ]),
+        };
+        let _ = db.scan(&info);
+    }
+    let _ = std::fs::remove_file(root.join(format!("ID/{id}.json")));
+});
