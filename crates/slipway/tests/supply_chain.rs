@@ -339,37 +339,96 @@ fn hello_with_a_dependency(dir: &Path) -> PathBuf {
     m
 }
 
+// ---------------------------------------------------------------- shared fixture
+
+/// A key pair made once per test process.
+struct Key {
+    private: String,
+    public: String,
+    fingerprint: String,
+}
+
+/// What several tests start from, built once per test process: three key
+/// pairs and the example's two-platform pure-Go image in an OCI layout,
+/// unsigned. Tests copy it; none changes it.
+struct Fixture {
+    dir: PathBuf,
+    release: Key,
+    second: Key,
+    other: Key,
+    layout: PathBuf,
+    digest: String,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        // Under cargo's per-target scratch directory: a static is never dropped.
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap()
+            .keep();
+        let key = |name: &str| {
+            let (private, public, fingerprint) = keygen(&dir, name);
+            Key {
+                private,
+                public,
+                fingerprint,
+            }
+        };
+        let (release, second, other) = (key("release"), key("second"), key("other"));
+        let m = hello(&dir);
+        let layout = dir.join("layout");
+        image(&m, &["--platform", TWO, "--libc", "none"], &layout);
+        let digest = root_digest(&layout);
+        Fixture {
+            dir,
+            release,
+            second,
+            other,
+            layout,
+            digest,
+        }
+    })
+}
+
+/// The fixture's image on a fresh registry as `team/hello:v1`.
+fn image_on_a_registry() -> (TestRegistry, String) {
+    let fx = fixture();
+    let reg = TestRegistry::plain();
+    let reference = reg.reference("team/hello:v1");
+    let copied = ok_json(&[
+        "copy",
+        &format!("oci:{}", fx.layout.display()),
+        &reference,
+        "--json",
+    ]);
+    assert_eq!(copied["digest"], fx.digest.as_str());
+    (reg, reference)
+}
+
+/// [`image_on_a_registry`], signed by the release and the second key.
+fn signed_twice_on_a_registry() -> (TestRegistry, String) {
+    let fx = fixture();
+    let (reg, reference) = image_on_a_registry();
+    ok(&["sign", &reference, "--key", &fx.release.private]);
+    ok(&["sign", &reference, "--key", &fx.second.private]);
+    (reg, reference)
+}
+
 // ---------------------------------------------------------------- 1, 3, 4: registry, air gap, cosign
 
 #[test]
-fn sign_verify_on_a_registry_carry_through_an_air_gap_and_cosign_agrees() {
-    let tmp = tempfile::tempdir().unwrap();
-    let m = hello(tmp.path());
-    let (key, public, fingerprint) = keygen(tmp.path(), "release");
-    let (key2, public2, fingerprint2) = keygen(tmp.path(), "second");
-    let (_, other_public, other_fingerprint) = keygen(tmp.path(), "other");
-    let reg = TestRegistry::plain();
-    let reference = reg.reference("team/hello:v1");
-
-    let pushed = ok_json(&[
-        "push",
-        s(&m),
-        &reference,
-        "--platform",
-        TWO,
-        "--libc",
-        "none",
-        "--json",
-    ]);
-    let digest = pushed["digest"].as_str().unwrap().to_string();
+fn sign_then_verify_on_a_registry() {
+    let fx = fixture();
+    let (reg, reference) = image_on_a_registry();
+    let digest = fx.digest.clone();
     let sig_tag = attached(&digest, "sig");
     let sig_ref = reg.reference(&format!("team/hello:{sig_tag}"));
 
-    // Sign, and verify with the key.
-    let signed = ok_json(&["sign", &reference, "--key", &key, "--json"]);
+    let signed = ok_json(&["sign", &reference, "--key", &fx.release.private, "--json"]);
     assert_eq!(signed["digest"], digest.as_str());
     assert_eq!(signed["tag"], sig_tag.as_str());
-    assert_eq!(signed["key"], fingerprint.as_str());
+    assert_eq!(signed["key"], fx.release.fingerprint.as_str());
     assert_eq!(signed["added"], true);
     let (sig_digest, sig_manifest) = skopeo_raw(&sig_ref);
     assert_eq!(
@@ -377,29 +436,44 @@ fn sign_verify_on_a_registry_carry_through_an_air_gap_and_cosign_agrees() {
         Some(sig_digest.clone())
     );
     assert_eq!(sig_manifest["layers"].as_array().unwrap().len(), 1);
-    let verified = ok_json(&["verify", &reference, "--key", &public, "--json"]);
+    let verified = ok_json(&["verify", &reference, "--key", &fx.release.public, "--json"]);
     assert_eq!(verified["digest"], digest.as_str());
     assert_eq!(
         verified["signatures"][0]["identity"],
         reg.reference("team/hello")
     );
+}
 
-    // A key that never signed: exit 1, and the message names both keys.
-    let err = fails(&["verify", &reference, "--key", &other_public], 1);
+#[test]
+fn a_key_that_never_signed_is_named_with_the_signer() {
+    let fx = fixture();
+    let (_reg, reference) = image_on_a_registry();
+    ok(&["sign", &reference, "--key", &fx.release.private]);
+    let err = fails(&["verify", &reference, "--key", &fx.other.public], 1);
     assert!(err.contains("signed by a different key"), "{err}");
     assert!(
-        err.contains(&other_fingerprint),
+        err.contains(&fx.other.fingerprint),
         "names the key given: {err}"
     );
-    assert!(err.contains(&fingerprint), "names the signer: {err}");
+    assert!(
+        err.contains(&fx.release.fingerprint),
+        "names the signer: {err}"
+    );
+}
 
-    // Re-signing with the same key changes nothing in the registry.
-    let again = ok_json(&["sign", &reference, "--key", &key, "--json"]);
+#[test]
+fn re_signing_is_idempotent_and_a_second_key_adds_a_layer() {
+    let fx = fixture();
+    let (reg, reference) = image_on_a_registry();
+    let sig_ref = reg.reference(&format!("team/hello:{}", attached(&fx.digest, "sig")));
+    ok(&["sign", &reference, "--key", &fx.release.private]);
+    let (sig_digest, sig_manifest) = skopeo_raw(&sig_ref);
+
+    let again = ok_json(&["sign", &reference, "--key", &fx.release.private, "--json"]);
     assert_eq!(again["added"], false);
     assert_eq!(skopeo_raw(&sig_ref).0, sig_digest, "idempotent re-sign");
 
-    // A second key adds a layer; both keys verify, the old layer is kept.
-    let second = ok_json(&["sign", &reference, "--key", &key2, "--json"]);
+    let second = ok_json(&["sign", &reference, "--key", &fx.second.private, "--json"]);
     assert_eq!(second["added"], true);
     let (two_digest, two) = skopeo_raw(&sig_ref);
     assert_ne!(two_digest, sig_digest);
@@ -409,39 +483,54 @@ fn sign_verify_on_a_registry_carry_through_an_air_gap_and_cosign_agrees() {
         layers[0], sig_manifest["layers"][0],
         "the first signature is kept"
     );
-    for (public, fp) in [(&public, &fingerprint), (&public2, &fingerprint2)] {
-        ok(&["verify", &reference, "--key", public]);
-        let v = ok_json(&["verify", &reference, "--key", public, "--json"]);
+    for key in [&fx.release, &fx.second] {
+        ok(&["verify", &reference, "--key", &key.public]);
+        let v = ok_json(&["verify", &reference, "--key", &key.public, "--json"]);
+        let fp = &key.fingerprint;
         assert_eq!(v["signatures"].as_array().unwrap().len(), 1, "{fp}: {v}");
         assert_eq!(v["other_layers"].as_array().unwrap().len(), 1, "{fp}: {v}");
     }
+}
 
-    // cosign accepts both signatures on the registry, and refuses a third key.
+#[test]
+fn cosign_accepts_both_signatures_and_refuses_a_third_key() {
+    let fx = fixture();
+    let (reg, _reference) = signed_twice_on_a_registry();
     let cosign = cosign();
-    let by_digest = reg.reference(&format!("team/hello@{digest}"));
-    for p in [&public, &public2] {
+    let by_digest = reg.reference(&format!("team/hello@{}", fx.digest));
+    for p in [&fx.release.public, &fx.second.public] {
         let out = cosign_verify(&cosign, &["verify"], p, &by_digest);
         let said = stdout_ok(&out, &format!("cosign verify --key {p}"));
         let claims = first_json_line(&said);
         assert_eq!(
             claims[0]["critical"]["image"]["docker-manifest-digest"],
-            digest.as_str()
+            fx.digest.as_str()
         );
     }
     assert!(
-        !cosign_verify(&cosign, &["verify"], &other_public, &by_digest)
+        !cosign_verify(&cosign, &["verify"], &fx.other.public, &by_digest)
             .status
             .success()
     );
+}
 
-    // Air gap: registry -> archive (signatures travel) -> verify offline.
+#[test]
+fn signatures_carry_through_an_air_gap() {
+    let fx = fixture();
+    let (reg, reference) = signed_twice_on_a_registry();
+    let digest = fx.digest.clone();
+    let sig_tag = attached(&digest, "sig");
+    let (two_digest, _) = skopeo_raw(&reg.reference(&format!("team/hello:{sig_tag}")));
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Registry -> archive (signatures travel) -> verify offline.
     let archive = tmp.path().join("hello.tar");
     let archive_ref = format!("oci-archive:{}", archive.display());
     let copied = ok_json(&["copy", &reference, &archive_ref, "--json"]);
     assert_eq!(copied["digest"], digest.as_str());
-    ok(&["verify", &archive_ref, "--key", &public]);
-    ok(&["verify", &archive_ref, "--key", &public2]);
-    fails(&["verify", &archive_ref, "--key", &other_public], 1);
+    ok(&["verify", &archive_ref, "--key", &fx.release.public]);
+    ok(&["verify", &archive_ref, "--key", &fx.second.public]);
+    fails(&["verify", &archive_ref, "--key", &fx.other.public], 1);
 
     // The wrong key on the far side: nothing is pushed, not even the tag.
     let err = fails(
@@ -450,7 +539,7 @@ fn sign_verify_on_a_registry_carry_through_an_air_gap_and_cosign_agrees() {
             &archive_ref,
             &reg.reference("plant/hello:v1"),
             "--verify-key",
-            &other_public,
+            &fx.other.public,
         ],
         1,
     );
@@ -467,23 +556,23 @@ fn sign_verify_on_a_registry_carry_through_an_air_gap_and_cosign_agrees() {
         &archive_ref,
         &plant,
         "--verify-key",
-        &public,
+        &fx.release.public,
         "--json",
     ]);
     assert_eq!(landed["digest"], digest.as_str());
     assert_eq!(reg.tag_digest("plant/hello", "v1"), Some(digest.clone()));
     assert_eq!(
         reg.tag_digest("plant/hello", &sig_tag),
-        Some(two_digest.clone()),
+        Some(two_digest),
         "the same .sig manifest, byte for byte"
     );
-    ok(&["verify", &plant, "--key", &public]);
-    ok(&["verify", &plant, "--key", &public2]);
+    ok(&["verify", &plant, "--key", &fx.release.public]);
+    ok(&["verify", &plant, "--key", &fx.second.public]);
     // The payload still names team/hello; cosign accepts the signature in
     // the repository it was carried to.
     let plant_digest = reg.reference(&format!("plant/hello@{digest}"));
     stdout_ok(
-        &cosign_verify(&cosign, &["verify"], &public, &plant_digest),
+        &cosign_verify(&cosign(), &["verify"], &fx.release.public, &plant_digest),
         "cosign verify after the air gap",
     );
 }
@@ -505,74 +594,114 @@ fn tampered(case: &Path, public: &str) -> String {
     err.replace(s(case), "LAYOUT")
 }
 
-#[test]
-fn every_tampering_case_has_its_own_message() {
-    let tmp = tempfile::tempdir().unwrap();
-    let m = hello(tmp.path());
-    let (key, public, fingerprint) = keygen(tmp.path(), "k");
-    let (_, other_public, other_fingerprint) = keygen(tmp.path(), "other");
-    let base = tmp.path().join("base");
-    image(&m, &["--platform", TWO, "--libc", "none"], &base);
-    let digest = root_digest(&base);
-    let sig_tag = attached(&digest, "sig");
-    let case = |name: &str| {
-        let dir = tmp.path().join(name);
-        copy_tree(&base, &dir);
-        dir
-    };
+/// The fixture's image signed by the release key in a layout, and what the
+/// signature is made of; each tampering case edits its own copy.
+struct SignedLayout {
+    dir: PathBuf,
+    sig_tag: String,
+    sig_manifest: Value,
+    payload_digest: String,
+    payload: Vec<u8>,
+}
 
-    let unsigned = case("unsigned");
-    ok(&["sign", &format!("oci:{}", base.display()), "--key", &key]);
-    assert!(tagged(&base, &sig_tag).is_some(), "{:?}", tags(&base));
-    ok(&[
-        "verify",
-        &format!("oci:{}", base.display()),
-        "--key",
-        &public,
-    ]);
-    let sig_manifest_digest = tagged(&base, &sig_tag).unwrap()["digest"]
-        .as_str()
+fn signed_layout() -> &'static SignedLayout {
+    static SIGNED: std::sync::OnceLock<SignedLayout> = std::sync::OnceLock::new();
+    SIGNED.get_or_init(|| {
+        let fx = fixture();
+        let dir = fx.dir.join("signed");
+        copy_tree(&fx.layout, &dir);
+        let sig_tag = attached(&fx.digest, "sig");
+        ok(&[
+            "sign",
+            &format!("oci:{}", dir.display()),
+            "--key",
+            &fx.release.private,
+        ]);
+        assert!(tagged(&dir, &sig_tag).is_some(), "{:?}", tags(&dir));
+        ok(&[
+            "verify",
+            &format!("oci:{}", dir.display()),
+            "--key",
+            &fx.release.public,
+        ]);
+        let sig_manifest_digest = tagged(&dir, &sig_tag).unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let sig_manifest = blob_json(&dir, &sig_manifest_digest);
+        let payload_digest = sig_manifest["layers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let payload = std::fs::read(blob_file(&dir, &payload_digest)).unwrap();
+        assert!(
+            String::from_utf8_lossy(&payload)
+                .contains(&format!("\"docker-manifest-digest\":\"{}\"", fx.digest)),
+            "the payload names the image"
+        );
+        SignedLayout {
+            dir,
+            sig_tag,
+            sig_manifest,
+            payload_digest,
+            payload,
+        }
+    })
+}
+
+/// A private copy of `from` for one case.
+fn case(tmp: &Path, from: &Path, name: &str) -> PathBuf {
+    let dir = tmp.join(name);
+    copy_tree(from, &dir);
+    dir
+}
+
+fn evil_payload() -> String {
+    let evil = String::from_utf8(signed_layout().payload.clone())
         .unwrap()
-        .to_string();
-    let sig_manifest = blob_json(&base, &sig_manifest_digest);
-    let payload_digest = sig_manifest["layers"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let payload = std::fs::read(blob_file(&base, &payload_digest)).unwrap();
-    assert!(
-        String::from_utf8_lossy(&payload)
-            .contains(&format!("\"docker-manifest-digest\":\"{digest}\"")),
-        "the payload names the image"
-    );
+        .replace(
+            "\"docker-reference\":\"hello\"",
+            "\"docker-reference\":\"evil\"",
+        );
+    assert_ne!(evil.as_bytes(), signed_layout().payload.as_slice());
+    evil
+}
 
-    let mut messages: Vec<(&str, String)> = Vec::new();
+fn no_signature(tmp: &Path) -> String {
+    let fx = fixture();
+    tampered(&case(tmp, &fx.layout, "unsigned"), &fx.release.public)
+}
 
-    // 1. No signature at all.
-    messages.push(("no signature", tampered(&unsigned, &public)));
-
-    // 2. A payload replaced after signing: a new blob, the layer pointed at it.
-    let replaced = case("replaced");
-    let evil = String::from_utf8(payload.clone()).unwrap().replace(
-        "\"docker-reference\":\"hello\"",
-        "\"docker-reference\":\"evil\"",
-    );
-    assert_ne!(evil.as_bytes(), payload.as_slice());
-    let (evil_digest, evil_size) = put_blob(&replaced, evil.as_bytes());
-    let mut manifest = sig_manifest.clone();
+/// A payload replaced after signing: a new blob, the layer pointed at it.
+fn replaced_payload(tmp: &Path) -> String {
+    let sl = signed_layout();
+    let replaced = case(tmp, &sl.dir, "replaced");
+    let (evil_digest, evil_size) = put_blob(&replaced, evil_payload().as_bytes());
+    let mut manifest = sl.sig_manifest.clone();
     manifest["layers"][0]["digest"] = evil_digest.into();
     manifest["layers"][0]["size"] = evil_size.into();
-    retag(&replaced, &sig_tag, &manifest);
-    messages.push(("replaced payload", tampered(&replaced, &public)));
+    retag(&replaced, &sl.sig_tag, &manifest);
+    tampered(&replaced, &fixture().release.public)
+}
 
-    // 3. The payload edited in place: the blob no longer matches its digest.
-    let in_place = case("in-place");
-    std::fs::write(blob_file(&in_place, &payload_digest), evil.as_bytes()).unwrap();
-    messages.push(("payload edited in place", tampered(&in_place, &public)));
+/// The payload edited in place: the blob no longer matches its digest.
+fn payload_edited_in_place(tmp: &Path) -> String {
+    let sl = signed_layout();
+    let in_place = case(tmp, &sl.dir, "in-place");
+    std::fs::write(
+        blob_file(&in_place, &sl.payload_digest),
+        evil_payload().as_bytes(),
+    )
+    .unwrap();
+    tampered(&in_place, &fixture().release.public)
+}
 
-    // 4. Another image's .sig under this image's tag: sign the amd64
-    //    manifest (tagged for the purpose), then move its .sig over ours.
-    let other = case("other-image");
+/// Another image's .sig under this image's tag: sign the amd64 manifest
+/// (tagged for the purpose), then move its .sig over ours. Returns the
+/// message and the amd64 manifest's digest.
+fn another_images_signature(tmp: &Path) -> (String, String) {
+    let (fx, sl) = (fixture(), signed_layout());
+    let other = case(tmp, &sl.dir, "other-image");
     let (_, amd64) = platform_manifests(&other)
         .into_iter()
         .find(|(p, _)| p == "linux/amd64")
@@ -590,7 +719,7 @@ fn every_tampering_case_has_its_own_message() {
         "sign",
         &format!("oci:{}:amd64", other.display()),
         "--key",
-        &key,
+        &fx.release.private,
         "--identity",
         "hello",
     ]);
@@ -601,94 +730,148 @@ fn every_tampering_case_has_its_own_message() {
             tag != Some("amd64") && tag != Some(&attached(&amd64, "sig"))
         });
         for m in list.iter_mut() {
-            if m["annotations"]["org.opencontainers.image.ref.name"] == sig_tag.as_str() {
+            if m["annotations"]["org.opencontainers.image.ref.name"] == sl.sig_tag.as_str() {
                 m["digest"] = amd64_sig["digest"].clone();
                 m["size"] = amd64_sig["size"].clone();
             }
         }
     });
     assert_eq!(tagged(&other, "latest").unwrap(), entry);
-    messages.push(("another image's signature", tampered(&other, &public)));
+    (tampered(&other, &fx.release.public), amd64)
+}
 
-    // 5. One signature byte flipped (the last byte of s: still valid DER).
-    let flipped = case("flipped");
+/// One signature byte flipped (the last byte of s: still valid DER).
+fn flipped_signature_byte(tmp: &Path) -> String {
+    let sl = signed_layout();
+    let flipped = case(tmp, &sl.dir, "flipped");
     let b64 = base64::engine::general_purpose::STANDARD;
     let annotation = "dev.cosignproject.cosign/signature";
     let mut sig = b64
         .decode(
-            sig_manifest["layers"][0]["annotations"][annotation]
+            sl.sig_manifest["layers"][0]["annotations"][annotation]
                 .as_str()
                 .unwrap(),
         )
         .unwrap();
     *sig.last_mut().unwrap() ^= 0x01;
-    let mut manifest = sig_manifest.clone();
+    let mut manifest = sl.sig_manifest.clone();
     manifest["layers"][0]["annotations"][annotation] = b64.encode(&sig).into();
-    retag(&flipped, &sig_tag, &manifest);
-    messages.push(("flipped signature byte", tampered(&flipped, &public)));
+    retag(&flipped, &sl.sig_tag, &manifest);
+    tampered(&flipped, &fixture().release.public)
+}
 
-    // 6. The wrong key.
-    let signed = case("signed");
+fn wrong_key(tmp: &Path) -> String {
+    let (fx, sl) = (fixture(), signed_layout());
+    let signed = case(tmp, &sl.dir, "signed");
     ok(&[
         "verify",
         &format!("oci:{}", signed.display()),
         "--key",
-        &public,
+        &fx.release.public,
     ]);
-    messages.push(("wrong key", tampered(&signed, &other_public)));
+    tampered(&signed, &fx.other.public)
+}
 
-    let expect = [
-        (
-            "no signature",
-            vec!["has no signature".to_string(), sig_tag.clone()],
-        ),
-        (
-            "replaced payload",
-            vec!["tampered payload".into(), "replaced after signing".into()],
-        ),
-        (
-            "payload edited in place",
-            vec!["is corrupt".into(), payload_digest.clone()],
-        ),
-        (
-            "another image's signature",
-            vec!["valid but for another image".into(), amd64.clone()],
-        ),
-        (
-            "flipped signature byte",
-            vec!["corrupted signature".into(), fingerprint.clone()],
-        ),
-        (
-            "wrong key",
-            vec![
-                "signed by a different key".into(),
-                fingerprint.clone(),
-                other_fingerprint.clone(),
-            ],
-        ),
-    ];
-    for ((name, message), (expected_name, needles)) in messages.iter().zip(&expect) {
-        assert_eq!(name, expected_name);
-        for needle in needles {
-            assert!(
-                message.contains(needle.as_str()),
-                "{name}: expected {needle:?} in:\n{message}"
-            );
-        }
-        eprintln!("{name}: {}", message.trim());
+fn assert_says(name: &str, message: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(
+            message.contains(needle),
+            "{name}: expected {needle:?} in:\n{message}"
+        );
     }
+    eprintln!("{name}: {}", message.trim());
+}
+
+#[test]
+fn tampering_no_signature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sig_tag = attached(&fixture().digest, "sig");
+    assert_says(
+        "no signature",
+        &no_signature(tmp.path()),
+        &["has no signature", &sig_tag],
+    );
+}
+
+#[test]
+fn tampering_replaced_payload() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_says(
+        "replaced payload",
+        &replaced_payload(tmp.path()),
+        &["tampered payload", "replaced after signing"],
+    );
+}
+
+#[test]
+fn tampering_payload_edited_in_place_is_an_integrity_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let message = payload_edited_in_place(tmp.path());
+    assert_says(
+        "payload edited in place",
+        &message,
+        &["is corrupt", &signed_layout().payload_digest],
+    );
+    // Caught as an integrity problem, not as a signature that merely fails.
+    assert!(
+        !message.contains("different key") && !message.contains("corrupted signature"),
+        "{message}"
+    );
+}
+
+#[test]
+fn tampering_another_images_signature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (message, amd64) = another_images_signature(tmp.path());
+    assert_says(
+        "another image's signature",
+        &message,
+        &["valid but for another image", &amd64],
+    );
+}
+
+#[test]
+fn tampering_flipped_signature_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_says(
+        "flipped signature byte",
+        &flipped_signature_byte(tmp.path()),
+        &["corrupted signature", &fixture().release.fingerprint],
+    );
+}
+
+#[test]
+fn tampering_wrong_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = fixture();
+    assert_says(
+        "wrong key",
+        &wrong_key(tmp.path()),
+        &[
+            "signed by a different key",
+            &fx.release.fingerprint,
+            &fx.other.fingerprint,
+        ],
+    );
+}
+
+#[test]
+fn every_tampering_case_has_its_own_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let messages = [
+        ("no signature", no_signature(t)),
+        ("replaced payload", replaced_payload(t)),
+        ("payload edited in place", payload_edited_in_place(t)),
+        ("another image's signature", another_images_signature(t).0),
+        ("flipped signature byte", flipped_signature_byte(t)),
+        ("wrong key", wrong_key(t)),
+    ];
     for (i, (a, ma)) in messages.iter().enumerate() {
         for (b, mb) in &messages[i + 1..] {
             assert_ne!(ma, mb, "{a} and {b} say the same thing");
         }
     }
-    // The in-place edit is caught as an integrity problem, not as a
-    // signature that merely fails.
-    let in_place_msg = &messages[2].1;
-    assert!(
-        !in_place_msg.contains("different key") && !in_place_msg.contains("corrupted signature"),
-        "{in_place_msg}"
-    );
 }
 
 // ---------------------------------------------------------------- 4, 5: push/image --sign-key --sbom
