@@ -11,3 +11,6 @@ scripts/setup.sh
 scripts/install-cosign.sh >/dev/null
 cargo fmt --all -- --check
 cargo test --workspace --locked --no-fail-fast "$@"
+# The pip route: build the wheel, install it into a fresh virtualenv, and run
+# slipway doctor and a pure-Go image build from there.
+scripts/test-wheel.sh
