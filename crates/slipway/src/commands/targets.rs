@@ -72,10 +72,10 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
     }
     println!(
         "\nWrite a platform as linux/<arch>[/<variant>[+option...]], e.g. linux/arm/v6, linux/mipsle/softfloat,\n\
-linux/arm64/v8.2+lse. libc modes:\n\
-  none       CGO_ENABLED=0, static; needs only Go (slipway ships the init)\n\
-  musl       cgo, static; needs zig\n\
-  glibc:X.Y  cgo, dynamic, runs on glibc >= X.Y; needs zig or a GNU cross gcc\n\
+linux/arm64/v8.2+lse. libc modes:\n  \
+none       CGO_ENABLED=0, static; needs only Go (slipway ships the init)\n  \
+musl       cgo, static; needs zig\n  \
+glibc:X.Y  cgo, dynamic, runs on glibc >= X.Y; needs zig or a GNU cross gcc\n\
 First-class Go ports: amd64, 386, arm, arm64.\n\
 Go 1.24+ binaries need Linux 3.2 or newer on the device."
     );
