@@ -20,9 +20,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# zig, pinned: slipway's shipped init (init/prebuilt/) is checked byte for byte
+# against a build by exactly this version.
+zig_version=0.17.1
 if ! command -v zig >/dev/null 2>&1 && ! python3 -c 'import ziglang' 2>/dev/null; then
-  say "installing zig (pip install ziglang)"
-  python3 -m pip install --quiet ziglang 2>/dev/null || python3 -m pip install --quiet --break-system-packages ziglang
+  say "installing zig (pip install ziglang==$zig_version)"
+  python3 -m pip install --quiet "ziglang==$zig_version" 2>/dev/null || python3 -m pip install --quiet --break-system-packages "ziglang==$zig_version"
 fi
 
 # The SBOM tests check slipway's documents with the formats' own validators.

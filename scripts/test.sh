@@ -16,3 +16,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 cargo test --workspace --locked --no-fail-fast "$@"
 # Every fuzz target, 15 s each on its saved corpus (scripts/fuzz.sh).
 scripts/fuzz.sh
+# The pip route: build the wheel, install it into a fresh virtualenv, and run
+# slipway doctor and a pure-Go image build from there.
+scripts/test-wheel.sh

@@ -8,6 +8,8 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 use slipway_platform::{CCompiler, Libc, Target, check_ldflags};
+use slipway_toolchain::runtime::Runtime;
+use slipway_toolchain::zigcc::ZigCcTarget;
 use slipway_toolchain::{CCompilers, CacheDir, GoToolchain, PASSED_THROUGH};
 
 use crate::BuildError;
@@ -54,6 +56,9 @@ pub struct Plan {
     pub out_dir: PathBuf,
     pub strip: StripPolicy,
     pub targets: Vec<PlannedTarget>,
+    /// slipway's cache, where the staging files are and where zig's C
+    /// runtimes are recorded once built.
+    pub cache: CacheDir,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +71,9 @@ pub struct PlannedTarget {
     /// Where `go build` writes. It stays between runs so Go's own up-to-date
     /// check makes a no-op rebuild cost no link.
     pub stage: PathBuf,
+    /// The zig C runtime a cgo target links against (`None` without cgo or
+    /// with a GNU compiler): cold until zig has built it once on this machine.
+    pub runtime: Option<Runtime>,
 }
 
 impl PlannedTarget {
@@ -160,7 +168,14 @@ pub fn plan(
             "stage/{}/{name}",
             stage_key(&req.module_dir, &req.package, target, req.cc)
         ));
+        let runtime = match (compilers.zig(), req.cc, target.libc.cgo()) {
+            (Some(zig), CCompiler::Zig, true) => {
+                ZigCcTarget::for_target(target).map(|t| Runtime::new(&zig.version, t))
+            }
+            _ => None,
+        };
         targets.push(PlannedTarget {
+            runtime,
             args: go_build_args(req, target, &stage),
             env: vars,
             target: target.clone(),
@@ -181,6 +196,7 @@ pub fn plan(
         out_dir: req.out_dir.clone(),
         strip: req.strip,
         targets,
+        cache: cache.clone(),
     })
 }
 

@@ -86,6 +86,36 @@ fn linker_script(platform: &Platform) -> Option<&'static str> {
     (platform.arch.is_mips32() || platform.arch.is_mips64()).then_some(MIPS_DISCARD_SCRIPT)
 }
 
+/// The key of everything that decides the bytes of `source` compiled for
+/// `platform` by zig `zig_version`: the source, the flags, the zig target and
+/// CPU, the linker script. Two builds with the same key give the same bytes.
+pub fn input_key(
+    name: &str,
+    source: &str,
+    platform: &Platform,
+    zig_version: &str,
+) -> Result<String, InitError> {
+    let (triple, mcpu) = zig_target(platform)?;
+    let mut key = Sha256::new();
+    for part in [
+        "slipway static C v1",
+        name,
+        source,
+        &triple,
+        mcpu.unwrap_or(""),
+        zig_version,
+        linker_script(platform).unwrap_or(""),
+    ] {
+        key.update(part.as_bytes());
+        key.update([0u8]);
+    }
+    for flag in flags(platform) {
+        key.update(flag.as_bytes());
+        key.update([0u8]);
+    }
+    Ok(hex(&key.finalize()))
+}
+
 /// Compile `source` (one C file) for `platform` into a static executable
 /// named `name`, or return the cached one. The cache key covers the source,
 /// the flags, the zig target and the zig version; the entry is checked
@@ -100,25 +130,7 @@ pub fn compile_static(
     let (triple, mcpu) = zig_target(platform)?;
     zig.check(&Target::new(platform.clone(), Libc::Musl))?;
     let flags = flags(platform);
-
-    let mut key = Sha256::new();
-    for part in [
-        "slipway static C v1",
-        name,
-        source,
-        &triple,
-        mcpu.unwrap_or(""),
-        &zig.version,
-        linker_script(platform).unwrap_or(""),
-    ] {
-        key.update(part.as_bytes());
-        key.update([0u8]);
-    }
-    for flag in &flags {
-        key.update(flag.as_bytes());
-        key.update([0u8]);
-    }
-    let key = hex(&key.finalize());
+    let key = input_key(name, source, platform, &zig.version)?;
     let dir = cache.path("init");
     let out = dir.join(&key).join(name);
 

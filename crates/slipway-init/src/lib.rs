@@ -1,20 +1,24 @@
 //! slipway-init, the PID 1 that slipway puts into images, and how to get it
 //! for a platform.
 //!
-//! The C source (`init/slipway-init.c`) is embedded in this crate, so every
-//! slipway binary carries it. [`build`] compiles it on demand with zig cc
-//! (static musl, size-optimised, hardened) and keeps the result in the cache
-//! under a key made of the source, the flags, the zig target and the zig
-//! version: the second call for a platform is a file lookup. Each result is
-//! checked before it is cached: the right machine, static, no `PT_INTERP`, no
-//! segment both writable and executable, and no larger than [`MAX_SIZE`].
+//! [`build`] hands out the init slipway ships for a platform: one static
+//! musl binary per architecture and ABI, compiled from `init/slipway-init.c`
+//! by a pinned zig and embedded in slipway ([`prebuilt`]), so an image needs
+//! no C compiler on the user's machine. [`compile`] builds the same binary
+//! from source with zig cc (static musl, size-optimised, hardened), cached
+//! under a key of the source, the flags, the zig target and the zig version;
+//! tests use it to prove the shipped bytes are what the source gives. Each
+//! compiled result is checked before it is cached: the right machine, static,
+//! no `PT_INTERP`, no segment both writable and executable, and no larger than
+//! [`MAX_SIZE`].
 
 mod check;
 mod compile;
 mod error;
+pub mod prebuilt;
 
 pub use check::{BinaryFacts, check_binary};
-pub use compile::{compile_static, flags, zig_target};
+pub use compile::{compile_static, flags, input_key, zig_target};
 pub use error::InitError;
 
 use std::path::PathBuf;
@@ -46,12 +50,20 @@ pub fn entrypoint(program: &str) -> Vec<String> {
     ]
 }
 
-/// The static init for `platform`, compiled if the cache does not have it
-/// yet, as a path to a file inside `cache` that callers must not modify.
+/// The static init for `platform`, as shipped inside slipway: no compiler,
+/// no cache, no I/O. One binary serves every variant of an architecture
+/// ([`prebuilt::flavour`]).
 ///
-/// The image stage puts this file at [`PATH_IN_IMAGE`] and makes it the
+/// The image stage puts these bytes at [`PATH_IN_IMAGE`] and makes it the
 /// entrypoint: `[PATH_IN_IMAGE, "--", "/app/<name>"]`.
-pub fn build(platform: &Platform, zig: &Zig, cache: &CacheDir) -> Result<PathBuf, InitError> {
+pub fn build(platform: &Platform) -> Result<&'static [u8], InitError> {
+    Ok(prebuilt::flavour(platform)?.bytes)
+}
+
+/// Compile the init for `platform` from [`SOURCE`] with zig, or return the
+/// cached result, as a path inside `cache` that callers must not modify.
+/// This is how the shipped binaries are made and checked.
+pub fn compile(platform: &Platform, zig: &Zig, cache: &CacheDir) -> Result<PathBuf, InitError> {
     let path = compile_static(NAME, SOURCE, platform, zig, cache)?;
     let size = std::fs::metadata(&path)
         .map_err(|source| InitError::Io {
@@ -79,6 +91,67 @@ mod tests {
             entrypoint("/app/hello"),
             ["/sbin/slipway-init", "--", "/app/hello"]
         );
+    }
+
+    /// The fast half of the proof that the shipped binaries are what the
+    /// source gives: each one's recorded input key is the key of today's
+    /// source, flags and pinned zig, and its bytes are the recorded ones.
+    /// (tests/binary.rs rebuilds them with zig and compares the bytes.)
+    #[test]
+    fn shipped_inits_match_the_source_and_the_manifest() {
+        use sha2::{Digest, Sha256};
+        for p in prebuilt::PREBUILT {
+            let platform: Platform = p.platform.parse().unwrap();
+            assert_eq!(platform.dir_name(), p.file);
+            let (sha, key) = prebuilt::manifest_entry(p.file)
+                .unwrap_or_else(|| panic!("{}: not in init/prebuilt/manifest.txt", p.file));
+            let actual: String = Sha256::digest(p.bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(actual, sha, "{}: bytes differ from the manifest", p.file);
+            assert_eq!(
+                input_key(NAME, SOURCE, &platform, prebuilt::ZIG_VERSION).unwrap(),
+                key,
+                "{}: init/slipway-init.c or its flags changed since it was built; rebuild with \
+                 `cargo run -p slipway-init --example build-init -- --update`",
+                p.file
+            );
+            assert!(p.bytes.len() as u64 <= MAX_SIZE, "{}", p.file);
+        }
+        assert!(
+            prebuilt::MANIFEST.contains(&format!("zig {}", prebuilt::ZIG_VERSION)),
+            "the manifest names another zig"
+        );
+    }
+
+    /// Every architecture gets an init, from the shipped set, whatever the
+    /// variant; only soft-float mips64 has none (zig has no libc for it).
+    #[test]
+    fn every_platform_variant_has_a_shipped_init() {
+        for name in [
+            "linux/amd64/v3",
+            "linux/arm/v7",
+            "linux/arm/v6",
+            "linux/arm64/v8.2+lse",
+            "linux/386",
+            "linux/mips",
+            "linux/mipsle",
+            "linux/riscv64/rva22u64",
+            "linux/ppc64le/power9",
+            "linux/loong64",
+            "linux/s390x",
+            "linux/ppc64",
+        ] {
+            let platform: Platform = name.parse().unwrap();
+            let flavour = prebuilt::flavour(&platform).unwrap();
+            let built_for: Platform = flavour.platform.parse().unwrap();
+            assert_eq!(built_for.arch, platform.arch, "{name}");
+            assert!(!build(&platform).unwrap().is_empty());
+        }
+        let err = build(&"linux/mips64le/softfloat".parse().unwrap()).unwrap_err();
+        assert!(matches!(err, InitError::Unsupported { .. }), "{err}");
+        assert!(err.to_string().contains("init = false"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod error;
 mod gnu;
 mod go;
 mod process;
+pub mod runtime;
 mod zig;
 pub mod zigcc;
 

@@ -244,6 +244,19 @@ cyclonedx-json), each about the index and the platform's manifest. With --predic
     /// Check which toolchains this machine has and which targets it can build.
     Doctor(DoctorArgs),
 
+    /// Build zig's C runtimes (libc, compiler-rt) for a cgo matrix ahead of
+    /// time, in parallel: for runner images, or before a first cgo build.
+    #[command(
+        long_about = "The first cgo build for a target makes zig compile that target's C library \
+and compiler-rt, a minute or more per target on 2 cores, once per machine and zig version. \
+`slipway warm` does it now, for every platform given, so later builds start warm. Targets \
+already built are skipped. Pure-Go builds (--libc none) need none of this.",
+        after_help = "Examples:
+  slipway warm --platform linux/amd64,linux/arm64,linux/arm/v7
+  slipway warm --platform linux/arm64 --libc glibc:2.28 --json"
+    )]
+    Warm(WarmArgs),
+
     /// Show what an ELF binary is: architecture, linking, glibc floor,
     /// hardening, sections and Go build info.
     Inspect(InspectArgs),
@@ -690,6 +703,29 @@ pub struct DoctorArgs {
     /// The zig executable. Default: `zig` on PATH, else the ziglang Python package.
     #[arg(long, value_name = "PATH")]
     pub zig: Option<PathBuf>,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WarmArgs {
+    /// Platforms to prepare, comma-separated or repeated: linux/amd64,linux/arm/v7.
+    #[arg(short, long = "platform", value_name = "LIST", required = true)]
+    pub platforms: Vec<String>,
+
+    /// The C library the cgo builds will use: musl or glibc:X.Y. Default: musl.
+    #[arg(long, value_name = "MODE", default_value = "musl")]
+    pub libc: String,
+
+    /// The zig executable. Default: `zig` on PATH, else the ziglang Python package.
+    #[arg(long, value_name = "PATH")]
+    pub zig: Option<PathBuf>,
+
+    /// How many targets to prepare at once. Default: the number of CPUs.
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
 
     /// Print JSON on stdout.
     #[arg(long)]

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         Command::Copy(args) => commands::copy::run(args, ui),
         Command::Targets(args) => commands::targets::run(args),
         Command::Doctor(args) => commands::doctor::run(args, &cache),
+        Command::Warm(args) => commands::warm::run(args, &cache, ui),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Strip(args) => commands::strip::run(args, ui),
         Command::Sbom(args) => commands::sbom::run(args, &cache, ui),

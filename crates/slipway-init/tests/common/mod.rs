@@ -76,8 +76,13 @@ pub fn artifacts(arch: Arch) -> &'static Artifacts {
         }
         let platform = Platform::new(arch);
         let cache = cache();
-        let init = slipway_init::build(&platform, zig(), &cache)
-            .unwrap_or_else(|e| panic!("building the init for {platform}: {e}"));
+        // The scenarios run the init slipway ships, not a fresh compile.
+        let shipped = slipway_init::build(&platform)
+            .unwrap_or_else(|e| panic!("the shipped init for {platform}: {e}"));
+        let init = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("slipway-init-{arch}"));
+        std::fs::write(&init, shipped).unwrap();
+        std::fs::set_permissions(&init, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let helper = slipway_init::compile_static(
             "slipway-init-helper",
             HELPER_SOURCE,

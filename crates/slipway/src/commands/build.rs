@@ -9,6 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 use slipway_build::{Artifact, BuildError, BuildRequest, Built, Event, OutDir, Plan};
 use slipway_platform::{CCompiler, Libc, Platform, Target};
+use slipway_toolchain::runtime::{self, Runtime};
 use slipway_toolchain::{CCompilers, CacheDir, GoToolchain};
 
 use crate::cli::{BuildArgs, BuildSettings};
@@ -96,15 +97,63 @@ pub fn warn_dropped(plan: &Plan, ui: Ui) {
     }
 }
 
-/// Build every target with progress on stderr.
+/// Build every target with progress on stderr. Targets whose zig C runtime
+/// is not built yet are announced first, with what zig compiles and how long
+/// it took here before; without a terminal a line every 30 s shows life.
 pub fn execute(plan: &Plan, jobs: Option<usize>, ui: Ui) -> Result<Vec<Built>, BuildError> {
     let jobs = jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let progress = Progress::new(ui, plan);
-    slipway_build::execute(plan, jobs, &|event| progress.event(event))
+    let cold: Vec<(Target, Runtime)> = plan
+        .targets
+        .iter()
+        .filter_map(|t| {
+            let rt = t.runtime.as_ref()?;
+            (!rt.is_warm(&plan.cache)).then(|| (t.target.clone(), rt.clone()))
+        })
+        .collect();
+    for (target, rt) in &cold {
+        ui.status(cold_notice(&plan.cache, target, rt));
+    }
+    let progress = Progress::new(ui, plan, &cold);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if !ui.live {
+            scope.spawn(|| progress.heartbeat(&done));
+        }
+        let result = slipway_build::execute(plan, jobs, &|event| progress.event(event));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        result
+    })
+}
+
+/// One line for a target whose C runtime zig has not built yet.
+fn cold_notice(cache: &CacheDir, target: &Target, rt: &Runtime) -> String {
+    let (estimate, measured) = runtime::estimate(cache, rt);
+    format!(
+        "{target}: zig {} compiles {} before the first cgo build; once per machine and zig \
+         version, about {} ({}); `slipway warm` does it ahead of time",
+        rt.zig_version,
+        rt.what(),
+        minutes(estimate),
+        if measured {
+            "as measured on this machine"
+        } else {
+            "default estimate"
+        }
+    )
+}
+
+/// `1m30s`, `45s`.
+fn minutes(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
+        _ => format!("{}m{:02}s", s / 60, s % 60),
+    }
 }
 
 /// Merge flags over `slipway.toml` into a request.
@@ -278,6 +327,11 @@ fn shell_word(s: &str) -> String {
 struct Progress {
     ui: Ui,
     bars: Option<Bars>,
+    cache: CacheDir,
+    /// Targets whose zig runtime is being built by this run.
+    cold: Vec<(Target, Runtime)>,
+    /// Targets building now, and since when (for the plain-line heartbeat).
+    running: Mutex<BTreeMap<String, std::time::Instant>>,
 }
 
 /// One status line per target; they stay on screen after the build as its summary.
@@ -287,9 +341,16 @@ struct Bars {
 }
 
 impl Progress {
-    fn new(ui: Ui, plan: &Plan) -> Progress {
+    fn new(ui: Ui, plan: &Plan, cold: &[(Target, Runtime)]) -> Progress {
+        let mut progress = Progress {
+            ui,
+            bars: None,
+            cache: plan.cache.clone(),
+            cold: cold.to_vec(),
+            running: Mutex::new(BTreeMap::new()),
+        };
         if !ui.live {
-            return Progress { ui, bars: None };
+            return progress;
         }
         let multi = MultiProgress::new();
         let style = ProgressStyle::with_template("{spinner} {prefix:<28} {msg} {elapsed}")
@@ -304,19 +365,66 @@ impl Progress {
                 (t.target.clone(), bar)
             })
             .collect();
-        Progress {
-            ui,
-            bars: Some(Bars {
-                _multi: multi,
-                lines: Mutex::new(bars),
-            }),
+        progress.bars = Some(Bars {
+            _multi: multi,
+            lines: Mutex::new(bars),
+        });
+        progress
+    }
+
+    fn runtime_of(&self, target: &Target) -> Option<&Runtime> {
+        self.cold.iter().find(|(t, _)| t == target).map(|(_, r)| r)
+    }
+
+    /// Without a terminal: every 30 s, which targets are still building and
+    /// for how long, so CI logs show life during zig's long first builds.
+    fn heartbeat(&self, done: &std::sync::atomic::AtomicBool) {
+        let mut last = std::time::Instant::now();
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if last.elapsed() < std::time::Duration::from_secs(30) {
+                continue;
+            }
+            last = std::time::Instant::now();
+            let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            if running.is_empty() {
+                continue;
+            }
+            let list: Vec<String> = running
+                .iter()
+                .map(|(t, since)| format!("{t} ({})", minutes(since.elapsed())))
+                .collect();
+            self.ui
+                .status(format!("still building {}", list.join(", ")));
         }
     }
 
     fn event(&self, event: Event<'_>) {
+        {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            match event {
+                Event::Started { target } => {
+                    running.insert(target.to_string(), std::time::Instant::now());
+                }
+                Event::Finished { target, .. } | Event::Failed { target, .. } => {
+                    running.remove(&target.to_string());
+                }
+            }
+        }
+        if let Event::Finished { target, elapsed } = event
+            && let Some(rt) = self.runtime_of(target)
+        {
+            rt.mark_warm(&self.cache, Some(elapsed));
+        }
         let Some(bars) = &self.bars else {
             match event {
-                Event::Started { target } => self.ui.status(format!("building {target}")),
+                Event::Started { target } => match self.runtime_of(target) {
+                    Some(rt) => self.ui.status(format!(
+                        "building {target} (zig compiles {} first)",
+                        rt.what()
+                    )),
+                    None => self.ui.status(format!("building {target}")),
+                },
                 Event::Finished { target, elapsed } => self
                     .ui
                     .status(format!("built {target} in {}", seconds(elapsed))),
@@ -332,7 +440,10 @@ impl Progress {
             Event::Started { target } => {
                 if let Some(bar) = find(target) {
                     bar.reset_elapsed();
-                    bar.set_message("building");
+                    bar.set_message(match self.runtime_of(target) {
+                        Some(rt) => format!("building; zig compiles {} (once)", rt.what()),
+                        None => "building".to_string(),
+                    });
                     bar.enable_steady_tick(std::time::Duration::from_millis(120));
                 }
             }

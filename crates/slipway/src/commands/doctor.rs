@@ -13,8 +13,17 @@ pub fn run(args: DoctorArgs, cache: &CacheDir) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("Toolchains");
-    for tool in [&report.go, &report.zig] {
-        print_found(tool);
+    print_found(&report.go);
+    // zig is only the C compiler: pure-Go images (--libc none) need Go alone,
+    // the init included, so a missing zig is a note, not a failure.
+    match &report.zig.path {
+        Some(_) => print_found(&report.zig),
+        None => println!(
+            "  {:<34} {}",
+            report.zig.name,
+            style("not found; needed only for cgo (--libc musl or glibc:X.Y): pip install ziglang")
+                .yellow()
+        ),
     }
     let gnu_found: Vec<&Found> = report.gnu.iter().filter(|g| g.path.is_some()).collect();
     if gnu_found.is_empty() {

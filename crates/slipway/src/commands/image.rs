@@ -10,7 +10,7 @@ use slipway_oci::spec::{Empty, Platform as OciPlatform, RuntimeConfig, rfc3339};
 use slipway_oci::{BlobStore, Format, GzipSettings, ImageName, LayerTar, PlatformImage};
 use slipway_registry::{ClientOptions, Location};
 use slipway_scan::secrets::{Allow, SecretFinding};
-use slipway_toolchain::{CacheDir, Zig};
+use slipway_toolchain::CacheDir;
 
 use crate::cli::{BuildSettings, ImageArgs};
 use crate::commands::{build, sign};
@@ -190,11 +190,9 @@ pub fn assemble(
         secrets.check(d);
     }
     secrets.finish(ui)?;
-    // The init is C, built by zig for every platform, even for pure-Go apps.
-    let zig = match icfg.init.unwrap_or(true) {
-        true => Some(Zig::discover(settings.zig.as_deref(), cache)?),
-        false => None,
-    };
+    // The init ships inside slipway, built for every architecture: a pure-Go
+    // image needs no C compiler.
+    let init = icfg.init.unwrap_or(true);
 
     // The binaries are never installed anywhere: the image takes them from staging.
     let plan = build::plan(settings, &cfg.build, &module_dir, out, cache)?;
@@ -204,6 +202,11 @@ pub fn assemble(
         .parse()
         .map_err(input_err)?;
     build::warn_dropped(&plan, ui);
+    if init {
+        for t in &plan.targets {
+            slipway_init::build(&t.target.platform).map_err(|e| input(e.to_string()))?;
+        }
+    }
     let built = build::execute(&plan, settings.jobs, ui)?;
 
     let store = BlobStore::new(cache.path("oci/blobs"));
@@ -246,11 +249,11 @@ pub fn assemble(
         secrets.check(&app);
         let app_layer = layer(&app, &format!("slipway: {app_path} for {}", b.target))?;
         let mut layers = vec![base_layer.clone()];
-        let entrypoint = match &zig {
-            Some(zig) => {
-                let init = slipway_init::build(&b.target.platform, zig, cache)?;
+        let entrypoint = match init {
+            true => {
+                let init = slipway_init::build(&b.target.platform)?;
                 let mut tar = LayerTar::new();
-                tar.file(slipway_init::PATH_IN_IMAGE, 0o755, std::fs::read(&init)?)?;
+                tar.file(slipway_init::PATH_IN_IMAGE, 0o755, init.to_vec())?;
                 secrets.check(&tar);
                 layers.push(layer(
                     &tar,
@@ -262,7 +265,7 @@ pub fn assemble(
                 )?);
                 slipway_init::entrypoint(&app_path)
             }
-            None => vec![app_path.clone()],
+            false => vec![app_path.clone()],
         };
         layers.extend(data_layer.clone());
         layers.push(app_layer);

@@ -14,4 +14,5 @@ pub mod sign;
 pub mod strip;
 pub mod targets;
 pub mod transfer;
+pub mod warm;
 pub mod zig_cc;

@@ -15,6 +15,9 @@ struct Row {
     first_class: bool,
     cgo: bool,
     libc: Vec<&'static str>,
+    /// The tools each libc mode needs on this machine: `none` needs only Go
+    /// (slipway ships the init), cgo modes need a C cross compiler.
+    needs: std::collections::BTreeMap<&'static str, Vec<&'static str>>,
     zig_glibc_floor: Option<String>,
 }
 
@@ -34,6 +37,7 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
             } else {
                 vec!["none"]
             },
+            needs: needs(arch.cgo_supported()),
             zig_glibc_floor: arch.zig_glibc_floor().map(|v| v.to_string()),
         })
         .collect();
@@ -68,9 +72,22 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
     }
     println!(
         "\nWrite a platform as linux/<arch>[/<variant>[+option...]], e.g. linux/arm/v6, linux/mipsle/softfloat,\n\
-linux/arm64/v8.2+lse. libc modes: none (CGO_ENABLED=0, static), musl (cgo, static),\n\
-glibc:X.Y (cgo, dynamic, runs on glibc >= X.Y). First-class Go ports: amd64, 386, arm, arm64.\n\
+linux/arm64/v8.2+lse. libc modes:\n  \
+none       CGO_ENABLED=0, static; needs only Go (slipway ships the init)\n  \
+musl       cgo, static; needs zig\n  \
+glibc:X.Y  cgo, dynamic, runs on glibc >= X.Y; needs zig or a GNU cross gcc\n\
+First-class Go ports: amd64, 386, arm, arm64.\n\
 Go 1.24+ binaries need Linux 3.2 or newer on the device."
     );
     Ok(())
+}
+
+fn needs(cgo: bool) -> std::collections::BTreeMap<&'static str, Vec<&'static str>> {
+    let mut out = std::collections::BTreeMap::new();
+    out.insert("none", vec!["go"]);
+    if cgo {
+        out.insert("musl", vec!["go", "zig"]);
+        out.insert("glibc:X.Y", vec!["go", "zig or gcc-<triple>"]);
+    }
+    out
 }

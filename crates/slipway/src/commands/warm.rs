@@ -1,0 +1,250 @@
+//! `slipway warm`: build zig's C runtimes for a cgo matrix ahead of time.
+//!
+//! Each target's runtime is built the way a cgo build builds it: through the
+//! same CC wrapper (so the same zig, target, CPU and flags, hence the same
+//! entries in zig's cache), by linking a small C program that uses threads,
+//! as Go's runtime/cgo does. Targets already marked as built are skipped.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde::Serialize;
+use slipway_platform::{CCompiler, Libc, Platform, Target};
+use slipway_toolchain::runtime::{self, Runtime};
+use slipway_toolchain::{CCompilers, CacheDir};
+
+use crate::cli::WarmArgs;
+use crate::input;
+use crate::ui::{Ui, seconds};
+
+/// What the warm-up links: threads and a little libc, like runtime/cgo.
+const PROGRAM: &str = "#include <pthread.h>\n#include <stdio.h>\n#include <stdlib.h>\n\
+static void *run(void *arg) { return arg; }\n\
+int main(void) { pthread_t t; void *r = NULL; if (pthread_create(&t, NULL, run, NULL)) return 1;\n\
+pthread_join(t, &r); printf(\"%p\\n\", r); return 0; }\n";
+
+#[derive(Debug, Serialize)]
+struct Row {
+    platform: String,
+    runtime: String,
+    /// `built`, `already built` or `failed`.
+    status: &'static str,
+    seconds: Option<f64>,
+    error: Option<String>,
+}
+
+struct Job {
+    target: Target,
+    runtime: Runtime,
+    cc: std::path::PathBuf,
+}
+
+pub fn run(args: WarmArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
+    let platforms = Platform::parse_list(&args.platforms.join(","))?;
+    let libc: Libc = args.libc.parse()?;
+    if !libc.cgo() {
+        return Err(input(format!(
+            "--libc {libc} builds no C: pure-Go targets need no warm-up; use musl or glibc:X.Y"
+        ))
+        .into());
+    }
+    let exe = std::env::current_exe().context("cannot find the slipway executable")?;
+    let mut compilers = CCompilers::new(cache, args.zig.as_deref(), &exe);
+    let mut jobs: Vec<Job> = Vec::new();
+    for platform in platforms {
+        let target = Target::new(platform, libc);
+        let cc = compilers
+            .cc_for(&target, CCompiler::Zig)?
+            .context("a cgo target without a C compiler")?;
+        let zig = compilers.zig().context("zig was not found")?;
+        let Some(cc_target) = slipway_toolchain::zigcc::ZigCcTarget::for_target(&target) else {
+            return Err(input(format!("{target} has no zig target")).into());
+        };
+        let runtime = Runtime::new(&zig.version, cc_target);
+        // Two platforms with one runtime (same triple and CPU) need one build.
+        if !jobs.iter().any(|j| j.runtime == runtime) {
+            jobs.push(Job {
+                target,
+                runtime,
+                cc,
+            });
+        }
+    }
+    let parallel = args
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+
+    let multi = ui.live.then(MultiProgress::new);
+    let style = ProgressStyle::with_template("{spinner} {prefix:<28} {msg} {elapsed}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let rows: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
+    let running: Mutex<Vec<(String, Instant)>> = Mutex::new(Vec::new());
+    let queue: Mutex<Vec<(usize, &Job)>> = Mutex::new(jobs.iter().enumerate().rev().collect());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let started = Instant::now();
+
+    for job in &jobs {
+        if !job.runtime.is_warm(cache) {
+            let (estimate, measured) = runtime::estimate(cache, &job.runtime);
+            ui.status(format!(
+                "{}: zig {} compiles {}, about {}s ({})",
+                job.target,
+                job.runtime.zig_version,
+                job.runtime.what(),
+                estimate.as_secs(),
+                if measured {
+                    "as measured on this machine"
+                } else {
+                    "default estimate"
+                }
+            ));
+        }
+    }
+
+    std::thread::scope(|scope| {
+        if multi.is_none() {
+            scope.spawn(|| heartbeat(ui, &running, &done));
+        }
+        let workers: Vec<_> = (0..parallel.min(jobs.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                        let Some((i, job)) = next else { break };
+                        let name = job.target.platform.to_string();
+                        let bar = multi.as_ref().map(|m| {
+                            let b = m.add(ProgressBar::new_spinner().with_style(style.clone()));
+                            b.set_prefix(name.clone());
+                            b.set_message(format!("zig compiles {}", job.runtime.what()));
+                            b.enable_steady_tick(Duration::from_millis(120));
+                            b
+                        });
+                        running
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((name.clone(), Instant::now()));
+                        let row = warm_one(job, cache);
+                        running
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .retain(|(n, _)| *n != name);
+                        let line = match (&row.status, row.seconds, &row.error) {
+                            (_, _, Some(e)) => format!("{name}: failed: {e}"),
+                            (s, Some(t), _) => format!("{name}: {s} in {t:.1}s"),
+                            (s, None, _) => format!("{name}: {s}"),
+                        };
+                        match &bar {
+                            Some(b) => b.finish_with_message(line),
+                            None => ui.status(line),
+                        }
+                        rows.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((i, row));
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.join();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+
+    let mut rows = rows.into_inner().unwrap_or_else(|e| e.into_inner());
+    rows.sort_by_key(|(i, _)| *i);
+    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
+    let failed = rows.iter().filter(|r| r.error.is_some()).count();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "runtimes": rows,
+                "seconds": started.elapsed().as_secs_f64(),
+            }))?
+        );
+    }
+    ui.status(format!(
+        "{} C runtime{} ready, {failed} failed, in {}",
+        rows.len() - failed,
+        if rows.len() - failed == 1 { "" } else { "s" },
+        seconds(started.elapsed())
+    ));
+    if failed > 0 {
+        anyhow::bail!("zig could not build the C runtime for {failed} target(s); see above");
+    }
+    Ok(())
+}
+
+/// Link the program for one target through its CC wrapper and mark the
+/// runtime as built.
+fn warm_one(job: &Job, cache: &CacheDir) -> Row {
+    let row = |status, seconds, error| Row {
+        platform: job.target.platform.to_string(),
+        runtime: job.runtime.name(),
+        status,
+        seconds,
+        error,
+    };
+    if job.runtime.is_warm(cache) {
+        return row("already built", None, None);
+    }
+    let started = Instant::now();
+    let result = (|| -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("a scratch directory: {e}"))?;
+        let src = dir.path().join("warm.c");
+        std::fs::write(&src, PROGRAM).map_err(|e| format!("writing {}: {e}", src.display()))?;
+        let mut cmd = std::process::Command::new(&job.cc);
+        cmd.arg("-o").arg(dir.path().join("warm")).arg(&src);
+        if matches!(job.target.libc, Libc::Musl) {
+            cmd.arg("-static");
+        }
+        let out = cmd
+            .current_dir(dir.path())
+            .output()
+            .map_err(|e| format!("running {}: {e}", job.cc.display()))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(())
+    })();
+    let took = started.elapsed();
+    match result {
+        Ok(()) => {
+            job.runtime.mark_warm(cache, Some(took));
+            row("built", Some(took.as_secs_f64()), None)
+        }
+        Err(e) => row("failed", Some(took.as_secs_f64()), Some(e)),
+    }
+}
+
+/// Without a terminal: a line every 30 s while anything is building.
+fn heartbeat(
+    ui: Ui,
+    running: &Mutex<Vec<(String, Instant)>>,
+    done: &std::sync::atomic::AtomicBool,
+) {
+    let mut last = Instant::now();
+    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        if last.elapsed() < Duration::from_secs(30) {
+            continue;
+        }
+        last = Instant::now();
+        let list: Vec<String> = running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(n, since)| format!("{n} ({})", seconds(since.elapsed())))
+            .collect();
+        if !list.is_empty() {
+            ui.status(format!("still compiling C runtimes: {}", list.join(", ")));
+        }
+    }
+}
