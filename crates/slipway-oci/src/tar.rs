@@ -22,6 +22,14 @@ struct Entry {
     kind: Kind,
 }
 
+/// What an entry of a [`LayerTar`] is, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind<'a> {
+    Dir,
+    File(&'a [u8]),
+    Symlink(&'a str),
+}
+
 /// The entries of one layer, kept sorted by path.
 #[derive(Debug, Clone, Default)]
 pub struct LayerTar {
@@ -69,6 +77,19 @@ impl LayerTar {
                 kind: Kind::Symlink(target.to_string()),
             },
         )
+    }
+
+    /// Every entry (path without a leading `/`, mode, kind), sorted by path:
+    /// what a merged view of an image's file system is built from.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, u32, EntryKind<'_>)> {
+        self.entries.iter().map(|(p, e)| {
+            let kind = match &e.kind {
+                Kind::Dir => EntryKind::Dir,
+                Kind::File(d) => EntryKind::File(d),
+                Kind::Symlink(t) => EntryKind::Symlink(t),
+            };
+            (p.as_str(), e.mode, kind)
+        })
     }
 
     /// Paths and file contents, for scanning what goes into a layer.
