@@ -6,8 +6,7 @@ use std::cmp::Ordering;
 
 use crate::ElfError;
 use crate::parse::{
-    Elf, PT_DYNAMIC, SHT_DYNSYM, SHT_GNU_VERDEF, SHT_GNU_VERNEED, SHT_GNU_VERSYM, Section,
-    c_string,
+    Elf, PT_DYNAMIC, SHT_DYNSYM, SHT_GNU_VERDEF, SHT_GNU_VERNEED, SHT_GNU_VERSYM, Section, c_string,
 };
 
 const DT_NULL: u64 = 0;
@@ -216,7 +215,9 @@ pub fn read_version_defs(elf: &Elf<'_>) -> Result<Vec<String>, ElfError> {
         if count > 0 && flags & VER_FLG_BASE == 0 {
             let name_off = r.u32(at + u64::from(aux))?;
             let name = c_string(strings, name_off as usize).ok_or_else(|| {
-                bad(&format!("name offset {name_off} is outside its string table"))
+                bad(&format!(
+                    "name offset {name_off} is outside its string table"
+                ))
             })?;
             out.push(name);
         }

@@ -22,8 +22,8 @@ pub use files::{StripReport, strip_file, write_atomic};
 pub use inspect::{Debuglink, Inspection, SectionInfo, arch_name, go_build_id, inspect};
 pub use mips::{SHT_MIPS_DWARF, retype_debug_sections_for_mips};
 pub use parse::check_structure;
-pub use runtime::{RuntimeNeeds, runtime_needs};
 pub use policy::{ElfSummary, GlibcFloorViolation, glibc_floor, summarize};
+pub use runtime::{RuntimeNeeds, runtime_needs};
 pub use strip::{Output, Piece, Split, StripMode, debuglink_contents, is_debug_section, strip};
 
 /// What went wrong reading or rewriting an ELF file.

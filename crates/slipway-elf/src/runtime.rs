@@ -83,9 +83,16 @@ mod tests {
         };
         let n = runtime_needs(&libc).unwrap();
         assert_eq!(n.soname.as_deref(), Some("libc.so.6"));
-        assert!(n.version_defs.iter().any(|v| v == "GLIBC_2.17"), "{:?}", n.version_defs);
+        assert!(
+            n.version_defs.iter().any(|v| v == "GLIBC_2.17"),
+            "{:?}",
+            n.version_defs
+        );
         assert!(n.version_defs.iter().any(|v| v == "GLIBC_2.34"));
-        assert!(!n.version_defs.iter().any(|v| v == "libc.so.6"), "base entry skipped");
+        assert!(
+            !n.version_defs.iter().any(|v| v == "libc.so.6"),
+            "base entry skipped"
+        );
         assert!(n.needed.iter().any(|l| l == "ld-linux-aarch64.so.1"));
         assert_eq!(n.machine, 183);
     }

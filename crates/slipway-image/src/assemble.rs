@@ -227,7 +227,10 @@ impl Prepared {
                     .unwrap_or_else(|| runtime::default_sysroot(triplet));
                 let tar = runtime::glibc_layer(&[&app_bytes], &sysroot, triplet)?;
                 if tar.files().next().is_some() {
-                    layers.push((tar, format!("slipway: glibc runtime for {}", target.platform)));
+                    layers.push((
+                        tar,
+                        format!("slipway: glibc runtime for {}", target.platform),
+                    ));
                 }
             }
             let mut app = LayerTar::new();
@@ -291,16 +294,17 @@ impl Prepared {
             threads,
         };
         let (mut compressed, mut reused) = (0, 0);
-        let mut layer = |tar: &LayerTar, created_by: &str| -> Result<slipway_oci::Layer, ImageError> {
-            let (layer, was_cached) =
-                slipway_oci::build_layer(store, layer_cache, tar, mtime, gz, created_by)?;
-            if was_cached {
-                reused += 1
-            } else {
-                compressed += 1
-            }
-            Ok(layer)
-        };
+        let mut layer =
+            |tar: &LayerTar, created_by: &str| -> Result<slipway_oci::Layer, ImageError> {
+                let (layer, was_cached) =
+                    slipway_oci::build_layer(store, layer_cache, tar, mtime, gz, created_by)?;
+                if was_cached {
+                    reused += 1
+                } else {
+                    compressed += 1
+                }
+                Ok(layer)
+            };
         let base_layer = layer(&self.base, "slipway: base files")?;
         let data_layer = match &self.data {
             Some(tar) => Some(layer(tar, "slipway: data files")?),
@@ -310,7 +314,10 @@ impl Prepared {
         let mut images = Vec::new();
         for p in planned {
             let mut layers = vec![base_layer.clone()];
-            let (app, rest) = p.layers.split_last().expect("the app layer is always there");
+            let (app, rest) = p
+                .layers
+                .split_last()
+                .expect("the app layer is always there");
             for (tar, name) in rest {
                 layers.push(layer(tar, name)?);
             }
@@ -356,7 +363,7 @@ fn label(problem: &mut crate::Problem, platform: &str) {
         | MissingLibrary { binary, .. }
         | MissingVersion { binary, .. } => binary,
     };
-    *binary = format!("{binary} ({platform})");
+    *binary = format!("{binary} on {platform}");
 }
 
 fn triplet(platform: &OciPlatform) -> Result<&'static str, ImageError> {
@@ -552,7 +559,10 @@ mod tests {
     #[test]
     fn bad_settings_name_the_key_and_the_choices() {
         let e = "musl".parse::<Runtime>().unwrap_err().to_string();
-        assert!(e.contains("runtime = \"musl\"") && e.contains("\"glibc\""), "{e}");
+        assert!(
+            e.contains("runtime = \"musl\"") && e.contains("\"glibc\""),
+            "{e}"
+        );
         let bad = ImageSettings {
             ports: vec!["http".into()],
             ..ImageSettings::default()

@@ -23,13 +23,19 @@ pub enum Problem {
     /// The file to check is not there or not ELF.
     Unreadable { path: String, reason: String },
     /// `PT_INTERP` names a file no layer provides.
-    MissingInterpreter { binary: String, interpreter: String },
+    MissingInterpreter {
+        binary: String,
+        interpreter: String,
+        /// The layers looked in, bottom first.
+        layers: Vec<String>,
+    },
     /// A `DT_NEEDED` library found in none of the places the loader looks.
     MissingLibrary {
         binary: String,
         library: String,
         needed_by: String,
         searched: Vec<String>,
+        layers: Vec<String>,
     },
     /// A library lacks a symbol version an object needs from it.
     MissingVersion {
@@ -49,19 +55,25 @@ impl std::fmt::Display for Problem {
             Problem::MissingInterpreter {
                 binary,
                 interpreter,
+                layers,
             } => write!(
                 f,
-                "{binary} cannot start: its interpreter {interpreter} is in no layer of the image"
+                "{binary} cannot start: its interpreter {interpreter} is in none of the image's \
+                 layers ({})",
+                layers.join("; ")
             ),
             Problem::MissingLibrary {
                 binary,
                 library,
                 needed_by,
                 searched,
+                layers,
             } => write!(
                 f,
-                "{binary} cannot start: {library} (needed by {needed_by}) is in none of {}",
-                searched.join(", ")
+                "{binary} cannot start: {library} (needed by {needed_by}) is in none of {} \
+                 in the image's layers ({})",
+                searched.join(", "),
+                layers.join("; ")
             ),
             Problem::MissingVersion {
                 binary,
@@ -298,6 +310,7 @@ pub fn check(fs: &RootFs<'_>, binary: &str, triplet: &str) -> Closure {
                 closure.problems.push(Problem::MissingInterpreter {
                     binary: binary.to_string(),
                     interpreter: interp.clone(),
+                    layers: fs.layer_names().to_vec(),
                 });
                 return closure;
             }
@@ -388,6 +401,7 @@ pub fn check(fs: &RootFs<'_>, binary: &str, triplet: &str) -> Closure {
                     } else {
                         searched
                     },
+                    layers: fs.layer_names().to_vec(),
                 }),
             }
         }

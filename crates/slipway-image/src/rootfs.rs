@@ -112,9 +112,11 @@ impl<'a> RootFs<'a> {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let start = entry.raw_file_position() as usize;
                     let size = entry.size() as usize;
-                    let data = bytes.get(start..start.saturating_add(size)).ok_or_else(|| {
-                        ImageError::Layer(format!("layer {name}: {path} runs past the end"))
-                    })?;
+                    let data = bytes
+                        .get(start..start.saturating_add(size))
+                        .ok_or_else(|| {
+                            ImageError::Layer(format!("layer {name}: {path} runs past the end"))
+                        })?;
                     files.insert(path.clone(), data);
                     Node::File(data)
                 }
@@ -316,8 +318,12 @@ mod tests {
     #[test]
     fn links_are_followed_inside_the_image() {
         let mut low = LayerTar::new();
-        low.file("/usr/lib/aarch64-linux-gnu/libc.so.6", 0o755, b"libc".to_vec())
-            .unwrap();
+        low.file(
+            "/usr/lib/aarch64-linux-gnu/libc.so.6",
+            0o755,
+            b"libc".to_vec(),
+        )
+        .unwrap();
         low.symlink("/lib", "usr/lib").unwrap();
         low.symlink("/lib/ld.so", "aarch64-linux-gnu/libc.so.6")
             .unwrap_err(); // lib is a link in this layer: LayerTar refuses
@@ -332,7 +338,10 @@ mod tests {
         assert_eq!(layer, "low");
         // `..` applies to where the link led, as in the kernel.
         assert!(fs.file("/lib64/../aarch64-linux-gnu/libc.so.6").is_some());
-        assert!(fs.file("/lib64/../lib/aarch64-linux-gnu/libc.so.6").is_none());
+        assert!(
+            fs.file("/lib64/../lib/aarch64-linux-gnu/libc.so.6")
+                .is_none()
+        );
         assert!(fs.file("/lib64/libm.so.6").is_none());
     }
 

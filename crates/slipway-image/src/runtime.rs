@@ -62,6 +62,17 @@ fn read(path: &Path) -> Result<Vec<u8>, ImageError> {
     })
 }
 
+/// The link text that leads from the file `from` to `to` (both absolute).
+fn relative(from: &str, to: &str) -> String {
+    let from: Vec<&str> = from.split('/').filter(|p| !p.is_empty()).collect();
+    let to: Vec<&str> = to.split('/').filter(|p| !p.is_empty()).collect();
+    let from_dir = &from[..from.len().saturating_sub(1)];
+    let common = from_dir.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from_dir.len() - common];
+    parts.extend(&to[common..]);
+    parts.join("/")
+}
+
 /// The layer with the glibc runtime for `binaries` (their file contents).
 /// Libraries the sysroot does not have are left out: they may come from a
 /// base image or `[image] files`, and the closure check names any still missing.
@@ -106,10 +117,15 @@ pub fn glibc_layer(
         let real = format!("{lib_dir}/{name}");
         if added.insert(name.clone()) {
             layer.file(&real, 0o755, read(&path)?)?;
-            todo.extend(slipway_elf::runtime_needs(&read(&path)?).map(|n| n.needed).unwrap_or_default());
+            todo.extend(
+                slipway_elf::runtime_needs(&read(&path)?)
+                    .map(|n| n.needed)
+                    .unwrap_or_default(),
+            );
         }
         if *interp != real {
-            layer.symlink(interp, &real)?;
+            // Relative, so it resolves the same in a container and in an unpacked tree.
+            layer.symlink(interp, &relative(interp, &real))?;
         }
     }
     while let Some(name) = todo.pop() {
@@ -128,4 +144,26 @@ pub fn glibc_layer(
         layer.file(&format!("{lib_dir}/{name}"), 0o755, data)?;
     }
     Ok(layer)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn interpreter_links_are_relative() {
+        use super::relative;
+        assert_eq!(
+            relative(
+                "/lib/ld-linux-aarch64.so.1",
+                "/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1"
+            ),
+            "aarch64-linux-gnu/ld-linux-aarch64.so.1"
+        );
+        assert_eq!(
+            relative(
+                "/lib64/ld-linux-x86-64.so.2",
+                "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+            ),
+            "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+        );
+    }
 }

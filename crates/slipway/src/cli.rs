@@ -471,6 +471,9 @@ pub struct ImageArgs {
     pub secrets: SecretArgs,
 
     #[command(flatten)]
+    pub content: ContentArgs,
+
+    #[command(flatten)]
     pub supply_chain: SupplyChainArgs,
 
     /// Print the result as JSON on stdout (progress stays on stderr).
@@ -487,6 +490,23 @@ pub struct SecretArgs {
     /// in / covers a directory. Repeatable; adds to allow_secrets in [image].
     #[arg(long = "allow-secret", value_name = "PATH[:KIND]")]
     pub allow_secrets: Vec<String>,
+}
+
+/// What goes into the image besides the app: shared by `image` and `push`.
+#[derive(Debug, Args)]
+pub struct ContentArgs {
+    /// Make a dynamically linked binary startable: `glibc` copies the loader
+    /// and every library it needs from a sysroot into the image (overrides
+    /// runtime in [image]). Every image is checked either way: a binary that
+    /// could not start in it is refused before anything is written.
+    #[arg(long, value_name = "glibc")]
+    pub runtime: Option<String>,
+
+    /// The glibc sysroot `--runtime glibc` copies from: a target root file
+    /// system (lib/, usr/lib/<triplet>/). Default: Debian's cross glibc,
+    /// /usr/<triplet> (apt-get install libc6-<arch>-cross).
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
 }
 
 /// Signing, attestations and SBOMs for what `image` and `push` produce.
@@ -557,6 +577,9 @@ pub struct PushArgs {
 
     #[command(flatten)]
     pub secrets: SecretArgs,
+
+    #[command(flatten)]
+    pub content: ContentArgs,
 
     #[command(flatten)]
     pub supply_chain: SupplyChainArgs,

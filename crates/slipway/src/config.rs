@@ -49,6 +49,10 @@ pub struct ImageConfig {
     /// Findings the secret gate lets through: "/image/path" or
     /// "/image/path:kind" (see docs/scan.md).
     pub allow_secrets: Option<Vec<String>>,
+    /// "glibc": copy the loader and libraries a dynamic binary needs from a sysroot.
+    pub runtime: Option<String>,
+    /// The sysroot for `runtime`, relative to the module; default Debian's cross glibc.
+    pub sysroot: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

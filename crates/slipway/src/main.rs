@@ -91,6 +91,16 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 3
             };
         }
+        if let Some(i) = cause.downcast_ref::<slipway_image::ImageError>() {
+            use slipway_image::ImageError as E;
+            return match i {
+                E::Input(_) => 2,
+                E::Io { .. } => 3,
+                E::Oci(slipway_oci::OciError::Input(_)) => 2,
+                E::Oci(slipway_oci::OciError::Io { .. }) => 3,
+                E::Closure(_) | E::Secrets(_) | E::Layer(_) | E::Oci(_) => 1,
+            };
+        }
         if let Some(o) = cause.downcast_ref::<slipway_oci::OciError>() {
             return match o {
                 slipway_oci::OciError::Input(_) => 2,

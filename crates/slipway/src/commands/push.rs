@@ -65,6 +65,7 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     } = image::assemble(
         &args.settings,
         &args.secrets.allow_secrets,
+        &args.content,
         Some(name.to_string()),
         cache.path("push/out"),
         cache,
