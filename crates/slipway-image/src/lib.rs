@@ -14,6 +14,7 @@ pub mod closure;
 pub mod rootfs;
 pub mod runtime;
 mod secrets;
+pub mod source;
 
 pub use assemble::{
     APP_DIR, Assembly, ImageSettings, NONROOT, PlatformCheck, Prepared, Runtime, Target,
@@ -38,6 +39,9 @@ pub enum ImageError {
     Layer(String),
     #[error(transparent)]
     Oci(#[from] slipway_oci::OciError),
+    /// Reading a base or an existing image.
+    #[error(transparent)]
+    Registry(#[from] slipway_registry::RegistryError),
     #[error("{what}: {source}")]
     Io {
         what: String,

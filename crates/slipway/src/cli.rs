@@ -248,6 +248,27 @@ cyclonedx-json), each about the index and the platform's manifest. With --predic
     /// hardening, sections and Go build info.
     Inspect(InspectArgs),
 
+    /// Prove that an image's programs can start: the runtime closure check
+    /// (interpreter, libraries, symbol versions) on the merged layers.
+    #[command(
+        name = "check-image",
+        long_about = "Run the runtime closure check on an existing image, as `slipway image` does \
+before writing one: with all layers merged and whiteouts applied, each program's PT_INTERP must \
+exist (symlinks followed inside the image), every DT_NEEDED library must resolve the way glibc's \
+loader searches (DT_RPATH, DT_RUNPATH with $ORIGIN, ld.so.conf when the image has ld.so.cache, \
+/lib/<triplet>, /usr/lib/<triplet>, /lib, /usr/lib), and every symbol version needed (GLIBC_2.34, \
+...) must be defined by the library that provides it.\n\n\
+The programs checked are the entrypoint (and what slipway's init starts), or those named with \
+--binary. Exit code 1 when any cannot start.",
+        after_help = "Examples:
+  # every platform of a layout
+  slipway check-image oci:dist/image
+
+  # one platform of a registry image, a chosen binary, machine-readable
+  slipway check-image 127.0.0.1:5000/team/gw:1.4 --platform linux/arm64 --binary /app/gwctl --json"
+    )]
+    CheckImage(CheckImageArgs),
+
     /// Strip an ELF binary of any architecture, optionally splitting its
     /// debug info into a separate file linked by .gnu_debuglink.
     #[command(after_help = "Examples:
@@ -339,6 +360,28 @@ pub struct KeygenArgs {
 pub struct InspectArgs {
     /// The ELF file.
     pub file: PathBuf,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckImageArgs {
+    /// oci:DIR[:tag], oci-archive:FILE[:tag] or host/repository[:tag|@digest].
+    #[arg(value_name = "REF")]
+    pub image: String,
+
+    /// Check only this platform (OS/ARCH[/VARIANT]). Default: every platform.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+
+    /// A program in the image to check (repeatable). Default: the entrypoint.
+    #[arg(long = "binary", value_name = "PATH")]
+    pub binaries: Vec<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     /// Print JSON on stdout.
     #[arg(long)]
