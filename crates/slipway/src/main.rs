@@ -101,7 +101,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 E::Oci(slipway_oci::OciError::Io { .. }) => 3,
                 E::Closure(_) | E::Secrets(_) | E::Layer(_) | E::Oci(_) => 1,
                 E::Registry(r) => match r {
-                    RegistryError::Input(_) | RegistryError::Auth(_) | RegistryError::NotFound(_) => 2,
+                    RegistryError::Input(_)
+                    | RegistryError::Auth(_)
+                    | RegistryError::NotFound(_) => 2,
                     RegistryError::Io { .. } => 3,
                     _ => 1,
                 },

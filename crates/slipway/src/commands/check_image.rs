@@ -19,14 +19,25 @@ pub fn run(args: CheckImageArgs, ui: Ui) -> anyhow::Result<()> {
         .tempdir()?;
     let images = slipway_image::source::platforms(store.as_ref(), &root, scratch.path())?;
     if images.is_empty() {
-        return Err(input(format!("{location} holds no runnable image (no platform with an OS)")).into());
+        return Err(input(format!(
+            "{location} holds no runnable image (no platform with an OS)"
+        ))
+        .into());
     }
     let images = match &wanted {
-        Some(p) => vec![slipway_image::source::select(images, p, &location.to_string())?],
+        Some(p) => vec![slipway_image::source::select(
+            images,
+            p,
+            &location.to_string(),
+        )?],
         None => images,
     };
-    let checks =
-        slipway_image::source::check_images(store.as_ref(), &images, &args.binaries, scratch.path())?;
+    let checks = slipway_image::source::check_images(
+        store.as_ref(),
+        &images,
+        &args.binaries,
+        scratch.path(),
+    )?;
     let failed: usize = checks
         .iter()
         .flat_map(|c| &c.binaries)
