@@ -65,6 +65,8 @@ pub struct ImageSettings {
     pub runtime: Option<Runtime>,
     /// The glibc sysroot for `runtime`; default Debian's cross glibc per target.
     pub sysroot: Option<PathBuf>,
+    /// The base image reference, as written; `None`: slipway's minimal base files.
+    pub base: Option<String>,
 }
 
 impl Default for ImageSettings {
@@ -81,6 +83,7 @@ impl Default for ImageSettings {
             allow_secrets: Vec::new(),
             runtime: None,
             sysroot: None,
+            base: None,
         }
     }
 }
@@ -116,6 +119,8 @@ pub struct Assembly {
     /// Secret-gate findings the allow-list let through.
     pub allowed_secrets: usize,
     pub checks: Vec<PlatformCheck>,
+    /// The base image used, if any.
+    pub base: Option<crate::base::BaseReport>,
 }
 
 /// Everything read from the module and the machine, checked before compiling.
@@ -194,8 +199,10 @@ impl Prepared {
 
     /// Lay out, check, compress and store every platform's image.
     /// `app_name` is the binary's name under /app; `mtime` stamps every file.
+    #[allow(clippy::too_many_arguments)]
     pub fn assemble(
         mut self,
+        base: Option<&crate::base::Base<'_>>,
         store: &BlobStore,
         layer_cache: &Path,
         app_name: &str,
@@ -203,6 +210,11 @@ impl Prepared {
         mtime: u64,
         meta: BTreeMap<String, String>,
     ) -> Result<Assembly, ImageError> {
+        if self.settings.base.is_some() != base.is_some() {
+            return Err(ImageError::Input(
+                "the base image was named but not opened (or opened but not named)".into(),
+            ));
+        }
         let app_path = format!("{APP_DIR}/{app_name}");
         let mut planned = Vec::new();
         for target in targets {
@@ -246,13 +258,34 @@ impl Prepared {
         // Nothing is stored while a secret is unaccounted for ...
         self.gate.finish()?;
 
+        // The base's layers, copied into the store once per digest.
+        let mut from_base = Vec::new();
+        for p in &planned {
+            from_base.push(match base {
+                Some(b) => {
+                    let image = b.image_for(&p.target.platform)?;
+                    let (layers, tars) = b.import(image, store)?;
+                    Some((image.clone(), layers, tars))
+                }
+                None => None,
+            });
+        }
+        let base_files_used = self.base.entries().next().is_some();
+
         // ... or while a binary could not start.
         let mut checks = Vec::new();
         let mut problems = Vec::new();
-        for p in &planned {
+        for (p, b) in planned.iter().zip(&from_base) {
             let started = Instant::now();
             let mut fs = RootFs::new();
-            fs.add_layer_tar("slipway: base files", &self.base);
+            if let Some((_, layers, tars)) = b {
+                for (layer, tar) in layers.iter().zip(tars) {
+                    fs.add_tar(&layer.created_by, tar)?;
+                }
+            }
+            if base_files_used {
+                fs.add_layer_tar("slipway: base files", &self.base);
+            }
             let (before_app, app) = p.layers.split_at(p.layers.len() - 1);
             for (tar, name) in before_app {
                 fs.add_layer_tar(name, tar);
@@ -305,15 +338,39 @@ impl Prepared {
                 }
                 Ok(layer)
             };
-        let base_layer = layer(&self.base, "slipway: base files")?;
+        let base_layer = match base_files_used {
+            true => Some(layer(&self.base, "slipway: base files")?),
+            false => None,
+        };
         let data_layer = match &self.data {
             Some(tar) => Some(layer(tar, "slipway: data files")?),
             None => None,
         };
         let created = rfc3339(mtime as i64);
         let mut images = Vec::new();
-        for p in planned {
-            let mut layers = vec![base_layer.clone()];
+        for (p, b) in planned.into_iter().zip(from_base) {
+            let mut layers = Vec::new();
+            let mut annotations = meta.clone();
+            let mut env = vec![format!("PATH={APP_DIR}:/usr/bin:/bin")];
+            env.extend(self.settings.env.clone());
+            if let Some((image, base_layers, _)) = b {
+                layers.extend(base_layers);
+                if let Some(base) = base {
+                    annotations.insert(crate::base::BASE_NAME.into(), base.name.clone());
+                }
+                annotations.insert(crate::base::BASE_DIGEST.into(), image.manifest.to_string());
+                // The base's environment stays, unless slipway sets the same variable.
+                let ours: Vec<String> = env
+                    .iter()
+                    .filter_map(|e| e.split_once('=').map(|(k, _)| k.to_string()))
+                    .collect();
+                let inherited = image.config.config.env.iter().flatten().filter(|e| {
+                    e.split_once('=')
+                        .is_some_and(|(k, _)| !ours.iter().any(|o| o == k))
+                });
+                env = inherited.cloned().chain(env).collect();
+            }
+            layers.extend(base_layer.clone());
             let (app, rest) = p
                 .layers
                 .split_last()
@@ -323,8 +380,6 @@ impl Prepared {
             }
             layers.extend(data_layer.clone());
             layers.push(layer(&app.0, &app.1)?);
-            let mut env = vec![format!("PATH={APP_DIR}:/usr/bin:/bin")];
-            env.extend(self.settings.env.clone());
             images.push(PlatformImage {
                 platform: p.target.platform.clone(),
                 layers,
@@ -337,9 +392,17 @@ impl Prepared {
                     working_dir: Some("/".into()),
                     labels: meta.clone(),
                 },
-                annotations: meta.clone(),
+                annotations,
             });
         }
+        let base_manifests: Vec<(String, String)> = images
+            .iter()
+            .filter_map(|i| {
+                i.annotations
+                    .get(crate::base::BASE_DIGEST)
+                    .map(|d| (i.platform.to_string(), d.clone()))
+            })
+            .collect();
         let set = slipway_oci::assemble(store, &created, images, meta).map_err(|e| match e {
             slipway_oci::OciError::Layer(m) => ImageError::Input(m),
             other => ImageError::Oci(other),
@@ -350,6 +413,11 @@ impl Prepared {
             reused_layers: reused,
             allowed_secrets: self.gate.allowed,
             checks,
+            base: base.map(|b| crate::base::BaseReport {
+                name: b.name.clone(),
+                digest: b.digest.to_string(),
+                manifests: base_manifests,
+            }),
         })
     }
 }
@@ -390,16 +458,20 @@ fn exposed_ports(ports: &[String]) -> Result<BTreeMap<String, Empty>, ImageError
 }
 
 /// The layer every platform shares: users, name service, /tmp, optional CA bundle and zoneinfo.
+/// With a base image, only what the settings ask for (CA bundle, zoneinfo):
+/// users, name service and /tmp are the base's.
 fn base_files(settings: &ImageSettings) -> Result<LayerTar, ImageError> {
     let mut t = LayerTar::new();
-    t.file("/etc/passwd", 0o644, b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin\n".to_vec())?;
-    t.file(
-        "/etc/group",
-        0o644,
-        b"root:x:0:\nnonroot:x:65532:\n".to_vec(),
-    )?;
-    t.file("/etc/nsswitch.conf", 0o644, b"hosts: files dns\n".to_vec())?;
-    t.dir("/tmp", 0o1777)?;
+    if settings.base.is_none() {
+        t.file("/etc/passwd", 0o644, b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin\n".to_vec())?;
+        t.file(
+            "/etc/group",
+            0o644,
+            b"root:x:0:\nnonroot:x:65532:\n".to_vec(),
+        )?;
+        t.file("/etc/nsswitch.conf", 0o644, b"hosts: files dns\n".to_vec())?;
+        t.dir("/tmp", 0o1777)?;
+    }
     if let Some(ca) = &settings.ca_certs {
         let path = if ca == "host" {
             PathBuf::from("/etc/ssl/certs/ca-certificates.crt")

@@ -10,11 +10,13 @@
 //!   also used to check images that already exist.
 
 pub mod assemble;
+pub mod base;
 pub mod closure;
 pub mod rootfs;
 pub mod runtime;
 mod secrets;
 pub mod source;
+mod staged;
 
 pub use assemble::{
     APP_DIR, Assembly, ImageSettings, NONROOT, PlatformCheck, Prepared, Runtime, Target,
@@ -23,6 +25,7 @@ pub use assemble::{
 pub use closure::{Closure, Problem, check, multiarch_triplet};
 pub use rootfs::RootFs;
 pub use secrets::SecretsFound;
+pub use staged::Staged;
 
 /// What can go wrong in the image stage.
 #[derive(Debug, thiserror::Error)]

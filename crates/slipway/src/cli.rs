@@ -550,6 +550,13 @@ pub struct ContentArgs {
     /// /usr/<triplet> (apt-get install libc6-<arch>-cross).
     #[arg(long, value_name = "DIR")]
     pub sysroot: Option<PathBuf>,
+
+    /// Build on this base image instead of slipway's minimal base files
+    /// (overrides base in [image]): host/repository[:tag|@digest],
+    /// oci:DIR[:tag] or oci-archive:FILE[:tag]. Each platform takes the base's
+    /// matching manifest; the base is recorded by name and digest.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
 }
 
 /// Signing, attestations and SBOMs for what `image` and `push` produce.

@@ -53,6 +53,9 @@ pub struct ImageConfig {
     pub runtime: Option<String>,
     /// The sysroot for `runtime`, relative to the module; default Debian's cross glibc.
     pub sysroot: Option<String>,
+    /// A base image: host/repo[:tag|@digest], oci:DIR[:tag] or oci-archive:FILE[:tag]
+    /// (paths relative to the module). Default: slipway's minimal base files.
+    pub base: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -28,6 +28,8 @@ pub struct Assembled {
     pub reused_layers: usize,
     /// The runtime closure check, per platform.
     pub checks: Vec<slipway_image::PlatformCheck>,
+    /// The base image built on, if any.
+    pub base: Option<slipway_image::base::BaseReport>,
 }
 
 pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
@@ -66,6 +68,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         compressed_layers,
         reused_layers,
         checks,
+        base,
     } = assemble(
         &args.settings,
         &args.secrets.allow_secrets,
@@ -75,10 +78,42 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         cache,
         ui,
     )?;
-    slipway_oci::layout::write(&store, &set, &name, format, &out).map_err(|e| match e {
-        slipway_oci::OciError::Input(_) => anyhow::Error::new(input(e.to_string())),
-        other => anyhow::Error::new(other),
-    })?;
+    match format {
+        // One docker-archive writer: the one `slipway copy` uses, reading
+        // the built image straight from the blob store.
+        Format::DockerArchive => {
+            if out.is_dir() {
+                return Err(input(format!(
+                    "{} is a directory; an archive format needs a file path",
+                    out.display()
+                ))
+                .into());
+            }
+            let dest = slipway_registry::open_destination(
+                &Location::DockerArchive { file: out.clone() },
+                &ClientOptions::default(),
+                &name.to_string(),
+            )?;
+            slipway_registry::copy(
+                &slipway_image::Staged::new(&store, &set, &name),
+                dest.as_ref(),
+                &slipway_registry::CopyOptions {
+                    tag: Some(name.tag.clone()),
+                    immutable: false,
+                    attachments: false,
+                    jobs: 4,
+                },
+                &slipway_registry::Quiet,
+            )?;
+            dest.finish()?;
+        }
+        _ => {
+            slipway_oci::layout::write(&store, &set, &name, format, &out).map_err(|e| match e {
+                slipway_oci::OciError::Input(_) => anyhow::Error::new(input(e.to_string())),
+                other => anyhow::Error::new(other),
+            })?
+        }
+    }
     let attached = match format {
         Format::Oci | Format::OciArchive => {
             let location = match format {
@@ -131,6 +166,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             "attached": attached,
             "reused_layers": reused_layers,
             "closure": checks,
+            "base": base,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
@@ -189,6 +225,28 @@ pub fn assemble(
         .parse()
         .map_err(input_err)?;
     build::warn_dropped(&plan, ui);
+    // The base is read, and every platform found in it, before compiling.
+    let base_store = match base_location(content, icfg, &module_dir)? {
+        Some((name, location)) => Some((
+            name,
+            slipway_registry::open_source(&location, &ClientOptions::default())?,
+        )),
+        None => None,
+    };
+    let base = match &base_store {
+        Some((name, store)) => {
+            let base = slipway_image::base::open(store.as_ref(), name)?;
+            let platforms: Vec<OciPlatform> = plan
+                .targets
+                .iter()
+                .map(|t| oci_platform(&t.target))
+                .collect();
+            base.check_platforms(&platforms)?;
+            ui.status(format!("base {name} is {}", base.digest));
+            Some(base)
+        }
+        None => None,
+    };
     let built = build::execute(&plan, settings.jobs, ui)?;
 
     let mut targets = Vec::new();
@@ -198,11 +256,7 @@ pub fn assemble(
             None => None,
         };
         targets.push(slipway_image::Target {
-            platform: OciPlatform {
-                architecture: b.target.arch().goarch().to_string(),
-                os: "linux".into(),
-                variant: b.target.platform.oci_variant(),
-            },
+            platform: oci_platform(&b.target),
             label: b.target.to_string(),
             app: b.shipped.binary.path.clone(),
             init,
@@ -213,6 +267,7 @@ pub fn assemble(
     let store = BlobStore::new(cache.path("oci/blobs"));
     let assembly = prepared
         .assemble(
+            base.as_ref(),
             &store,
             &cache.path("oci/layers"),
             &plan.name,
@@ -242,7 +297,59 @@ pub fn assemble(
         compressed_layers: assembly.compressed_layers,
         reused_layers: assembly.reused_layers,
         checks: assembly.checks,
+        base: assembly.base,
     })
+}
+
+fn oci_platform(target: &slipway_platform::Target) -> OciPlatform {
+    OciPlatform {
+        architecture: target.arch().goarch().to_string(),
+        os: "linux".into(),
+        variant: target.platform.oci_variant(),
+    }
+}
+
+/// `--base`, else `base` in [image] (its paths relative to the module): the
+/// name as written (recorded in the image) and where it is.
+fn base_location(
+    content: &ContentArgs,
+    icfg: &ImageConfig,
+    module_dir: &Path,
+) -> anyhow::Result<Option<(String, Location)>> {
+    let (name, from_config) = match (&content.base, &icfg.base) {
+        (Some(flag), _) => (flag.clone(), false),
+        (None, Some(key)) => (key.clone(), true),
+        (None, None) => return Ok(None),
+    };
+    let whence = if from_config {
+        "base in [image]"
+    } else {
+        "--base"
+    };
+    let location: Location = name
+        .parse()
+        .map_err(|e| input(format!("{whence} = \"{name}\": {e}")))?;
+    let location = match location {
+        Location::Oci { dir, tag } if from_config && dir.is_relative() => Location::Oci {
+            dir: module_dir.join(dir),
+            tag,
+        },
+        Location::OciArchive { file, tag } if from_config && file.is_relative() => {
+            Location::OciArchive {
+                file: module_dir.join(file),
+                tag,
+            }
+        }
+        Location::DockerArchive { .. } => {
+            return Err(input(format!(
+                "{whence} = \"{name}\": a docker-archive cannot be read; use a registry \
+                 reference, oci:DIR[:tag] or oci-archive:FILE[:tag]"
+            ))
+            .into());
+        }
+        other => other,
+    };
+    Ok(Some((name, location)))
 }
 
 /// `[image]` and the flags, as the image stage's typed settings.
@@ -289,6 +396,7 @@ fn image_settings(
         allow_secrets: allow,
         runtime,
         sysroot,
+        base: content.base.clone().or(icfg.base.clone()),
     })
 }
 
