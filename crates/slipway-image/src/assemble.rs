@@ -67,6 +67,18 @@ pub struct ImageSettings {
     pub sysroot: Option<PathBuf>,
     /// The base image reference, as written; `None`: slipway's minimal base files.
     pub base: Option<String>,
+    /// A name in the image's /etc/passwd or uid[:gid]; default 65532:65532.
+    pub user: Option<String>,
+    /// Absolute; default "/".
+    pub workdir: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// Replaces `/app/<name>` as what the image (or its init) starts.
+    pub entrypoint: Option<Vec<String>>,
+    /// Extra module files: (path in the module, absolute path in the image, mode).
+    pub files: Vec<(String, String, String)>,
+    /// Linux file capabilities for the app binary (`CAP_NET_BIND_SERVICE`, ...).
+    pub capabilities: Vec<String>,
 }
 
 impl Default for ImageSettings {
@@ -84,6 +96,13 @@ impl Default for ImageSettings {
             runtime: None,
             sysroot: None,
             base: None,
+            user: None,
+            workdir: None,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            entrypoint: None,
+            files: Vec::new(),
+            capabilities: Vec::new(),
         }
     }
 }
@@ -142,8 +161,32 @@ pub fn prepare(settings: ImageSettings, module_dir: &Path) -> Result<Prepared, I
         )));
     }
     let ports = exposed_ports(&settings.ports)?;
+    if let Some(w) = &settings.workdir
+        && !w.starts_with('/')
+    {
+        return Err(ImageError::Input(format!(
+            "workdir = \"{w}\" in [image]: give an absolute path in the image, e.g. \"/app\""
+        )));
+    }
+    if let Some(e) = &settings.entrypoint
+        && e.first().is_none_or(|p| p.is_empty())
+    {
+        return Err(ImageError::Input(
+            "entrypoint in [image] is empty: give the program first, e.g. [\"/app/gwctl\", \"serve\"]".into(),
+        ));
+    }
+    if let Some(u) = &settings.user {
+        parse_user(u)?;
+    }
+    if !settings.capabilities.is_empty() {
+        crate::caps::vfs_cap_data(&settings.capabilities)?;
+    }
     let base = base_files(&settings)?;
-    let data = data_files(&settings, module_dir)?;
+    let mut data = data_files(&settings, module_dir)?;
+    if !settings.files.is_empty() {
+        let tar = data.get_or_insert_with(LayerTar::new);
+        extra_files(tar, &settings.files, module_dir)?;
+    }
     let allow = settings
         .allow_secrets
         .iter()
@@ -220,15 +263,22 @@ impl Prepared {
         for target in targets {
             let mut layers: Vec<(LayerTar, String)> = Vec::new();
             let app_bytes = read(&target.app)?;
+            let program = self
+                .settings
+                .entrypoint
+                .clone()
+                .unwrap_or_else(|| vec![app_path.clone()]);
             let entrypoint = match &target.init {
                 Some(init) => {
                     let mut tar = LayerTar::new();
                     tar.file(INIT_PATH, 0o755, read(init)?)?;
                     self.gate.check(&tar);
                     layers.push((tar, format!("slipway: {INIT_PATH} for {}", target.platform)));
-                    slipway_init::entrypoint(&app_path)
+                    let mut e = slipway_init::entrypoint(&program[0]);
+                    e.extend(program[1..].iter().cloned());
+                    e
                 }
-                None => vec![app_path.clone()],
+                None => program.clone(),
             };
             if let Some(Runtime::Glibc) = self.settings.runtime {
                 let triplet = triplet(&target.platform)?;
@@ -247,6 +297,10 @@ impl Prepared {
             }
             let mut app = LayerTar::new();
             app.file(&app_path, 0o555, app_bytes)?;
+            if !self.settings.capabilities.is_empty() {
+                let caps = crate::caps::vfs_cap_data(&self.settings.capabilities)?;
+                app.xattr(&app_path, "security.capability", caps)?;
+            }
             self.gate.check(&app);
             layers.push((app, format!("slipway: {app_path} for {}", target.label)));
             planned.push(Planned {
@@ -299,7 +353,15 @@ impl Prepared {
                 p.target.platform.variant.as_deref(),
             )
             .unwrap_or("unknown-linux-gnu");
+            if let Some(u) = &self.settings.user {
+                check_user(&fs, u)?;
+            }
             let mut binaries = vec![check(&fs, &app_path, triplet)];
+            if let Some(prog) = self.settings.entrypoint.as_ref().and_then(|e| e.first())
+                && *prog != app_path
+            {
+                binaries.push(check(&fs, prog, triplet));
+            }
             if p.target.init.is_some() {
                 binaries.push(check(&fs, INIT_PATH, triplet));
             }
@@ -350,7 +412,11 @@ impl Prepared {
         let mut images = Vec::new();
         for (p, b) in planned.into_iter().zip(from_base) {
             let mut layers = Vec::new();
-            let mut annotations = meta.clone();
+            let mut annotations: BTreeMap<String, String> = meta
+                .clone()
+                .into_iter()
+                .chain(self.settings.annotations.clone())
+                .collect();
             let mut env = vec![format!("PATH={APP_DIR}:/usr/bin:/bin")];
             env.extend(self.settings.env.clone());
             if let Some((image, base_layers, _)) = b {
@@ -384,13 +450,17 @@ impl Prepared {
                 platform: p.target.platform.clone(),
                 layers,
                 config: RuntimeConfig {
-                    user: Some(NONROOT.into()),
+                    user: Some(self.settings.user.clone().unwrap_or_else(|| NONROOT.into())),
                     exposed_ports: self.ports.clone(),
                     env,
                     entrypoint: p.entrypoint,
                     cmd: self.settings.cmd.clone(),
-                    working_dir: Some("/".into()),
-                    labels: meta.clone(),
+                    working_dir: Some(self.settings.workdir.clone().unwrap_or_else(|| "/".into())),
+                    labels: meta
+                        .clone()
+                        .into_iter()
+                        .chain(self.settings.labels.clone())
+                        .collect(),
                 },
                 annotations,
             });
@@ -420,6 +490,108 @@ impl Prepared {
             }),
         })
     }
+}
+
+/// `name`, `uid` or `uid:gid` (numbers, or a user and group name).
+fn parse_user(user: &str) -> Result<(&str, Option<&str>), ImageError> {
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    if !ok(u) || g.is_some_and(|g| !ok(g)) {
+        return Err(ImageError::Input(format!(
+            "user = \"{user}\" in [image]: give a user name from the image's /etc/passwd, \
+             a uid, or uid:gid (e.g. \"65532:65532\")"
+        )));
+    }
+    Ok((u, g))
+}
+
+/// A user given by name must be in the image's /etc/passwd (the base's, or
+/// slipway's minimal one), or the runtime cannot start the container.
+fn check_user(fs: &RootFs<'_>, user: &str) -> Result<(), ImageError> {
+    let (u, g) = parse_user(user)?;
+    let names = |path: &str| -> Vec<String> {
+        fs.file(path)
+            .map(|(_, data, _)| {
+                String::from_utf8_lossy(data)
+                    .lines()
+                    .filter_map(|l| l.split(':').next())
+                    .filter(|n| !n.is_empty() && !n.starts_with('#'))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let numeric = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if !numeric(u) {
+        let users = names("/etc/passwd");
+        if !users.iter().any(|n| n == u) {
+            return Err(ImageError::Input(format!(
+                "user = \"{user}\" in [image]: the image's /etc/passwd has no user `{u}` \
+                 (it has: {}); use one of those, or a numeric uid:gid",
+                if users.is_empty() { "no /etc/passwd".into() } else { users.join(", ") }
+            )));
+        }
+    }
+    if let Some(g) = g
+        && !numeric(g)
+    {
+        let groups = names("/etc/group");
+        if !groups.iter().any(|n| n == g) {
+            return Err(ImageError::Input(format!(
+                "user = \"{user}\" in [image]: the image's /etc/group has no group `{g}` \
+                 (it has: {}); use one of those, or a numeric gid",
+                if groups.is_empty() { "no /etc/group".into() } else { groups.join(", ") }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `[image] files`: module files, each with an explicit octal mode.
+fn extra_files(
+    tar: &mut LayerTar,
+    files: &[(String, String, String)],
+    module_dir: &Path,
+) -> Result<(), ImageError> {
+    let module = module_dir.canonicalize().map_err(|e| ImageError::Io {
+        what: format!("resolving {}", module_dir.display()),
+        source: e,
+    })?;
+    for (src, dst, mode) in files {
+        let key = format!("files entry {{ src = \"{src}\", dst = \"{dst}\" }} in [image]");
+        let mode = u32::from_str_radix(mode.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+            .ok_or_else(|| {
+                ImageError::Input(format!(
+                    "{key}: mode = \"{mode}\" is not an octal mode; write e.g. \"0644\" or \"0755\""
+                ))
+            })?;
+        if !dst.starts_with('/') {
+            return Err(ImageError::Input(format!(
+                "{key}: dst must be an absolute path in the image"
+            )));
+        }
+        let path = module_dir.join(src);
+        let real = path.canonicalize().map_err(|e| {
+            ImageError::Input(format!("{key}: cannot read {}: {e}", path.display()))
+        })?;
+        if !real.starts_with(&module) || !real.is_file() {
+            return Err(ImageError::Input(format!(
+                "{key}: src must be a file inside the module"
+            )));
+        }
+        tar.file(dst, mode, read(&real)?)
+            .map_err(|e| ImageError::Input(format!("{key}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Say which platform a problem is on.

@@ -11,6 +11,7 @@
 
 pub mod assemble;
 pub mod base;
+pub mod caps;
 pub mod closure;
 pub mod rootfs;
 pub mod runtime;

@@ -397,6 +397,18 @@ fn image_settings(
         runtime,
         sysroot,
         base: content.base.clone().or(icfg.base.clone()),
+        user: icfg.user.clone(),
+        workdir: icfg.workdir.clone(),
+        labels: icfg.labels.clone().unwrap_or_default(),
+        annotations: icfg.annotations.clone().unwrap_or_default(),
+        entrypoint: icfg.entrypoint.clone(),
+        files: icfg
+            .files
+            .iter()
+            .flatten()
+            .map(|f| (f.src.clone(), f.dst.clone(), f.mode.clone()))
+            .collect(),
+        capabilities: icfg.capabilities.clone().unwrap_or_default(),
     })
 }
 
