@@ -535,7 +535,11 @@ fn check_user(fs: &RootFs<'_>, user: &str) -> Result<(), ImageError> {
             return Err(ImageError::Input(format!(
                 "user = \"{user}\" in [image]: the image's /etc/passwd has no user `{u}` \
                  (it has: {}); use one of those, or a numeric uid:gid",
-                if users.is_empty() { "no /etc/passwd".into() } else { users.join(", ") }
+                if users.is_empty() {
+                    "no /etc/passwd".into()
+                } else {
+                    users.join(", ")
+                }
             )));
         }
     }
@@ -547,7 +551,11 @@ fn check_user(fs: &RootFs<'_>, user: &str) -> Result<(), ImageError> {
             return Err(ImageError::Input(format!(
                 "user = \"{user}\" in [image]: the image's /etc/group has no group `{g}` \
                  (it has: {}); use one of those, or a numeric gid",
-                if groups.is_empty() { "no /etc/group".into() } else { groups.join(", ") }
+                if groups.is_empty() {
+                    "no /etc/group".into()
+                } else {
+                    groups.join(", ")
+                }
             )));
         }
     }

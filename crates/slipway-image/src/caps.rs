@@ -87,10 +87,16 @@ mod tests {
     #[test]
     fn net_bind_service_is_bit_ten_and_bad_names_list_the_choices() {
         let v = vfs_cap_data(&["CAP_NET_BIND_SERVICE".into()]).unwrap();
-        assert_eq!(v, [1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            v,
+            [1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
         let v = vfs_cap_data(&["bpf".into()]).unwrap();
         assert_eq!(&v[12..16], &[0x80, 0, 0, 0]);
         let e = vfs_cap_data(&["CAP_FLY".into()]).unwrap_err().to_string();
-        assert!(e.contains("CAP_FLY") && e.contains("CAP_NET_BIND_SERVICE"), "{e}");
+        assert!(
+            e.contains("CAP_FLY") && e.contains("CAP_NET_BIND_SERVICE"),
+            "{e}"
+        );
     }
 }

@@ -91,7 +91,12 @@ impl LayerTar {
     pub fn xattr(&mut self, path: &str, name: &str, value: Vec<u8>) -> Result<(), OciError> {
         let key = normalize(path)?;
         match self.entries.get_mut(&key) {
-            Some(e @ Entry { kind: Kind::File(_), .. }) => {
+            Some(
+                e @ Entry {
+                    kind: Kind::File(_),
+                    ..
+                },
+            ) => {
                 e.xattrs.insert(name.to_string(), value);
                 Ok(())
             }
