@@ -113,8 +113,9 @@ pub struct Target {
     pub platform: OciPlatform,
     /// For messages: `linux/arm64`, with libc if it matters.
     pub label: String,
-    /// The stripped app binary.
-    pub app: PathBuf,
+    /// The stripped app binaries: (name under /app, file). The first is
+    /// what the image starts unless `entrypoint` says otherwise.
+    pub apps: Vec<(String, PathBuf)>,
     /// slipway's init for this platform, when the image has one.
     pub init: Option<PathBuf>,
 }
@@ -241,14 +242,13 @@ impl Prepared {
     }
 
     /// Lay out, check, compress and store every platform's image.
-    /// `app_name` is the binary's name under /app; `mtime` stamps every file.
+    /// `mtime` stamps every file.
     #[allow(clippy::too_many_arguments)]
     pub fn assemble(
         mut self,
         base: Option<&crate::base::Base<'_>>,
         store: &BlobStore,
         layer_cache: &Path,
-        app_name: &str,
         targets: Vec<Target>,
         mtime: u64,
         meta: BTreeMap<String, String>,
@@ -258,11 +258,25 @@ impl Prepared {
                 "the base image was named but not opened (or opened but not named)".into(),
             ));
         }
-        let app_path = format!("{APP_DIR}/{app_name}");
         let mut planned = Vec::new();
+        let mut app_paths = Vec::new();
         for target in targets {
             let mut layers: Vec<(LayerTar, String)> = Vec::new();
-            let app_bytes = read(&target.app)?;
+            let mut apps = Vec::new();
+            for (name, path) in &target.apps {
+                if name.is_empty() || name.contains('/') || apps.iter().any(|(n, _)| n == name) {
+                    return Err(ImageError::Input(format!(
+                        "two binaries would both be {APP_DIR}/{name}: give each package in \
+                         [image] packages its own directory name"
+                    )));
+                }
+                apps.push((name.clone(), read(path)?));
+            }
+            let Some((first, _)) = apps.first() else {
+                return Err(ImageError::Input("no binary to put in the image".into()));
+            };
+            let app_path = format!("{APP_DIR}/{first}");
+            app_paths = apps.iter().map(|(n, _)| format!("{APP_DIR}/{n}")).collect();
             let program = self
                 .settings
                 .entrypoint
@@ -287,7 +301,8 @@ impl Prepared {
                     .sysroot
                     .clone()
                     .unwrap_or_else(|| runtime::default_sysroot(triplet));
-                let tar = runtime::glibc_layer(&[&app_bytes], &sysroot, triplet)?;
+                let binaries: Vec<&[u8]> = apps.iter().map(|(_, b)| b.as_slice()).collect();
+                let tar = runtime::glibc_layer(&binaries, &sysroot, triplet)?;
                 if tar.files().next().is_some() {
                     layers.push((
                         tar,
@@ -296,13 +311,21 @@ impl Prepared {
                 }
             }
             let mut app = LayerTar::new();
-            app.file(&app_path, 0o555, app_bytes)?;
-            if !self.settings.capabilities.is_empty() {
-                let caps = crate::caps::vfs_cap_data(&self.settings.capabilities)?;
-                app.xattr(&app_path, "security.capability", caps)?;
+            for (name, bytes) in apps {
+                let path = format!("{APP_DIR}/{name}");
+                app.file(&path, 0o555, bytes)?;
+                if !self.settings.capabilities.is_empty() {
+                    let caps = crate::caps::vfs_cap_data(&self.settings.capabilities)?;
+                    app.xattr(&path, "security.capability", caps)?;
+                }
             }
             self.gate.check(&app);
-            layers.push((app, format!("slipway: {app_path} for {}", target.label)));
+            let names: Vec<&str> = target.apps.iter().map(|(n, _)| n.as_str()).collect();
+            let what = match names[..] {
+                [one] => format!("{APP_DIR}/{one}"),
+                _ => format!("{APP_DIR}/{{{}}}", names.join(",")),
+            };
+            layers.push((app, format!("slipway: {what} for {}", target.label)));
             planned.push(Planned {
                 target,
                 layers,
@@ -356,9 +379,10 @@ impl Prepared {
             if let Some(u) = &self.settings.user {
                 check_user(&fs, u)?;
             }
-            let mut binaries = vec![check(&fs, &app_path, triplet)];
+            let mut binaries: Vec<Closure> =
+                app_paths.iter().map(|a| check(&fs, a, triplet)).collect();
             if let Some(prog) = self.settings.entrypoint.as_ref().and_then(|e| e.first())
-                && *prog != app_path
+                && !app_paths.contains(prog)
             {
                 binaries.push(check(&fs, prog, triplet));
             }

@@ -67,7 +67,10 @@ pub struct ImageConfig {
     pub entrypoint: Option<Vec<String>>,
     /// Extra files of the module, each with an explicit mode.
     pub files: Option<Vec<ImageFile>>,
-    /// Linux file capabilities on the app binary, e.g. ["CAP_NET_BIND_SERVICE"].
+    /// Several main packages, each built and put at /app/<name>; the first is
+    /// what the image starts unless `entrypoint` says otherwise.
+    pub packages: Option<Vec<String>>,
+    /// Linux file capabilities on the app binaries, e.g. ["CAP_NET_BIND_SERVICE"].
     pub capabilities: Option<Vec<String>>,
 }
 

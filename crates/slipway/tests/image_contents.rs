@@ -189,3 +189,89 @@ fn bad_contents_name_the_key_and_the_choices() {
     assert!(e.contains("workdir = \"app\""), "{e}");
     assert!(!tmp.path().join("never").exists());
 }
+
+#[test]
+fn entrypoint_chooses_what_the_init_starts_and_is_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["--platform", "linux/amd64", "--libc", "none"];
+    let module = module_with(
+        tmp.path(),
+        "entry",
+        "entrypoint = [\"/app/hello\", \"--once\"]\n",
+    );
+    let layout = tmp.path().join("image");
+    let json = image(&module, &args, &layout);
+    let index = blob(&layout, json["index_digest"].as_str().unwrap());
+    let manifest = blob(&layout, index["manifests"][0]["digest"].as_str().unwrap());
+    let config = blob(&layout, manifest["config"]["digest"].as_str().unwrap());
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["/sbin/slipway-init", "--", "/app/hello", "--once"])
+    );
+    let unpacked = bundle(&layout, "amd64", None, tmp.path());
+    edit_config(&unpacked, |c| c["process"]["terminal"] = false.into());
+    let runc = require("runc", "runc");
+    let out = Command::new(runc)
+        .args(["run", "-b"])
+        .arg(&unpacked)
+        .arg(container_id())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello from linux/amd64 cgo=false c=none"
+    );
+
+    // A program the image does not have fails the closure check by name.
+    let missing = module_with(tmp.path(), "missing", "entrypoint = [\"/app/gwctl\"]\n");
+    let out = slipway()
+        .arg("image")
+        .arg(&missing)
+        .args(args)
+        .arg("--out")
+        .arg(tmp.path().join("never"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(exit_code(&out), 1, "{stderr}");
+    assert!(
+        stderr.contains("/app/gwctl") && stderr.contains("no such file"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("never").exists());
+}
+
+#[test]
+fn several_binaries_in_one_image_each_checked_and_the_entrypoint_picks_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let module = module_with(
+        tmp.path(),
+        "multi",
+        "packages = [\".\", \"./cmd/probe\"]\nentrypoint = [\"/app/probe\"]\n",
+    );
+    std::fs::create_dir_all(module.join("cmd/probe")).unwrap();
+    std::fs::write(
+        module.join("cmd/probe/main.go"),
+        "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"probe ok\") }\n",
+    )
+    .unwrap();
+    let layout = tmp.path().join("image");
+    let json = image(
+        &module,
+        &["--platform", "linux/amd64", "--libc", "none"],
+        &layout,
+    );
+    let checked: Vec<&str> = json["closure"][0]["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["binary"].as_str().unwrap())
+        .collect();
+    assert!(
+        checked.contains(&"/app/hello") && checked.contains(&"/app/probe"),
+        "{checked:?}"
+    );
+    let unpacked = bundle(&layout, "amd64", None, tmp.path());
+    assert!(unpacked.join("rootfs/app/hello").is_file());
+    assert_eq!(runc_once(&unpacked).trim(), "probe ok");
+}

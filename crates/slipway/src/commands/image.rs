@@ -218,7 +218,35 @@ pub fn assemble(
     };
 
     // The binaries are never installed anywhere: the image takes them from staging.
-    let plan = build::plan(settings, &cfg.build, &module_dir, out, cache)?;
+    // One plan per package: `[image] packages`, else the build's one package.
+    let packages: Vec<Option<String>> = match &icfg.packages {
+        Some(list) if !list.is_empty() => {
+            if settings.package.is_some() {
+                return Err(input(
+                    "--package and packages in [image] both name what to build: use one",
+                )
+                .into());
+            }
+            list.iter().cloned().map(Some).collect()
+        }
+        _ => vec![None],
+    };
+    let mut plans = Vec::new();
+    for package in &packages {
+        let mut build_cfg = cfg.build.clone();
+        if let Some(p) = package {
+            build_cfg.package = Some(p.clone());
+            build_cfg.name = None; // each binary is named for its package
+        }
+        plans.push(build::plan(
+            settings,
+            &build_cfg,
+            &module_dir,
+            out.clone(),
+            cache,
+        )?);
+    }
+    let plan = plans.remove(0);
     let name: ImageName = tag
         .or(icfg.tag.clone())
         .unwrap_or_else(|| format!("{}:latest", plan.name.to_ascii_lowercase()))
@@ -248,9 +276,17 @@ pub fn assemble(
         None => None,
     };
     let built = build::execute(&plan, settings.jobs, ui)?;
+    let mut more = Vec::new();
+    for p in &plans {
+        more.push((p.name.clone(), build::execute(p, settings.jobs, ui)?));
+    }
 
     let mut targets = Vec::new();
-    for b in &built {
+    for (i, b) in built.iter().enumerate() {
+        let mut apps = vec![(plan.name.clone(), b.shipped.binary.path.clone())];
+        for (name, built) in &more {
+            apps.push((name.clone(), built[i].shipped.binary.path.clone()));
+        }
         let init = match &zig {
             Some(zig) => Some(slipway_init::build(&b.target.platform, zig, cache)?),
             None => None,
@@ -258,7 +294,7 @@ pub fn assemble(
         targets.push(slipway_image::Target {
             platform: oci_platform(&b.target),
             label: b.target.to_string(),
-            app: b.shipped.binary.path.clone(),
+            apps,
             init,
         });
     }
@@ -270,7 +306,6 @@ pub fn assemble(
             base.as_ref(),
             &store,
             &cache.path("oci/layers"),
-            &plan.name,
             targets,
             mtime,
             meta.clone(),
