@@ -274,4 +274,15 @@ fn several_binaries_in_one_image_each_checked_and_the_entrypoint_picks_one() {
     let unpacked = bundle(&layout, "amd64", None, tmp.path());
     assert!(unpacked.join("rootfs/app/hello").is_file());
     assert_eq!(runc_once(&unpacked).trim(), "probe ok");
+
+    // Both are in the image's SBOM.
+    let out = slipway()
+        .args(["sbom", &format!("oci:{}", layout.display())])
+        .output()
+        .unwrap();
+    let sbom = slipway_testkit::stdout_ok(&out, "slipway sbom");
+    assert!(
+        sbom.contains("/app/hello") && sbom.contains("/app/probe"),
+        "{sbom}"
+    );
 }
