@@ -187,3 +187,45 @@ fn a_base_without_the_platform_or_a_library_is_refused() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn a_base_in_a_registry_is_read_and_pinned_by_digest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = glibc_base(
+        tmp.path(),
+        "base",
+        &["libc.so.6", "libresolv.so.2", "libpthread.so.0"],
+    );
+    let reg = slipway_testkit::registry::TestRegistry::plain();
+    let reference = format!("{}/team/glibc-base:12", reg.host());
+    let copied = slipway()
+        .args(["copy", &format!("oci:{}:base", base.display()), &reference])
+        .output()
+        .unwrap();
+    stdout_ok(&copied, "slipway copy to the registry");
+
+    let module = tmp.path().join("hello");
+    copy_tree(&example("hello"), &module);
+    let config = std::fs::read_to_string(module.join("slipway.toml")).unwrap();
+    std::fs::write(
+        module.join("slipway.toml"),
+        format!("{config}\n[image]\nbase = \"{reference}\"\n"),
+    )
+    .unwrap();
+    let json = image(&module, &GLIBC_ARM64, &tmp.path().join("image"));
+    assert_eq!(json["base"]["name"], reference.as_str());
+    let layout_index: Value =
+        serde_json::from_slice(&std::fs::read(base.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        json["base"]["digest"], layout_index["manifests"][0]["digest"],
+        "the registry serves the same manifest bytes"
+    );
+    let app = &json["closure"][0]["binaries"];
+    assert!(
+        app.as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["problems"] == serde_json::json!([])),
+        "{app}"
+    );
+}
