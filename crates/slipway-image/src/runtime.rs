@@ -81,6 +81,20 @@ pub fn glibc_layer(
     sysroot: &Path,
     triplet: &str,
 ) -> Result<LayerTar, ImageError> {
+    let mut todo: Vec<String> = Vec::new();
+    let mut interpreters: BTreeSet<String> = BTreeSet::new();
+    for data in binaries {
+        let needs = slipway_elf::runtime_needs(data)
+            .map_err(|e| ImageError::Input(format!("reading a binary for its runtime: {e}")))?;
+        if let Some(i) = needs.interpreter {
+            interpreters.insert(i);
+        }
+        todo.extend(needs.needed);
+    }
+    let mut layer = LayerTar::new();
+    if interpreters.is_empty() && todo.is_empty() {
+        return Ok(layer); // static binaries need nothing, and no sysroot
+    }
     let dirs = library_dirs(sysroot, triplet);
     if dirs.is_empty() || find(&dirs, "libc.so.6").is_none() {
         return Err(ImageError::Input(format!(
@@ -92,19 +106,8 @@ pub fn glibc_layer(
             debian_arch(triplet)
         )));
     }
-    let mut layer = LayerTar::new();
     let lib_dir = format!("/lib/{triplet}");
     let mut added: BTreeSet<String> = BTreeSet::new();
-    let mut todo: Vec<String> = Vec::new();
-    let mut interpreters: BTreeSet<String> = BTreeSet::new();
-    for data in binaries {
-        let needs = slipway_elf::runtime_needs(data)
-            .map_err(|e| ImageError::Input(format!("reading a binary for its runtime: {e}")))?;
-        if let Some(i) = needs.interpreter {
-            interpreters.insert(i);
-        }
-        todo.extend(needs.needed);
-    }
     for interp in &interpreters {
         let name = interp.rsplit('/').next().unwrap_or(interp).to_string();
         let Some(path) = find(&dirs, &name) else {

@@ -320,3 +320,27 @@ fn a_libc_without_a_needed_version_is_named() {
         String::from_utf8_lossy(&real.stderr)
     );
 }
+
+#[test]
+fn static_binaries_need_no_runtime_and_no_sysroot() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n";
+    let fixed = cc(dir.path(), "static", src, &["-static"]);
+    let dynamic = cc(dir.path(), "dynamic", src, &[]);
+    let nowhere = dir.path().join("no-sysroot");
+    let layer = runtime::glibc_layer(&[&fixed], &nowhere, TRIPLET).unwrap();
+    assert!(layer.entries().next().is_none());
+    let e = runtime::glibc_layer(&[&dynamic], &nowhere, TRIPLET)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no libc.so.6") && e.contains("libc6-arm64-cross"),
+        "{e}"
+    );
+    let mut app = LayerTar::new();
+    app.file("/app/static", 0o755, fixed).unwrap();
+    let mut fs = RootFs::new();
+    fs.add_layer_tar("app", &app);
+    let c = check(&fs, "/app/static", TRIPLET);
+    assert!(c.ok() && c.is_static, "{c:?}");
+}
