@@ -6,13 +6,17 @@ use std::cmp::Ordering;
 
 use crate::ElfError;
 use crate::parse::{
-    Elf, PT_DYNAMIC, SHT_DYNSYM, SHT_GNU_VERNEED, SHT_GNU_VERSYM, Section, c_string,
+    Elf, PT_DYNAMIC, SHT_DYNSYM, SHT_GNU_VERDEF, SHT_GNU_VERNEED, SHT_GNU_VERSYM, Section, c_string,
 };
 
 const DT_NULL: u64 = 0;
 const DT_NEEDED: u64 = 1;
 const DT_STRTAB: u64 = 5;
 const DT_STRSZ: u64 = 10;
+const DT_SONAME: u64 = 14;
+const DT_RPATH: u64 = 15;
+const DT_RUNPATH: u64 = 29;
+const DF_1_NODEFLIB: u64 = 0x800;
 const DT_BIND_NOW: u64 = 24;
 const DT_FLAGS: u64 = 30;
 const DT_FLAGS_1: u64 = 0x6fff_fffb;
@@ -27,6 +31,13 @@ pub struct Dynamic {
     pub needed: Vec<String>,
     pub bind_now: bool,
     pub pie_flag: bool,
+    /// `DT_SONAME`: the name other objects need this one by.
+    pub soname: Option<String>,
+    /// `DT_RPATH` and `DT_RUNPATH`, unsplit (`:`-separated, tokens unexpanded).
+    pub rpath: Option<String>,
+    pub runpath: Option<String>,
+    /// `DF_1_NODEFLIB`: the loader skips its default directories for this object.
+    pub nodeflib: bool,
 }
 
 /// Read `.dynamic` (or `PT_DYNAMIC` when section headers are gone).
@@ -47,6 +58,7 @@ pub fn read_dynamic(elf: &Elf<'_>) -> Result<Dynamic, ElfError> {
     };
     let mut out = Dynamic::default();
     let mut needed_offsets = Vec::new();
+    let (mut soname, mut rpath, mut runpath) = (None, None, None);
     let (mut strtab_addr, mut strsz) = (None, None);
     for i in 0..(bytes.len() as u64 / entry) {
         let tag = r.word(i * entry, is_64)?;
@@ -54,6 +66,9 @@ pub fn read_dynamic(elf: &Elf<'_>) -> Result<Dynamic, ElfError> {
         match tag {
             DT_NULL => break,
             DT_NEEDED => needed_offsets.push(val),
+            DT_SONAME => soname = Some(val),
+            DT_RPATH => rpath = Some(val),
+            DT_RUNPATH => runpath = Some(val),
             DT_STRTAB => strtab_addr = Some(val),
             DT_STRSZ => strsz = Some(val),
             DT_BIND_NOW => out.bind_now = true,
@@ -61,11 +76,12 @@ pub fn read_dynamic(elf: &Elf<'_>) -> Result<Dynamic, ElfError> {
             DT_FLAGS_1 => {
                 out.bind_now |= val & DF_1_NOW != 0;
                 out.pie_flag = val & DF_1_PIE != 0;
+                out.nodeflib = val & DF_1_NODEFLIB != 0;
             }
             _ => {}
         }
     }
-    if needed_offsets.is_empty() {
+    if needed_offsets.is_empty() && soname.is_none() && rpath.is_none() && runpath.is_none() {
         return Ok(out);
     }
     let strings = match strtab_section {
@@ -79,17 +95,22 @@ pub fn read_dynamic(elf: &Elf<'_>) -> Result<Dynamic, ElfError> {
             _ => return Err(ElfError::malformed("DT_NEEDED without a string table")),
         },
     };
-    for off in needed_offsets {
-        let name = usize::try_from(off)
+    let string = |off: u64, what: &str| {
+        usize::try_from(off)
             .ok()
             .and_then(|o| c_string(strings, o))
             .ok_or_else(|| {
                 ElfError::malformed(format!(
-                    "DT_NEEDED name offset {off} is outside the dynamic string table"
+                    "{what} name offset {off} is outside the dynamic string table"
                 ))
-            })?;
-        out.needed.push(name);
+            })
+    };
+    for off in needed_offsets {
+        out.needed.push(string(off, "DT_NEEDED")?);
     }
+    out.soname = soname.map(|o| string(o, "DT_SONAME")).transpose()?;
+    out.rpath = rpath.map(|o| string(o, "DT_RPATH")).transpose()?;
+    out.runpath = runpath.map(|o| string(o, "DT_RUNPATH")).transpose()?;
     Ok(out)
 }
 
@@ -187,6 +208,47 @@ pub fn read_version_needs(elf: &Elf<'_>) -> Result<VersionNeeds, ElfError> {
     }
     Ok(out)
 }
+
+/// `.gnu.version_d`: the version names an object defines (`GLIBC_2.17`,
+/// ...), without the base entry that only repeats its own name.
+pub fn read_version_defs(elf: &Elf<'_>) -> Result<Vec<String>, ElfError> {
+    let Some(section) = elf.sections.iter().find(|s| s.kind == SHT_GNU_VERDEF) else {
+        return Ok(Vec::new());
+    };
+    let bytes = elf.section_data(section)?;
+    let strings = linked_strings(elf, section)?;
+    let r = crate::parse::Reader {
+        data: bytes,
+        big_endian: elf.header.big_endian,
+    };
+    let bad = |what: &str| ElfError::malformed(format!(".gnu.version_d: {what}"));
+    // Each Verdef is 20 bytes: more entries than that means a cycle.
+    let limit = bytes.len() / 20 + 1;
+    let mut out = Vec::new();
+    let mut at: u64 = 0;
+    for _ in 0..limit {
+        let flags = r.u16(at + 2)?;
+        let count = r.u16(at + 6)?;
+        let aux = r.u32(at + 12)?;
+        let next = r.u32(at + 16)?;
+        if count > 0 && flags & VER_FLG_BASE == 0 {
+            let name_off = r.u32(at + u64::from(aux))?;
+            let name = c_string(strings, name_off as usize).ok_or_else(|| {
+                bad(&format!(
+                    "name offset {name_off} is outside its string table"
+                ))
+            })?;
+            out.push(name);
+        }
+        if next == 0 {
+            return Ok(out);
+        }
+        at += u64::from(next);
+    }
+    Err(bad("the entry chain loops"))
+}
+
+const VER_FLG_BASE: u16 = 0x1;
 
 fn linked_strings<'a>(elf: &Elf<'a>, section: &Section) -> Result<&'a [u8], ElfError> {
     let s = elf.sections.get(section.link as usize).ok_or_else(|| {

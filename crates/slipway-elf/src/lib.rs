@@ -14,6 +14,7 @@ mod inspect;
 mod mips;
 mod parse;
 mod policy;
+mod runtime;
 mod strip;
 mod views;
 
@@ -24,6 +25,7 @@ pub use inspect::{Debuglink, Inspection, SectionInfo, arch_name, go_build_id, in
 pub use mips::{SHT_MIPS_DWARF, retype_debug_sections_for_mips};
 pub use parse::check_structure;
 pub use policy::{ElfSummary, GlibcFloorViolation, glibc_floor, summarize};
+pub use runtime::{RuntimeNeeds, runtime_needs};
 pub use strip::{Output, Piece, Split, StripMode, debuglink_contents, is_debug_section, strip};
 pub use views::{
     PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_STACK, PT_INTERP, PT_LOAD, ProgramHeaders, Segment,

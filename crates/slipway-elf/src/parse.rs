@@ -10,6 +10,7 @@ pub const SHT_SYMTAB: u32 = 2;
 pub const SHT_DYNSYM: u32 = 11;
 pub const SHT_SYMTAB_SHNDX: u32 = 18;
 pub const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
+pub const SHT_GNU_VERDEF: u32 = 0x6fff_fffd;
 pub const SHT_GNU_VERSYM: u32 = 0x6fff_ffff;
 pub const SHF_ALLOC: u64 = 0x2;
 pub const SHF_COMPRESSED: u64 = 0x800;

@@ -1,6 +1,7 @@
-//! Writing a stored image out: an OCI layout directory, an OCI archive, or a
-//! tar `docker load` accepts. One list of files serves all three; each blob
-//! appears once, and nothing is visible at the destination until complete.
+//! Writing a stored image out: an OCI layout directory or an OCI archive.
+//! One list of files serves both; each blob appears once, and nothing is
+//! visible at the destination until complete. (`docker load` tars are
+//! written by slipway-registry's layout store, the one docker-archive writer.)
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -90,16 +91,6 @@ enum Content {
     Blob(Digest),
 }
 
-#[derive(Serialize)]
-struct DockerManifest {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags")]
-    repo_tags: Vec<String>,
-    #[serde(rename = "Layers")]
-    layers: Vec<String>,
-}
-
 fn blob_path(d: &Digest) -> String {
     format!("blobs/sha256/{}", d.hex())
 }
@@ -142,29 +133,11 @@ fn files(
         files.insert(blob_path(&d), Content::Blob(d));
     }
     if format == Format::DockerArchive {
-        // docker load takes one image per tag: the host's platform, else the first.
-        let host = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            other => other,
-        };
-        let chosen = set
-            .manifests
-            .iter()
-            .find(|m| {
-                m.descriptor
-                    .platform
-                    .as_ref()
-                    .is_some_and(|p| p.architecture == host)
-            })
-            .or(set.manifests.first())
-            .ok_or_else(|| OciError::Input("the image has no platforms".into()))?;
-        let manifest = vec![DockerManifest {
-            config: blob_path(&chosen.config.digest),
-            repo_tags: vec![name.to_string()],
-            layers: chosen.layers.iter().map(|l| blob_path(&l.digest)).collect(),
-        }];
-        files.insert("manifest.json".into(), Content::Bytes(json(&manifest)?));
+        // slipway-registry writes docker archives (`Layout::create_docker_archive`),
+        // for `slipway image` and `slipway copy` alike.
+        return Err(OciError::Input(
+            "docker-archive is written through slipway-registry, not layout::write".into(),
+        ));
     }
     Ok(files)
 }

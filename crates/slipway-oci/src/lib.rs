@@ -14,7 +14,7 @@ pub use digest::Digest;
 pub use image::{GzipSettings, ImageSet, Layer, PlatformImage, assemble, build_layer};
 pub use layout::{Format, ImageName};
 pub use store::BlobStore;
-pub use tar::LayerTar;
+pub use tar::{EntryKind, LayerTar};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {

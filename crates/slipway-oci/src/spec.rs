@@ -45,6 +45,22 @@ impl std::fmt::Display for Platform {
     }
 }
 
+/// This machine's architecture as OCI (and Go) spell it: the one mapping
+/// from Rust's names, for picking the host's platform out of an index.
+pub fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        "powerpc64" => "ppc64",
+        "mips" if cfg!(target_endian = "little") => "mipsle",
+        "mips64" if cfg!(target_endian = "little") => "mips64le",
+        "loongarch64" => "loong64",
+        other => other, // arm, riscv64, s390x, mips, mips64 are spelt alike
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Manifest {

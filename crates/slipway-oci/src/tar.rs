@@ -3,7 +3,9 @@
 //!
 //! Every header field is set here: ustar format, byte-sorted entries with
 //! explicit parent directories, one fixed mtime, uid/gid 0 with empty owner
-//! names, modes as given (never from a umask), no PAX records, no xattrs.
+//! names, modes as given (never from a umask). PAX records appear only for
+//! xattrs asked for explicitly ([`LayerTar::xattr`], e.g. file capabilities),
+//! with fixed header fields of their own.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +22,16 @@ enum Kind {
 struct Entry {
     mode: u32,
     kind: Kind,
+    /// Extended attributes, written as `SCHILY.xattr.<name>` PAX records.
+    xattrs: BTreeMap<String, Vec<u8>>,
+}
+
+/// What an entry of a [`LayerTar`] is, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind<'a> {
+    Dir,
+    File(&'a [u8]),
+    Symlink(&'a str),
 }
 
 /// The entries of one layer, kept sorted by path.
@@ -40,6 +52,7 @@ impl LayerTar {
             Entry {
                 mode,
                 kind: Kind::Dir,
+                xattrs: BTreeMap::new(),
             },
         )
     }
@@ -56,6 +69,7 @@ impl LayerTar {
             Entry {
                 mode,
                 kind: Kind::File(data),
+                xattrs: BTreeMap::new(),
             },
         )
     }
@@ -67,8 +81,42 @@ impl LayerTar {
             Entry {
                 mode: 0o777,
                 kind: Kind::Symlink(target.to_string()),
+                xattrs: BTreeMap::new(),
             },
         )
+    }
+
+    /// Set an extended attribute on a file already added (e.g.
+    /// `security.capability`); it travels as a PAX record before the entry.
+    pub fn xattr(&mut self, path: &str, name: &str, value: Vec<u8>) -> Result<(), OciError> {
+        let key = normalize(path)?;
+        match self.entries.get_mut(&key) {
+            Some(
+                e @ Entry {
+                    kind: Kind::File(_),
+                    ..
+                },
+            ) => {
+                e.xattrs.insert(name.to_string(), value);
+                Ok(())
+            }
+            _ => Err(OciError::Layer(format!(
+                "{path}: extended attributes go on a file added to the layer first"
+            ))),
+        }
+    }
+
+    /// Every entry (path without a leading `/`, mode, kind), sorted by path:
+    /// what a merged view of an image's file system is built from.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, u32, EntryKind<'_>)> {
+        self.entries.iter().map(|(p, e)| {
+            let kind = match &e.kind {
+                Kind::Dir => EntryKind::Dir,
+                Kind::File(d) => EntryKind::File(d),
+                Kind::Symlink(t) => EntryKind::Symlink(t),
+            };
+            (p.as_str(), e.mode, kind)
+        })
     }
 
     /// Paths and file contents, for scanning what goes into a layer.
@@ -109,6 +157,7 @@ impl LayerTar {
                         Entry {
                             mode: 0o755,
                             kind: Kind::Dir,
+                            xattrs: BTreeMap::new(),
                         },
                     );
                 }
@@ -157,6 +206,28 @@ impl LayerTar {
                     (path.clone(), &[])
                 }
             };
+            if !entry.xattrs.is_empty() {
+                let mut records = Vec::new();
+                for (key, value) in &entry.xattrs {
+                    pax_record(&mut records, &format!("SCHILY.xattr.{key}"), value);
+                }
+                let mut x = tar::Header::new_ustar();
+                let base = name.rsplit('/').next().unwrap_or(&name);
+                let short: String = base.chars().take(80).collect();
+                x.set_path(format!("PaxHeaders/{short}")).map_err(io)?;
+                x.set_entry_type(tar::EntryType::XHeader);
+                x.set_size(records.len() as u64);
+                x.set_mode(0o644);
+                x.set_uid(0);
+                x.set_gid(0);
+                x.set_mtime(mtime);
+                x.set_username("").map_err(io)?;
+                x.set_groupname("").map_err(io)?;
+                x.set_device_major(0).map_err(io)?;
+                x.set_device_minor(0).map_err(io)?;
+                x.set_cksum();
+                builder.append(&x, records.as_slice()).map_err(io)?;
+            }
             h.set_path(&name).map_err(io)?;
             h.set_size(data.len() as u64);
             h.set_mode(entry.mode);
@@ -174,6 +245,18 @@ impl LayerTar {
             .into_inner()
             .map_err(|e| OciError::Layer(e.to_string()))
     }
+}
+
+/// One PAX record, `"<len> <key>=<value>\n"`, where len counts itself.
+fn pax_record(out: &mut Vec<u8>, key: &str, value: &[u8]) {
+    let rest = key.len() + value.len() + 3; // ' ', '=', '\n'
+    let mut len = rest + 1;
+    while len != rest + len.to_string().len() {
+        len = rest + len.to_string().len();
+    }
+    out.extend_from_slice(format!("{len} {key}=").as_bytes());
+    out.extend_from_slice(value);
+    out.push(b'\n');
 }
 
 /// `/etc/passwd` → `etc/passwd`; refuse `..`, empty parts and NUL.
@@ -232,6 +315,42 @@ mod tests {
         u.file("etc/passwd", 0o644, b"root:x:0:0::/:\n".to_vec())
             .unwrap();
         assert_eq!(u.to_bytes(1_700_000_000).unwrap(), bytes);
+    }
+
+    #[test]
+    fn xattrs_travel_as_pax_records() {
+        let mut t = LayerTar::new();
+        t.file("/app/svc", 0o555, vec![1; 10]).unwrap();
+        t.xattr("/app/svc", "security.capability", vec![0, 0, 0, 2, 0, 4])
+            .unwrap();
+        assert!(t.xattr("/app", "user.x", vec![]).is_err());
+        let bytes = t.to_bytes(5).unwrap();
+        assert_eq!(bytes, t.to_bytes(5).unwrap());
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut found = None;
+        for e in archive.entries().unwrap() {
+            let mut e = e.unwrap();
+            if e.path().unwrap().to_string_lossy() == "app/svc" {
+                for ext in e.pax_extensions().unwrap().unwrap() {
+                    let ext = ext.unwrap();
+                    found = Some((ext.key().unwrap().to_string(), ext.value_bytes().to_vec()));
+                }
+            }
+        }
+        assert_eq!(
+            found,
+            Some((
+                "SCHILY.xattr.security.capability".to_string(),
+                vec![0, 0, 0, 2, 0, 4]
+            ))
+        );
+        let mut record = Vec::new();
+        pax_record(&mut record, "k", &[b'v'; 4]);
+        assert_eq!(record, b"9 k=vvvv\n");
+        // Where the length's own digits tip it over to two.
+        record.clear();
+        pax_record(&mut record, "k", &[b'v'; 5]);
+        assert_eq!(record, b"11 k=vvvvv\n");
     }
 
     #[test]

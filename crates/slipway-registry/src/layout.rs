@@ -491,11 +491,7 @@ impl Layout {
         if manifest.is_index() {
             let index: Index = serde_json::from_slice(&manifest.bytes)
                 .map_err(|e| RegistryError::Integrity(format!("index {}: {e}", manifest.digest)))?;
-            let host = match std::env::consts::ARCH {
-                "x86_64" => "amd64",
-                "aarch64" => "arm64",
-                other => other,
-            };
+            let host = slipway_oci::spec::host_architecture();
             let chosen = index
                 .manifests
                 .iter()

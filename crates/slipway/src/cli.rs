@@ -261,6 +261,27 @@ already built are skipped. Pure-Go builds (--libc none) need none of this.",
     /// hardening, sections and Go build info.
     Inspect(InspectArgs),
 
+    /// Prove that an image's programs can start: the runtime closure check
+    /// (interpreter, libraries, symbol versions) on the merged layers.
+    #[command(
+        name = "check-image",
+        long_about = "Run the runtime closure check on an existing image, as `slipway image` does \
+before writing one: with all layers merged and whiteouts applied, each program's PT_INTERP must \
+exist (symlinks followed inside the image), every DT_NEEDED library must resolve the way glibc's \
+loader searches (DT_RPATH, DT_RUNPATH with $ORIGIN, ld.so.conf when the image has ld.so.cache, \
+/lib/<triplet>, /usr/lib/<triplet>, /lib, /usr/lib), and every symbol version needed (GLIBC_2.34, \
+...) must be defined by the library that provides it.\n\n\
+The programs checked are the entrypoint (and what slipway's init starts), or those named with \
+--binary. Exit code 1 when any cannot start.",
+        after_help = "Examples:
+  # every platform of a layout
+  slipway check-image oci:dist/image
+
+  # one platform of a registry image, a chosen binary, machine-readable
+  slipway check-image 127.0.0.1:5000/team/gw:1.4 --platform linux/arm64 --binary /app/gwctl --json"
+    )]
+    CheckImage(CheckImageArgs),
+
     /// Strip an ELF binary of any architecture, optionally splitting its
     /// debug info into a separate file linked by .gnu_debuglink.
     #[command(after_help = "Examples:
@@ -352,6 +373,28 @@ pub struct KeygenArgs {
 pub struct InspectArgs {
     /// The ELF file.
     pub file: PathBuf,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckImageArgs {
+    /// oci:DIR[:tag], oci-archive:FILE[:tag] or host/repository[:tag|@digest].
+    #[arg(value_name = "REF")]
+    pub image: String,
+
+    /// Check only this platform (OS/ARCH[/VARIANT]). Default: every platform.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+
+    /// A program in the image to check (repeatable). Default: the entrypoint.
+    #[arg(long = "binary", value_name = "PATH")]
+    pub binaries: Vec<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     /// Print JSON on stdout.
     #[arg(long)]
@@ -484,6 +527,9 @@ pub struct ImageArgs {
     pub secrets: SecretArgs,
 
     #[command(flatten)]
+    pub content: ContentArgs,
+
+    #[command(flatten)]
     pub supply_chain: SupplyChainArgs,
 
     /// Print the result as JSON on stdout (progress stays on stderr).
@@ -500,6 +546,30 @@ pub struct SecretArgs {
     /// in / covers a directory. Repeatable; adds to allow_secrets in [image].
     #[arg(long = "allow-secret", value_name = "PATH[:KIND]")]
     pub allow_secrets: Vec<String>,
+}
+
+/// What goes into the image besides the app: shared by `image` and `push`.
+#[derive(Debug, Args)]
+pub struct ContentArgs {
+    /// Make a dynamically linked binary startable: `glibc` copies the loader
+    /// and every library it needs from a sysroot into the image (overrides
+    /// runtime in [image]). Every image is checked either way: a binary that
+    /// could not start in it is refused before anything is written.
+    #[arg(long, value_name = "glibc")]
+    pub runtime: Option<String>,
+
+    /// The glibc sysroot `--runtime glibc` copies from: a target root file
+    /// system (lib/, usr/lib/<triplet>/). Default: Debian's cross glibc,
+    /// /usr/<triplet> (apt-get install libc6-<arch>-cross).
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
+
+    /// Build on this base image instead of slipway's minimal base files
+    /// (overrides base in [image]): host/repository[:tag|@digest],
+    /// oci:DIR[:tag] or oci-archive:FILE[:tag]. Each platform takes the base's
+    /// matching manifest; the base is recorded by name and digest.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
 }
 
 /// Signing, attestations and SBOMs for what `image` and `push` produce.
@@ -570,6 +640,9 @@ pub struct PushArgs {
 
     #[command(flatten)]
     pub secrets: SecretArgs,
+
+    #[command(flatten)]
+    pub content: ContentArgs,
 
     #[command(flatten)]
     pub supply_chain: SupplyChainArgs,

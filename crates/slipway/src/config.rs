@@ -49,6 +49,41 @@ pub struct ImageConfig {
     /// Findings the secret gate lets through: "/image/path" or
     /// "/image/path:kind" (see docs/scan.md).
     pub allow_secrets: Option<Vec<String>>,
+    /// "glibc": copy the loader and libraries a dynamic binary needs from a sysroot.
+    pub runtime: Option<String>,
+    /// The sysroot for `runtime`, relative to the module; default Debian's cross glibc.
+    pub sysroot: Option<String>,
+    /// A base image: host/repo[:tag|@digest], oci:DIR[:tag] or oci-archive:FILE[:tag]
+    /// (paths relative to the module). Default: slipway's minimal base files.
+    pub base: Option<String>,
+    /// The user the image runs as: a name from the image's /etc/passwd, or uid[:gid].
+    pub user: Option<String>,
+    /// The working directory (absolute). Default "/".
+    pub workdir: Option<String>,
+    /// Extra config labels and manifest annotations.
+    pub labels: Option<BTreeMap<String, String>>,
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// The program and arguments the image starts (through the init when it has one).
+    pub entrypoint: Option<Vec<String>>,
+    /// Extra files of the module, each with an explicit mode.
+    pub files: Option<Vec<ImageFile>>,
+    /// Several main packages, each built and put at /app/<name>; the first is
+    /// what the image starts unless `entrypoint` says otherwise.
+    pub packages: Option<Vec<String>>,
+    /// Linux file capabilities on the app binaries, e.g. ["CAP_NET_BIND_SERVICE"].
+    pub capabilities: Option<Vec<String>>,
+}
+
+/// One entry of `[image] files`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageFile {
+    /// Path in the module.
+    pub src: String,
+    /// Absolute path in the image.
+    pub dst: String,
+    /// Octal, e.g. "0644" or "0755".
+    pub mode: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -61,6 +61,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => commands::doctor::run(args, &cache),
         Command::Warm(args) => commands::warm::run(args, &cache, ui),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::CheckImage(args) => commands::check_image::run(args, ui),
         Command::Strip(args) => commands::strip::run(args, ui),
         Command::Sbom(args) => commands::sbom::run(args, &cache, ui),
         Command::Scan(args) => commands::scan::run(args, ui),
@@ -93,6 +94,23 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 2
             } else {
                 3
+            };
+        }
+        if let Some(i) = cause.downcast_ref::<slipway_image::ImageError>() {
+            use slipway_image::ImageError as E;
+            return match i {
+                E::Input(_) => 2,
+                E::Io { .. } => 3,
+                E::Oci(slipway_oci::OciError::Input(_)) => 2,
+                E::Oci(slipway_oci::OciError::Io { .. }) => 3,
+                E::Closure(_) | E::Secrets(_) | E::Layer(_) | E::Oci(_) => 1,
+                E::Registry(r) => match r {
+                    RegistryError::Input(_)
+                    | RegistryError::Auth(_)
+                    | RegistryError::NotFound(_) => 2,
+                    RegistryError::Io { .. } => 3,
+                    _ => 1,
+                },
             };
         }
         if let Some(o) = cause.downcast_ref::<slipway_oci::OciError>() {

@@ -2,26 +2,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::Context;
 use slipway_attest::provenance::{GitSource, ProvenanceInput, Tool};
-use slipway_oci::spec::{Empty, Platform as OciPlatform, RuntimeConfig, rfc3339};
-use slipway_oci::{BlobStore, Format, GzipSettings, ImageName, LayerTar, PlatformImage};
+use slipway_oci::spec::{Platform as OciPlatform, rfc3339};
+use slipway_oci::{BlobStore, Format, ImageName};
 use slipway_registry::{ClientOptions, Location};
-use slipway_scan::secrets::{Allow, SecretFinding};
 use slipway_toolchain::CacheDir;
 
-use crate::cli::{BuildSettings, ImageArgs};
+use crate::cli::{BuildSettings, ContentArgs, ImageArgs};
 use crate::commands::{build, sign};
 use crate::config::ImageConfig;
 use crate::input;
 use crate::ui::{Ui, seconds};
-
-/// Where the app binary lives in every image.
-pub const APP_DIR: &str = "/app";
-/// The unprivileged user images run as (distroless's `nonroot`).
-pub const NONROOT: &str = "65532:65532";
 
 /// An image assembled into the blob store, not yet written anywhere.
 pub struct Assembled {
@@ -34,6 +26,10 @@ pub struct Assembled {
     /// Layers compressed now, and layers found already compressed.
     pub compressed_layers: usize,
     pub reused_layers: usize,
+    /// The runtime closure check, per platform.
+    pub checks: Vec<slipway_image::PlatformCheck>,
+    /// The base image built on, if any.
+    pub base: Option<slipway_image::base::BaseReport>,
 }
 
 pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
@@ -71,18 +67,53 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         provenance,
         compressed_layers,
         reused_layers,
+        checks,
+        base,
     } = assemble(
         &args.settings,
         &args.secrets.allow_secrets,
+        &args.content,
         args.tag.clone(),
         out.clone(),
         cache,
         ui,
     )?;
-    slipway_oci::layout::write(&store, &set, &name, format, &out).map_err(|e| match e {
-        slipway_oci::OciError::Input(_) => anyhow::Error::new(input(e.to_string())),
-        other => anyhow::Error::new(other),
-    })?;
+    match format {
+        // One docker-archive writer: the one `slipway copy` uses, reading
+        // the built image straight from the blob store.
+        Format::DockerArchive => {
+            if out.is_dir() {
+                return Err(input(format!(
+                    "{} is a directory; an archive format needs a file path",
+                    out.display()
+                ))
+                .into());
+            }
+            let dest = slipway_registry::open_destination(
+                &Location::DockerArchive { file: out.clone() },
+                &ClientOptions::default(),
+                &name.to_string(),
+            )?;
+            slipway_registry::copy(
+                &slipway_image::Staged::new(&store, &set, &name),
+                dest.as_ref(),
+                &slipway_registry::CopyOptions {
+                    tag: Some(name.tag.clone()),
+                    immutable: false,
+                    attachments: false,
+                    jobs: 4,
+                },
+                &slipway_registry::Quiet,
+            )?;
+            dest.finish()?;
+        }
+        _ => {
+            slipway_oci::layout::write(&store, &set, &name, format, &out).map_err(|e| match e {
+                slipway_oci::OciError::Input(_) => anyhow::Error::new(input(e.to_string())),
+                other => anyhow::Error::new(other),
+            })?
+        }
+    }
     let attached = match format {
         Format::Oci | Format::OciArchive => {
             let location = match format {
@@ -134,6 +165,8 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             "compressed_layers": compressed_layers,
             "attached": attached,
             "reused_layers": reused_layers,
+            "closure": checks,
+            "base": base,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
@@ -162,6 +195,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
 pub fn assemble(
     settings: &BuildSettings,
     allow_secrets: &[String],
+    content: &ContentArgs,
     tag: Option<String>,
     out: PathBuf,
     cache: &CacheDir,
@@ -169,140 +203,264 @@ pub fn assemble(
 ) -> anyhow::Result<Assembled> {
     let (module_dir, cfg) = build::load_module(&settings.dir)?;
     let icfg = &cfg.image;
-    let gzip_level = icfg.gzip_level.unwrap_or(6);
-    if !(1..=9).contains(&gzip_level) {
-        return Err(input(format!(
-            "gzip_level = {gzip_level} in slipway.toml: use 1 (fastest) to 9 (smallest)"
-        ))
-        .into());
-    }
-    let ports = exposed_ports(icfg)?;
-    // Everything read from the module and the host is read before building, so
-    // a missing file fails in a second, not after minutes of compiling.
-    let base = base_files(icfg)?;
-    let data = data_files(icfg, &module_dir)?;
-    // The secret gate: files the module adds are checked now, before any
-    // compiling; the binaries and the init once they exist.
-    let allow = allow_list(allow_secrets, icfg)?;
-    let mut secrets = SecretGate::new(allow);
-    secrets.check(&base);
-    if let Some(d) = &data {
-        secrets.check(d);
-    }
-    secrets.finish(ui)?;
+    // Everything read from the module and the host is read and checked
+    // before building, so a missing file fails in a second, not after
+    // minutes of compiling; the secret gate sees the module's files now.
+    let prepared = slipway_image::prepare(
+        image_settings(icfg, allow_secrets, content, &module_dir)?,
+        &module_dir,
+    )
+    .map_err(|e| image_err(e, ui))?;
     // The init ships inside slipway, built for every architecture: a pure-Go
     // image needs no C compiler.
-    let init = icfg.init.unwrap_or(true);
+    let with_init = icfg.init.unwrap_or(true);
 
     // The binaries are never installed anywhere: the image takes them from staging.
-    let plan = build::plan(settings, &cfg.build, &module_dir, out, cache)?;
+    // One plan per package: `[image] packages`, else the build's one package.
+    let packages: Vec<Option<String>> = match &icfg.packages {
+        Some(list) if !list.is_empty() => {
+            if settings.package.is_some() {
+                return Err(input(
+                    "--package and packages in [image] both name what to build: use one",
+                )
+                .into());
+            }
+            list.iter().cloned().map(Some).collect()
+        }
+        _ => vec![None],
+    };
+    let mut plans = Vec::new();
+    for package in &packages {
+        let mut build_cfg = cfg.build.clone();
+        if let Some(p) = package {
+            build_cfg.package = Some(p.clone());
+            build_cfg.name = None; // each binary is named for its package
+        }
+        plans.push(build::plan(
+            settings,
+            &build_cfg,
+            &module_dir,
+            out.clone(),
+            cache,
+        )?);
+    }
+    let plan = plans.remove(0);
     let name: ImageName = tag
         .or(icfg.tag.clone())
         .unwrap_or_else(|| format!("{}:latest", plan.name.to_ascii_lowercase()))
         .parse()
         .map_err(input_err)?;
     build::warn_dropped(&plan, ui);
-    if init {
+    // A platform slipway ships no init for fails now, not after compiling.
+    if with_init {
         for t in &plan.targets {
             slipway_init::build(&t.target.platform).map_err(|e| input(e.to_string()))?;
         }
     }
-    let built = build::execute(&plan, settings.jobs, ui)?;
-
-    let store = BlobStore::new(cache.path("oci/blobs"));
-    let layer_cache = cache.path("oci/layers");
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let gz = GzipSettings {
-        level: gzip_level,
-        threads,
-    };
-    let mtime = plan.source_date_epoch.unwrap_or(0).max(0) as u64;
-    let created = rfc3339(mtime as i64);
-    let (mut compressed, mut reused) = (0, 0);
-    let mut layer = |tar: &LayerTar, created_by: &str| -> anyhow::Result<slipway_oci::Layer> {
-        let (layer, was_cached) =
-            slipway_oci::build_layer(&store, &layer_cache, tar, mtime, gz, created_by)?;
-        if was_cached {
-            reused += 1
-        } else {
-            compressed += 1
-        }
-        Ok(layer)
-    };
-    let base_layer = layer(&base, "slipway: base files")?;
-    let data_layer = match &data {
-        Some(tar) => Some(layer(tar, "slipway: data files")?),
+    // The base is read, and every platform found in it, before compiling.
+    let base_store = match base_location(content, icfg, &module_dir)? {
+        Some((name, location)) => Some((
+            name,
+            slipway_registry::open_source(&location, &ClientOptions::default())?,
+        )),
         None => None,
     };
-    let meta = git_metadata(&module_dir, &created);
-    let app_path = format!("{APP_DIR}/{}", plan.name);
+    let base = match &base_store {
+        Some((name, store)) => {
+            let base = slipway_image::base::open(store.as_ref(), name)?;
+            let platforms: Vec<OciPlatform> = plan
+                .targets
+                .iter()
+                .map(|t| oci_platform(&t.target))
+                .collect();
+            base.check_platforms(&platforms)?;
+            ui.status(format!("base {name} is {}", base.digest));
+            Some(base)
+        }
+        None => None,
+    };
+    let built = build::execute(&plan, settings.jobs, ui)?;
+    let mut more = Vec::new();
+    for p in &plans {
+        more.push((p.name.clone(), build::execute(p, settings.jobs, ui)?));
+    }
 
-    let mut images = Vec::new();
-    for b in &built {
-        let shipped = &b.shipped.binary.path;
-        let bytes =
-            std::fs::read(shipped).with_context(|| format!("reading {}", shipped.display()))?;
-        let mut app = LayerTar::new();
-        app.file(&app_path, 0o555, bytes)?;
-        secrets.check(&app);
-        let app_layer = layer(&app, &format!("slipway: {app_path} for {}", b.target))?;
-        let mut layers = vec![base_layer.clone()];
-        let entrypoint = match init {
+    let mut targets = Vec::new();
+    for (i, b) in built.iter().enumerate() {
+        let mut apps = vec![(plan.name.clone(), b.shipped.binary.path.clone())];
+        for (name, built) in &more {
+            apps.push((name.clone(), built[i].shipped.binary.path.clone()));
+        }
+        let init = match with_init {
             true => {
-                let init = slipway_init::build(&b.target.platform)?;
-                let mut tar = LayerTar::new();
-                tar.file(slipway_init::PATH_IN_IMAGE, 0o755, init.to_vec())?;
-                secrets.check(&tar);
-                layers.push(layer(
-                    &tar,
-                    &format!(
-                        "slipway: {} for {}",
-                        slipway_init::PATH_IN_IMAGE,
-                        b.target.platform
-                    ),
-                )?);
-                slipway_init::entrypoint(&app_path)
+                Some(slipway_init::build(&b.target.platform).map_err(|e| input(e.to_string()))?)
             }
-            false => vec![app_path.clone()],
+            false => None,
         };
-        layers.extend(data_layer.clone());
-        layers.push(app_layer);
-        let mut env = vec![format!("PATH={APP_DIR}:/usr/bin:/bin")];
-        env.extend(icfg.env.clone().unwrap_or_default());
-        images.push(PlatformImage {
-            platform: OciPlatform {
-                architecture: b.target.arch().goarch().to_string(),
-                os: "linux".into(),
-                variant: b.target.platform.oci_variant(),
-            },
-            layers,
-            config: RuntimeConfig {
-                user: Some(NONROOT.into()),
-                exposed_ports: ports.clone(),
-                env,
-                entrypoint,
-                cmd: icfg.cmd.clone().unwrap_or_default(),
-                working_dir: Some("/".into()),
-                labels: meta.clone(),
-            },
-            annotations: meta.clone(),
+        targets.push(slipway_image::Target {
+            platform: oci_platform(&b.target),
+            label: b.target.to_string(),
+            apps,
+            init,
         });
     }
-    // Nothing is written while a secret is unaccounted for.
-    secrets.finish(ui)?;
-    let set = slipway_oci::assemble(&store, &created, images, meta.clone()).map_err(input_err)?;
+    let mtime = plan.source_date_epoch.unwrap_or(0).max(0) as u64;
+    let meta = slipway_image::git_metadata(&module_dir, &rfc3339(mtime as i64));
+    let store = BlobStore::new(cache.path("oci/blobs"));
+    let assembly = prepared
+        .assemble(
+            base.as_ref(),
+            &store,
+            &cache.path("oci/layers"),
+            targets,
+            mtime,
+            meta.clone(),
+        )
+        .map_err(|e| image_err(e, ui))?;
+    if assembly.allowed_secrets > 0 {
+        ui.status(format!(
+            "secret gate: {} finding{} allowed by the allow-list",
+            assembly.allowed_secrets,
+            if assembly.allowed_secrets == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ));
+    }
     let provenance = provenance(&plan, &meta);
     Ok(Assembled {
         store,
-        set,
+        set: assembly.set,
         name,
         plan,
         provenance,
-        compressed_layers: compressed,
-        reused_layers: reused,
+        compressed_layers: assembly.compressed_layers,
+        reused_layers: assembly.reused_layers,
+        checks: assembly.checks,
+        base: assembly.base,
     })
+}
+
+fn oci_platform(target: &slipway_platform::Target) -> OciPlatform {
+    OciPlatform {
+        architecture: target.arch().goarch().to_string(),
+        os: "linux".into(),
+        variant: target.platform.oci_variant(),
+    }
+}
+
+/// `--base`, else `base` in [image] (its paths relative to the module): the
+/// name as written (recorded in the image) and where it is.
+fn base_location(
+    content: &ContentArgs,
+    icfg: &ImageConfig,
+    module_dir: &Path,
+) -> anyhow::Result<Option<(String, Location)>> {
+    let (name, from_config) = match (&content.base, &icfg.base) {
+        (Some(flag), _) => (flag.clone(), false),
+        (None, Some(key)) => (key.clone(), true),
+        (None, None) => return Ok(None),
+    };
+    let whence = if from_config {
+        "base in [image]"
+    } else {
+        "--base"
+    };
+    let location: Location = name
+        .parse()
+        .map_err(|e| input(format!("{whence} = \"{name}\": {e}")))?;
+    let location = match location {
+        Location::Oci { dir, tag } if from_config && dir.is_relative() => Location::Oci {
+            dir: module_dir.join(dir),
+            tag,
+        },
+        Location::OciArchive { file, tag } if from_config && file.is_relative() => {
+            Location::OciArchive {
+                file: module_dir.join(file),
+                tag,
+            }
+        }
+        Location::DockerArchive { .. } => {
+            return Err(input(format!(
+                "{whence} = \"{name}\": a docker-archive cannot be read; use a registry \
+                 reference, oci:DIR[:tag] or oci-archive:FILE[:tag]"
+            ))
+            .into());
+        }
+        other => other,
+    };
+    Ok(Some((name, location)))
+}
+
+/// `[image]` and the flags, as the image stage's typed settings.
+fn image_settings(
+    icfg: &ImageConfig,
+    allow_secrets: &[String],
+    content: &ContentArgs,
+    module_dir: &Path,
+) -> anyhow::Result<slipway_image::ImageSettings> {
+    let runtime = match (&content.runtime, &icfg.runtime) {
+        (Some(flag), _) => Some(
+            flag.parse()
+                .map_err(|e: slipway_image::ImageError| input(format!("--runtime {flag}: {e}")))?,
+        ),
+        (None, Some(key)) => Some(key.parse().map_err(|e: slipway_image::ImageError| {
+            input(format!("[image] in slipway.toml: {e}"))
+        })?),
+        (None, None) => None,
+    };
+    let sysroot = match (&content.sysroot, &icfg.sysroot) {
+        (Some(flag), _) => Some(std::path::absolute(flag)?),
+        (None, Some(key)) => Some(module_dir.join(key)),
+        (None, None) => None,
+    };
+    let mut allow: Vec<(String, String)> = allow_secrets
+        .iter()
+        .map(|a| (a.clone(), "--allow-secret".to_string()))
+        .collect();
+    allow.extend(
+        icfg.allow_secrets
+            .iter()
+            .flatten()
+            .map(|a| (a.clone(), "allow_secrets in [image]".to_string())),
+    );
+    Ok(slipway_image::ImageSettings {
+        ports: icfg.ports.clone().unwrap_or_default(),
+        env: icfg.env.clone().unwrap_or_default(),
+        cmd: icfg.cmd.clone().unwrap_or_default(),
+        ca_certs: icfg.ca_certs.clone(),
+        zoneinfo: icfg.zoneinfo == Some(true),
+        data: icfg.data.clone(),
+        gzip_level: icfg.gzip_level.unwrap_or(6),
+        init: icfg.init.unwrap_or(true),
+        allow_secrets: allow,
+        runtime,
+        sysroot,
+        base: content.base.clone().or(icfg.base.clone()),
+        user: icfg.user.clone(),
+        workdir: icfg.workdir.clone(),
+        labels: icfg.labels.clone().unwrap_or_default(),
+        annotations: icfg.annotations.clone().unwrap_or_default(),
+        entrypoint: icfg.entrypoint.clone(),
+        files: icfg
+            .files
+            .iter()
+            .flatten()
+            .map(|f| (f.src.clone(), f.dst.clone(), f.mode.clone()))
+            .collect(),
+        capabilities: icfg.capabilities.clone().unwrap_or_default(),
+    })
+}
+
+/// Show each secret finding (never its value) before the error itself.
+fn image_err(e: slipway_image::ImageError, ui: Ui) -> anyhow::Error {
+    if let slipway_image::ImageError::Secrets(found) = &e {
+        for f in &found.findings {
+            ui.error(format!("secret in the image: {f}"));
+        }
+    }
+    anyhow::Error::new(e)
 }
 
 /// What SLSA provenance says about this build: the inputs that decide the
@@ -355,259 +513,6 @@ fn provenance(plan: &slipway_build::Plan, meta: &BTreeMap<String, String>) -> Pr
     }
 }
 
-/// `--allow-secret` flags and `allow_secrets` in `[image]`, together.
-fn allow_list(flags: &[String], icfg: &ImageConfig) -> anyhow::Result<Vec<Allow>> {
-    let from_config = icfg.allow_secrets.iter().flatten();
-    let flagged = flags.iter().map(|f| (f, "--allow-secret"));
-    flagged
-        .chain(from_config.map(|c| (c, "allow_secrets in [image]")))
-        .map(|(entry, source)| {
-            entry
-                .parse::<Allow>()
-                .map_err(|e| anyhow::Error::new(input(format!("{source}: {e}"))))
-        })
-        .collect()
-}
-
-/// Scans every file headed for a layer and refuses the image while any
-/// finding is not on the allow-list.
-struct SecretGate {
-    allow: Vec<Allow>,
-    found: Vec<SecretFinding>,
-    allowed: usize,
-}
-
-impl SecretGate {
-    fn new(allow: Vec<Allow>) -> SecretGate {
-        SecretGate {
-            allow,
-            found: Vec::new(),
-            allowed: 0,
-        }
-    }
-
-    fn check(&mut self, tar: &LayerTar) {
-        for (path, data) in tar.files() {
-            // Findings and allow-lists use the path as seen in the image.
-            let path = format!("/{}", path.trim_start_matches('/'));
-            let all = slipway_scan::secrets::scan(&path, data);
-            let n = all.len();
-            let left = slipway_scan::secrets::not_allowed(all, &self.allow);
-            self.allowed += n - left.len();
-            self.found.extend(left);
-        }
-    }
-
-    /// Report what was found (never the values) and fail on anything left.
-    fn finish(&mut self, ui: Ui) -> anyhow::Result<()> {
-        if self.allowed > 0 {
-            ui.status(format!(
-                "secret gate: {} finding{} allowed by the allow-list",
-                self.allowed,
-                if self.allowed == 1 { "" } else { "s" }
-            ));
-            self.allowed = 0;
-        }
-        if self.found.is_empty() {
-            return Ok(());
-        }
-        self.found.sort();
-        self.found.dedup();
-        for f in &self.found {
-            ui.error(format!("secret in the image: {f}"));
-        }
-        let first = &self.found[0];
-        anyhow::bail!(
-            "{} possible secret{} in files bound for the image; nothing was written. Remove them, \
-or if one is intended (a test key, a public token), allow it with --allow-secret {}:{} or \
-allow_secrets = [\"{}:{}\"] in [image] of slipway.toml",
-            self.found.len(),
-            if self.found.len() == 1 { "" } else { "s" },
-            first.path,
-            first.kind,
-            first.path,
-            first.kind
-        )
-    }
-}
-
 fn input_err(e: slipway_oci::OciError) -> anyhow::Error {
     anyhow::Error::new(input(e.to_string()))
-}
-
-fn exposed_ports(icfg: &ImageConfig) -> anyhow::Result<BTreeMap<String, Empty>> {
-    let mut ports = BTreeMap::new();
-    for p in icfg.ports.clone().unwrap_or_default() {
-        let (num, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
-        let ok = num.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "tcp" | "udp" | "sctp");
-        if !ok {
-            return Err(input(format!(
-                "port `{p}` in [image] ports: write NUMBER[/tcp|udp|sctp], e.g. \"8080/tcp\""
-            ))
-            .into());
-        }
-        ports.insert(format!("{num}/{proto}"), Empty {});
-    }
-    Ok(ports)
-}
-
-/// The layer every platform shares: users, name service, /tmp, optional CA bundle and zoneinfo.
-fn base_files(icfg: &ImageConfig) -> anyhow::Result<LayerTar> {
-    let mut t = LayerTar::new();
-    t.file("/etc/passwd", 0o644, b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin\n".to_vec())?;
-    t.file(
-        "/etc/group",
-        0o644,
-        b"root:x:0:\nnonroot:x:65532:\n".to_vec(),
-    )?;
-    t.file("/etc/nsswitch.conf", 0o644, b"hosts: files dns\n".to_vec())?;
-    t.dir("/tmp", 0o1777)?;
-    if let Some(ca) = &icfg.ca_certs {
-        let path = if ca == "host" {
-            PathBuf::from("/etc/ssl/certs/ca-certificates.crt")
-        } else {
-            PathBuf::from(ca)
-        };
-        let pem = std::fs::read(&path).map_err(|e| {
-            input(format!("ca_certs = \"{ca}\" in slipway.toml: cannot read {}: {e}; give a PEM bundle or \"host\"", path.display()))
-        })?;
-        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-            return Err(input(format!(
-                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                path.display()
-            ))
-            .into());
-        }
-        t.file("/etc/ssl/certs/ca-certificates.crt", 0o644, pem)?;
-    }
-    if icfg.zoneinfo == Some(true) {
-        let root = Path::new("/usr/share/zoneinfo");
-        if !root.is_dir() {
-            return Err(input("zoneinfo = true, but this machine has no /usr/share/zoneinfo: install tzdata, or build with the timetzdata tag instead").into());
-        }
-        add_tree(&mut t, root, "/usr/share/zoneinfo", None)?;
-    }
-    Ok(t)
-}
-
-/// Files from the module's data directory, under /app/data.
-fn data_files(icfg: &ImageConfig, module_dir: &Path) -> anyhow::Result<Option<LayerTar>> {
-    let Some(rel) = &icfg.data else {
-        return Ok(None);
-    };
-    let dir = module_dir.join(rel);
-    if !dir.is_dir() {
-        return Err(input(format!(
-            "data = \"{rel}\" in slipway.toml: {} is not a directory of the module",
-            dir.display()
-        ))
-        .into());
-    }
-    let mut t = LayerTar::new();
-    let module = module_dir.canonicalize()?;
-    add_tree(&mut t, &dir, &format!("{APP_DIR}/data"), Some(&module))?;
-    Ok(Some(t))
-}
-
-/// Add a directory tree. Symlinks are kept as links when they stay inside
-/// `confine` (when given); one that leads outside it is refused.
-fn add_tree(t: &mut LayerTar, dir: &Path, to: &str, confine: Option<&Path>) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    t.dir(to, 0o755)?;
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        let target = format!("{to}/{name}");
-        let kind = entry.file_type()?;
-        if kind.is_symlink() {
-            let link = std::fs::read_link(&path)?;
-            if let Some(root) = confine {
-                let resolved = path.canonicalize().ok();
-                if !resolved.as_deref().is_some_and(|r| r.starts_with(root)) {
-                    return Err(input(format!(
-                        "{} is a symlink to {} outside the module: copy the file in, or remove the link",
-                        path.display(),
-                        link.display()
-                    ))
-                    .into());
-                }
-            }
-            t.symlink(&target, &link.to_string_lossy())?;
-        } else if kind.is_dir() {
-            add_tree(t, &path, &target, confine)?;
-        } else if kind.is_file() {
-            // Executable bits survive; everything else is normalised.
-            let exec = entry.metadata()?.permissions().mode() & 0o111 != 0;
-            t.file(
-                &target,
-                if exec { 0o755 } else { 0o644 },
-                std::fs::read(&path)?,
-            )?;
-        }
-    }
-    Ok(())
-}
-
-/// org.opencontainers.image.* from git (when the module is in git) and the build time.
-fn git_metadata(module_dir: &Path, created: &str) -> BTreeMap<String, String> {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .arg("-C")
-            .arg(module_dir)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let mut meta = BTreeMap::new();
-    meta.insert(
-        "org.opencontainers.image.created".to_string(),
-        created.to_string(),
-    );
-    if let Some(rev) = git(&["rev-parse", "HEAD"]) {
-        meta.insert("org.opencontainers.image.revision".into(), rev);
-    }
-    if let Some(version) = git(&["describe", "--tags", "--always"]) {
-        meta.insert("org.opencontainers.image.version".into(), version);
-    }
-    if let Some(url) = git(&["remote", "get-url", "origin"]) {
-        meta.insert(
-            "org.opencontainers.image.source".into(),
-            strip_credentials(&url),
-        );
-    }
-    meta
-}
-
-/// `https://user:token@host/x` → `https://host/x`: never publish a credential.
-fn strip_credentials(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}{}", &url[..scheme + 3], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_never_reach_labels() {
-        assert_eq!(
-            strip_credentials("https://me:tok@git.example.com/a.git"),
-            "https://git.example.com/a.git"
-        );
-        assert_eq!(
-            strip_credentials("git@github.com:a/b.git"),
-            "git@github.com:a/b.git"
-        );
-    }
 }

@@ -56,11 +56,7 @@ pub struct ImagePlatform {
 
 /// The host's platform in OCI spelling, the default pick.
 fn host_platform() -> String {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
+    let arch = slipway_oci::spec::host_architecture();
     format!("linux/{arch}")
 }
 

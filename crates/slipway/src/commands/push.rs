@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use slipway_oci::{Format, ImageName};
-use slipway_registry::{CopyOptions, Layout, Location, Progress, Remote, Store};
+use slipway_oci::ImageName;
+use slipway_registry::{CopyOptions, Location, Progress, Remote, Store};
 use slipway_toolchain::CacheDir;
 
 use crate::cli::PushArgs;
@@ -65,6 +65,7 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     } = image::assemble(
         &args.settings,
         &args.secrets.allow_secrets,
+        &args.content,
         Some(name.to_string()),
         cache.path("push/out"),
         cache,
@@ -81,13 +82,8 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         ))
         .into());
     }
-    // The layout is hard links into the blob store: nothing is copied.
-    let staging = tempfile::Builder::new()
-        .prefix("push-")
-        .tempdir_in(cache.path("oci"))?;
-    let layout_dir = staging.path().join("layout");
-    slipway_oci::layout::write(&store, &set, &name, Format::Oci, &layout_dir)?;
-    let source = Layout::open_dir(&layout_dir, Some(tag.clone()))?;
+    // The built image is copied straight out of the blob store.
+    let source = slipway_image::Staged::new(&store, &set, &name);
     let progress = TransferProgress::new(ui);
     // Everything by digest first, signatures and attestations included; the
     // tag moves last, onto an image that is complete and signed.
