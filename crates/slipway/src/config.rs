@@ -67,6 +67,65 @@ pub struct BuildConfig {
     pub env: Option<BTreeMap<String, String>>,
     /// split | strip | none.
     pub strip: Option<String>,
+    /// The default thread stack of musl targets: bytes, or a string such as
+    /// "512KiB" or "8MiB"; "musl" keeps musl's own 128 KiB. Default 8MiB.
+    pub musl_thread_stack: Option<StackSize>,
+    /// Per-platform C settings, `[build.target."linux/arm64"]`.
+    pub target: Option<BTreeMap<String, TargetCConfig>>,
+}
+
+/// `[build.target."PLATFORM"]`: C settings for one platform's cgo build,
+/// such as a vendor SDK. Paths are relative to the module directory.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetCConfig {
+    /// The SDK's root: usr/include and usr/lib (or their multiarch directories).
+    pub sysroot: Option<String>,
+    pub cflags: Option<Vec<String>>,
+    pub ldflags: Option<Vec<String>>,
+    /// Directories of `.pc` files; they replace pkg-config's default path.
+    pub pkg_config_path: Option<Vec<String>>,
+}
+
+/// A size in bytes, written as a number or with a unit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StackSize {
+    Bytes(u64),
+    Text(String),
+}
+
+impl StackSize {
+    /// Bytes, with 0 meaning musl's own default.
+    pub fn bytes(&self) -> Result<u64, String> {
+        let text = match self {
+            StackSize::Bytes(n) => return Ok(*n),
+            StackSize::Text(t) => t.trim(),
+        };
+        if text == "musl" {
+            return Ok(0);
+        }
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let scale = match unit.trim() {
+            "" => 1,
+            "KiB" | "K" | "k" => 1 << 10,
+            "MiB" | "M" | "m" => 1 << 20,
+            _ => 0,
+        };
+        number
+            .parse::<u64>()
+            .ok()
+            .filter(|_| scale > 0)
+            .and_then(|n| n.checked_mul(scale))
+            .ok_or_else(|| {
+                format!(
+                    "musl_thread_stack = \"{text}\" is not a size: write bytes (1048576), \"1MiB\", \"512KiB\", or \"musl\" for musl's own default"
+                )
+            })
+    }
 }
 
 /// Read `slipway.toml` from the module directory; absent means defaults.
@@ -104,6 +163,42 @@ env = { GOEXPERIMENT = "loopvar" }
         assert_eq!(c.build.package.as_deref(), Some("./cmd/server"));
         assert_eq!(c.build.platforms.unwrap().len(), 2);
         assert_eq!(c.build.env.unwrap()["GOEXPERIMENT"], "loopvar");
+    }
+
+    #[test]
+    fn per_target_c_settings_and_the_musl_stack() {
+        let c = parse(
+            r#"
+[build]
+musl_thread_stack = "512KiB"
+
+[build.target."linux/arm64"]
+sysroot = "sdk/arm64"
+cflags = ["-DVENDOR"]
+ldflags = ["-lvendor"]
+pkg_config_path = ["sdk/arm64/usr/lib/pkgconfig"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.build.musl_thread_stack.unwrap().bytes(), Ok(512 << 10));
+        let t = &c.build.target.unwrap()["linux/arm64"];
+        assert_eq!(t.sysroot.as_deref(), Some("sdk/arm64"));
+        assert_eq!(t.ldflags.as_deref(), Some(&["-lvendor".to_string()][..]));
+        for (text, bytes) in [("8MiB", 8 << 20), ("musl", 0), ("65536", 65536)] {
+            assert_eq!(StackSize::Text(text.into()).bytes(), Ok(bytes), "{text}");
+        }
+        assert_eq!(StackSize::Bytes(4096).bytes(), Ok(4096));
+        for bad in ["8 GB", "MiB", "-1", "1.5MiB", "99999999999999999999MiB"] {
+            let e = StackSize::Text(bad.into()).bytes().unwrap_err();
+            assert!(e.contains("is not a size"), "{bad}: {e}");
+        }
+        let e = parse("[build.target.\"linux/arm64\"]\nsysrot = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown field `sysrot`") && e.contains("sysroot"),
+            "{e}"
+        );
     }
 
     #[test]
