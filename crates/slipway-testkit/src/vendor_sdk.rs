@@ -142,7 +142,11 @@ impl VendorSdk {
     /// and `-lvendor`, which the sysroot's directories resolve.
     pub fn write_go_module(&self, dir: &Path, pkg_config: bool) -> PathBuf {
         std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join("go.mod"), "module example.com/candump\n\ngo 1.22\n").unwrap();
+        std::fs::write(
+            dir.join("go.mod"),
+            "module example.com/candump\n\ngo 1.22\n",
+        )
+        .unwrap();
         let (directive, include) = if pkg_config {
             ("#cgo pkg-config: vendor", "#include <vendor.h>")
         } else {

@@ -94,7 +94,10 @@ fn deep_c_recursion_on_go_threads_survives_musl_by_default() {
         "[build]\nmusl_thread_stack = \"musl\"\n",
     )
     .unwrap();
-    stdout_ok(&build(&module, &out, &platforms), "slipway build deep (musl stack)");
+    stdout_ok(
+        &build(&module, &out, &platforms),
+        "slipway build deep (musl stack)",
+    );
     for (arch, dir) in [(Arch::Amd64, "linux_amd64"), (Arch::Arm64, "linux_arm64")] {
         let run = run_on(arch, &out.join(dir).join("deep"), &[], None);
         assert!(
@@ -121,7 +124,10 @@ fn deep_c_recursion_on_go_threads_survives_musl_by_default() {
     let bad = build(&module, &out, &platforms);
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("musl_thread_stack = 67108864 bytes is out of range"), "{err}");
+    assert!(
+        err.contains("musl_thread_stack = 67108864 bytes is out of range"),
+        "{err}"
+    );
 }
 
 /// A main package for go-sqlite3, pinned by go.mod and go.sum.
@@ -285,7 +291,8 @@ fn a_vendor_sdk_per_target_links_and_runs_with_its_library() {
     assert_eq!(failed.status.code(), Some(1));
     let err = String::from_utf8_lossy(&failed.stderr);
     assert!(
-        err.lines().any(|l| l.starts_with("hint: `vendor/vendor.h` is not among")),
+        err.lines()
+            .any(|l| l.starts_with("hint: `vendor/vendor.h` is not among")),
         "{err}"
     );
     std::fs::write(
@@ -305,7 +312,12 @@ fn a_vendor_sdk_per_target_links_and_runs_with_its_library() {
     let bin = out.join("linux_arm64/candump");
     assert_eq!(qemu_run(&bin).trim(), sdk.expected_line());
     let info: Value = serde_json::from_str(&stdout_ok(
-        &slipway().arg("inspect").arg("--json").arg(&bin).output().unwrap(),
+        &slipway()
+            .arg("inspect")
+            .arg("--json")
+            .arg(&bin)
+            .output()
+            .unwrap(),
         "slipway inspect",
     ))
     .unwrap();
@@ -384,7 +396,10 @@ fn gnu_cross_gcc_gets_the_settings_passed_through() {
     )
     .unwrap();
     let out = tmp.path().join("dist");
-    stdout_ok(&build(&module, &out, &[]), "slipway build --cc gnu with settings");
+    stdout_ok(
+        &build(&module, &out, &[]),
+        "slipway build --cc gnu with settings",
+    );
     let said = stdout_ok(
         &run_on(
             Arch::Arm64,
