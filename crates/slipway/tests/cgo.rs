@@ -85,7 +85,7 @@ fn deep_c_recursion_on_go_threads_survives_musl_by_default() {
             &run_on(arch, &out.join(dir).join("deep"), &[], None),
             &format!("deep on {dir} with the default stack"),
         );
-        assert_eq!(said.trim(), "recursed 1 MiB deep on a Go thread: 1");
+        assert_eq!(said.trim(), "recursed 1 MiB deep on a Go thread: 512");
     }
 
     // musl's own 128 KiB, asked for explicitly: the same program crashes.
