@@ -156,9 +156,8 @@ fn request(
     };
     let c_settings = c_settings(cfg, module_dir)?;
     let musl_stack = match &cfg.musl_thread_stack {
-        Some(size) => size
-            .bytes()
-            .map_err(|e| input(format!("{}: {e}", config::FILE_NAME)))?,
+        Some(size) => config::stack_bytes(size)
+            .map_err(|e| input(format!("{}: [build] {e}", config::FILE_NAME)))?,
         None => slipway_toolchain::MUSL_THREAD_STACK_DEFAULT,
     };
     let strip = args
