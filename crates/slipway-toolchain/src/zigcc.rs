@@ -20,6 +20,9 @@ use crate::csettings::CSettings;
 use crate::zig::Zig;
 use slipway_fs::write_atomic;
 
+/// musl's own default thread stack; a `PT_GNU_STACK` size no larger keeps it.
+const MUSL_OWN_STACK: u64 = 128 << 10;
+
 /// Bumped whenever [`rewrite_args`] changes what it adds, so wrappers (and
 /// with them Go's cached cgo objects) from an older slipway are not reused.
 const RULES_VERSION: u32 = 2;
@@ -35,7 +38,8 @@ pub struct ZigCcTarget {
     /// Added to every link.
     pub ldflags: Vec<String>,
     /// musl only: the default thread stack, written at link time as the
-    /// `PT_GNU_STACK` size; `None` leaves musl's own 128 KiB.
+    /// `PT_GNU_STACK` size. Always explicit, since zig otherwise writes its
+    /// own default there (16 MiB, which musl caps at 8).
     pub stack_size: Option<u64>,
     /// What else decides the output without being a flag (pkg-config's
     /// search path): only part of the wrapper's identity.
@@ -44,7 +48,8 @@ pub struct ZigCcTarget {
 
 impl ZigCcTarget {
     /// The wrapper's settings for a target. `musl_stack` is the musl thread
-    /// stack in bytes (0: musl's own default); ignored for glibc.
+    /// stack in bytes (0: musl's own default); ignored for glibc, whose
+    /// default comes from the device's `ulimit -s`.
     pub fn for_target(
         target: &Target,
         settings: &CSettings,
@@ -56,7 +61,12 @@ impl ZigCcTarget {
             mcpu: target.zig_mcpu().map(str::to_string),
             cflags,
             ldflags,
-            stack_size: (target.libc == Libc::Musl && musl_stack > 0).then_some(musl_stack),
+            // zig rejects a zero size; musl's own default says the same.
+            stack_size: (target.libc == Libc::Musl).then_some(if musl_stack == 0 {
+                MUSL_OWN_STACK
+            } else {
+                musl_stack
+            }),
             identity_extra: settings.identity(),
         })
     }

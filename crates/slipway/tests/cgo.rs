@@ -4,7 +4,7 @@
 //! (sysroot, pkg-config) per target.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 use slipway_platform::Arch;
@@ -43,8 +43,10 @@ package main
 #include <string.h>
 
 static int depth(int n) {
-	volatile char pad[1024];
-	memset((char *)pad, n & 0x7f, sizeof pad);
+	char pad[1024];
+	memset(pad, n & 0x7f, sizeof pad);
+	// The compiler must keep every frame's array: the asm may read it.
+	__asm__ volatile("" : : "r"(pad) : "memory");
 	if (n == 0) return pad[0];
 	return depth(n - 1) + (pad[1] & 1);
 }
@@ -67,6 +69,22 @@ func main() {
 }
 "#;
 
+/// The `PT_GNU_STACK` size readelf reports: what musl takes as the default
+/// thread stack (when larger than its own 128 KiB).
+fn gnu_stack_size(bin: &Path) -> u64 {
+    let readelf = require("readelf", "binutils-multiarch");
+    let text = stdout_ok(
+        &Command::new(readelf).arg("-lW").arg(bin).output().unwrap(),
+        "readelf -lW",
+    );
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("GNU_STACK"))
+        .unwrap_or_else(|| panic!("no GNU_STACK header:\n{text}"));
+    let memsz = line.split_whitespace().nth(5).unwrap();
+    u64::from_str_radix(memsz.trim_start_matches("0x"), 16).unwrap()
+}
+
 #[test]
 fn deep_c_recursion_on_go_threads_survives_musl_by_default() {
     let tmp = tempfile::tempdir().unwrap();
@@ -81,6 +99,11 @@ fn deep_c_recursion_on_go_threads_survives_musl_by_default() {
     let platforms = ["--platform", "linux/amd64,linux/arm64", "--libc", "musl"];
     stdout_ok(&build(&module, &out, &platforms), "slipway build deep");
     for (arch, dir) in [(Arch::Amd64, "linux_amd64"), (Arch::Arm64, "linux_arm64")] {
+        assert_eq!(
+            gnu_stack_size(&out.join(dir).join("deep")),
+            8 << 20,
+            "{dir}"
+        );
         let said = stdout_ok(
             &run_on(arch, &out.join(dir).join("deep"), &[], None),
             &format!("deep on {dir} with the default stack"),
@@ -99,6 +122,11 @@ fn deep_c_recursion_on_go_threads_survives_musl_by_default() {
         "slipway build deep (musl stack)",
     );
     for (arch, dir) in [(Arch::Amd64, "linux_amd64"), (Arch::Arm64, "linux_arm64")] {
+        assert_eq!(
+            gnu_stack_size(&out.join(dir).join("deep")),
+            128 << 10,
+            "{dir}"
+        );
         let run = run_on(arch, &out.join(dir).join("deep"), &[], None);
         assert!(
             !run.status.success() && !String::from_utf8_lossy(&run.stdout).contains("recursed"),
