@@ -24,6 +24,14 @@ pub enum BuildError {
     )]
     NoTargets,
 
+    #[error("[build.target.\"{platform}\"] in slipway.toml: {problem}")]
+    CSettings { platform: String, problem: String },
+
+    #[error(
+        "musl_thread_stack = {bytes} bytes is out of range: give 16KiB to 8MiB (musl ignores more than 8 MiB), or \"musl\" for musl's own 128 KiB"
+    )]
+    MuslStack { bytes: u64 },
+
     #[error("SOURCE_DATE_EPOCH=`{value}` is not a whole number of seconds since 1970")]
     BadSourceDateEpoch { value: String },
 
@@ -98,6 +106,8 @@ impl BuildError {
             | BuildError::NoTargets
             | BuildError::BadSourceDateEpoch { .. }
             | BuildError::BadStrip { .. }
+            | BuildError::CSettings { .. }
+            | BuildError::MuslStack { .. }
             | BuildError::Target(_)
             | BuildError::NotMain { .. } => ErrorKind::Input,
             BuildError::Toolchain(ToolchainError::Target(_)) => ErrorKind::Input,

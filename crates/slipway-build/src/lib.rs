@@ -2,6 +2,7 @@
 //! first, then `go build` per target in parallel in a hermetic environment,
 //! checked, and installed into the output directory all at once.
 
+pub mod advice;
 pub mod env;
 mod error;
 mod fresh;

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
-use slipway_platform::{CCompiler, Libc, Target, check_ldflags};
+use slipway_platform::{CCompiler, Libc, Platform, Target, check_ldflags};
 use slipway_toolchain::runtime::Runtime;
-use slipway_toolchain::zigcc::ZigCcTarget;
-use slipway_toolchain::{CCompilers, CacheDir, GoToolchain, PASSED_THROUGH};
+use slipway_toolchain::{
+    CCompilers, CSettings, CacheDir, GoToolchain, MUSL_THREAD_STACK_MAX, PASSED_THROUGH,
+};
 
 use crate::BuildError;
 use crate::env;
@@ -37,6 +38,12 @@ pub struct BuildRequest {
     pub buildvcs: bool,
     /// What happens to debug info after the link.
     pub strip: StripPolicy,
+    /// Per-platform C settings (`[build.target."linux/arm64"]`): a vendor
+    /// SDK's sysroot and flags. Platforms not built are ignored.
+    pub c_settings: BTreeMap<Platform, CSettings>,
+    /// The default thread stack of musl targets in bytes, 0 for musl's own
+    /// 128 KiB (see [`slipway_toolchain::MUSL_THREAD_STACK_DEFAULT`]).
+    pub musl_stack: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +131,20 @@ pub fn validate_request(req: &BuildRequest) -> Result<(), BuildError> {
     if let Some(name) = req.env.keys().find(|k| env::DERIVED.contains(&k.as_str())) {
         return Err(BuildError::DerivedEnv { name: name.clone() });
     }
+    if req.musl_stack > MUSL_THREAD_STACK_MAX || (req.musl_stack > 0 && req.musl_stack < 16384) {
+        return Err(BuildError::MuslStack {
+            bytes: req.musl_stack,
+        });
+    }
+    // Settings of platforms not being built are not used, so not checked
+    // either: a CI job building one platform needs only that SDK.
+    let built = |p: &Platform| req.targets.iter().any(|t| &t.platform == p);
+    for (platform, settings) in req.c_settings.iter().filter(|(p, _)| built(p)) {
+        settings.check().map_err(|problem| BuildError::CSettings {
+            platform: platform.to_string(),
+            problem: problem.0,
+        })?;
+    }
     Ok(())
 }
 
@@ -157,21 +178,22 @@ pub fn plan(
     let mut targets = Vec::with_capacity(req.targets.len());
     for target in &req.targets {
         go.check(target)?;
-        let cc = compilers.cc_for(target, req.cc)?;
+        let no_settings = CSettings::default();
+        let settings = req.c_settings.get(&target.platform).unwrap_or(&no_settings);
+        let cc = compilers.cc_for(target, req.cc, settings, req.musl_stack, &req.env)?;
         let mut vars = fixed.clone();
         vars.extend(req.env.clone());
         vars.extend(target.go_env().into_iter().map(|(k, v)| (k.to_string(), v)));
         if let Some(cc) = cc {
-            vars.insert("CC".into(), cc.display().to_string());
+            vars.insert("CC".into(), cc.path.display().to_string());
+            vars.extend(cc.env);
         }
         let stage = cache.path(format!(
             "stage/{}/{name}",
             stage_key(&req.module_dir, &req.package, target, req.cc)
         ));
         let runtime = match (compilers.zig(), req.cc, target.libc.cgo()) {
-            (Some(zig), CCompiler::Zig, true) => {
-                ZigCcTarget::for_target(target).map(|t| Runtime::new(&zig.version, t))
-            }
+            (Some(zig), CCompiler::Zig, true) => Runtime::for_target(&zig.version, target),
             _ => None,
         };
         targets.push(PlannedTarget {
@@ -332,6 +354,8 @@ mod tests {
             env: BTreeMap::new(),
             buildvcs: false,
             strip: StripPolicy::Split,
+            c_settings: BTreeMap::new(),
+            musl_stack: slipway_toolchain::MUSL_THREAD_STACK_DEFAULT,
         }
     }
 
@@ -359,6 +383,29 @@ mod tests {
         assert_eq!(
             validate_request(&r).unwrap_err().to_string(),
             "GOARCH cannot be declared in [build.env] or --env: slipway sets it from the target (use platforms, libc and cc instead)"
+        );
+        for bad in [4096, (8 << 20) + 1] {
+            let mut r = request(".");
+            r.musl_stack = bad;
+            assert!(matches!(
+                validate_request(&r),
+                Err(BuildError::MuslStack { .. })
+            ));
+        }
+        let mut r = request(".");
+        r.musl_stack = 0;
+        assert!(validate_request(&r).is_ok());
+        let mut r = request(".");
+        r.c_settings.insert(
+            "linux/arm64".parse().unwrap(),
+            CSettings {
+                sysroot: Some("/no/such/sdk".into()),
+                ..CSettings::default()
+            },
+        );
+        assert_eq!(
+            validate_request(&r).unwrap_err().to_string(),
+            "[build.target.\"linux/arm64\"] in slipway.toml: sysroot /no/such/sdk is not a directory: point it at the SDK's root (the directory holding usr/include and usr/lib)"
         );
         let mut r = request(".");
         r.targets.clear();

@@ -127,9 +127,14 @@ fn build_one(plan: &Plan, planned: &PlannedTarget) -> Result<Built, BuildError> 
         if output.is_empty() {
             output = format!("go exited with {}", out.status);
         }
+        let mut output = indent(&output);
+        if let Some(hint) = crate::advice::advice(&output, target) {
+            output.push('\n');
+            output.push_str(&hint);
+        }
         return Err(BuildError::GoBuild {
             target: target.to_string(),
-            output: indent(&output),
+            output,
         });
     }
     // Unchanged since it was checked and stripped (Go found it up to date):

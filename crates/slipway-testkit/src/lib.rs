@@ -3,6 +3,7 @@
 
 pub mod registry;
 pub mod supply_chain;
+pub mod vendor_sdk;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

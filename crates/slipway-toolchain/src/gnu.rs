@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use sha2::{Digest, Sha256};
 use slipway_platform::{GlibcVersion, Libc, Target};
 
-use crate::ToolchainError;
 use crate::process::{output, which};
+use crate::{CSettings, CacheDir, ToolchainError};
 
 #[derive(Debug, Clone)]
 pub struct GnuCc {
@@ -76,4 +77,49 @@ impl GnuCc {
             _ => Ok(()),
         }
     }
+}
+
+/// A gcc with per-target settings runs through a wrapper whose path carries a
+/// digest of the settings: the flags themselves reach gcc through
+/// `CGO_CFLAGS`/`CGO_LDFLAGS`, which Go's cache keys include, but pkg-config's
+/// search path is not part of Go's keys, and the `CC` path is.
+pub fn write_wrapper(
+    cache: &CacheDir,
+    gcc: &GnuCc,
+    settings: &CSettings,
+) -> Result<PathBuf, ToolchainError> {
+    let mut h = Sha256::new();
+    h.update(gcc.path.as_os_str().as_encoded_bytes());
+    h.update([0]);
+    for part in settings.identity() {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let id: String = h
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = cache.path(format!("cc/gnu-{}/{}-{id}/cc", gcc.version, gcc.triple));
+    let mut script = format!(
+        "#!/bin/sh\n# slipway: cgo C compiler, {}-gcc with per-target settings:\n",
+        gcc.triple
+    );
+    for part in settings.identity() {
+        script.push_str(&format!("#   {}\n", part.replace('\n', " ")));
+    }
+    script.push_str(&format!(
+        "exec '{}' \"$@\"\n",
+        gcc.path.to_string_lossy().replace('\'', "'\\''")
+    ));
+    if std::fs::read(&path).ok().as_deref() != Some(script.as_bytes()) {
+        slipway_fs::write_atomic(&path, script.as_bytes(), 0o755).map_err(|source| {
+            ToolchainError::Io {
+                what: format!("writing the C compiler wrapper {}", path.display()),
+                source,
+            }
+        })?;
+    }
+    Ok(path)
 }

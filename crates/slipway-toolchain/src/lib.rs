@@ -2,6 +2,7 @@
 //! compilers, writing the zig CC wrappers cgo uses, and `slipway doctor`.
 
 mod cache;
+mod csettings;
 pub mod doctor;
 mod error;
 mod gnu;
@@ -11,9 +12,13 @@ pub mod runtime;
 mod zig;
 pub mod zigcc;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use cache::CacheDir;
+pub use csettings::{
+    CSettings, CSettingsProblem, MUSL_THREAD_STACK_DEFAULT, MUSL_THREAD_STACK_MAX,
+};
 pub use error::ToolchainError;
 pub use gnu::GnuCc;
 pub use go::{GoToolchain, PASSED_THROUGH, parse_go_version};
@@ -52,34 +57,54 @@ impl<'a> CCompilers<'a> {
     }
 
     /// The `CC` for a target, checked against the compiler that will use it;
-    /// `None` for targets without cgo.
+    /// `None` for targets without cgo. `settings` are the target's own C
+    /// settings; `musl_stack` the musl thread stack in bytes (0: musl's own).
+    /// `user_env` is what the user declared, which `CGO_*FLAGS` build on.
     pub fn cc_for(
         &mut self,
         target: &Target,
         choice: CCompiler,
-    ) -> Result<Option<PathBuf>, ToolchainError> {
+        settings: &CSettings,
+        musl_stack: u64,
+        user_env: &BTreeMap<String, String>,
+    ) -> Result<Option<CcSetup>, ToolchainError> {
         if !target.libc.cgo() {
             return Ok(None);
         }
         target.validate(choice)?;
-        match choice {
+        let mut env = settings.pkg_config_env();
+        let path = match choice {
             CCompiler::Zig => {
                 if self.zig.is_none() {
                     self.zig = Some(Zig::discover(self.zig_path, self.cache)?);
                 }
                 let zig = self.zig.as_ref().expect("set above");
                 zig.check(target)?;
-                let cc_target =
-                    zigcc::ZigCcTarget::for_target(target).expect("cgo targets have a zig triple");
-                zigcc::write_wrapper(self.cache, zig, &cc_target, self.slipway_exe).map(Some)
+                let cc_target = zigcc::ZigCcTarget::for_target(target, settings, musl_stack)
+                    .expect("cgo targets have a zig triple");
+                zigcc::write_wrapper(self.cache, zig, &cc_target, self.slipway_exe)?
             }
             CCompiler::Gnu => {
                 let triple = target.gnu_triple()?;
                 let gcc =
                     GnuCc::discover(triple).ok_or(ToolchainError::GnuNotFound { triple })??;
                 gcc.check(target)?;
-                Ok(Some(gcc.path))
+                if settings.is_empty() {
+                    gcc.path
+                } else {
+                    env.extend(settings.gnu_env(user_env));
+                    gnu::write_wrapper(self.cache, &gcc, settings)?
+                }
             }
-        }
+        };
+        Ok(Some(CcSetup { path, env }))
     }
+}
+
+/// A target's C compiler as Go gets it: the `CC` path and the variables
+/// that go with it (pkg-config's search path, `CGO_*FLAGS` for gcc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CcSetup {
+    pub path: PathBuf,
+    pub env: BTreeMap<String, String>,
 }

@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use slipway_fs::write_atomic;
 
+use slipway_platform::Target;
+
 use crate::cache::CacheDir;
-use crate::zigcc::ZigCcTarget;
 
 /// The estimate for one target's C runtime before this machine has measured
 /// one: musl and compiler-rt for one target took about 90 s on 2 cores.
@@ -31,28 +32,42 @@ pub const DEFAULT_COLD_SECONDS: u64 = 90;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Runtime {
     pub zig_version: String,
-    pub target: ZigCcTarget,
+    /// zig's target triple, e.g. `arm-linux-musleabihf`.
+    pub triple: String,
+    /// zig's `-mcpu`, when the platform sets one: another CPU is another runtime.
+    pub mcpu: Option<String>,
 }
 
 impl Runtime {
-    pub fn new(zig_version: &str, target: ZigCcTarget) -> Runtime {
+    pub fn new(zig_version: &str, triple: &str, mcpu: Option<&str>) -> Runtime {
         Runtime {
             zig_version: zig_version.to_string(),
-            target,
+            triple: triple.to_string(),
+            mcpu: mcpu.map(str::to_string),
         }
+    }
+
+    /// The runtime a cgo build of `target` with zig needs; `None` for a
+    /// target zig cannot build for.
+    pub fn for_target(zig_version: &str, target: &Target) -> Option<Runtime> {
+        Some(Runtime::new(
+            zig_version,
+            &target.zig_triple()?,
+            target.zig_mcpu(),
+        ))
     }
 
     /// `aarch64-linux-musl` or `arm-linux-musleabihf@generic+v7a`.
     pub fn name(&self) -> String {
-        match &self.target.mcpu {
-            Some(cpu) => format!("{}@{cpu}", self.target.triple),
-            None => self.target.triple.clone(),
+        match &self.mcpu {
+            Some(cpu) => format!("{}@{cpu}", self.triple),
+            None => self.triple.clone(),
         }
     }
 
     /// What zig compiles for it, in words.
     pub fn what(&self) -> String {
-        let libc = if self.target.triple.contains("-gnu") {
+        let libc = if self.triple.contains("-gnu") {
             "glibc's stubs and libc_nonshared"
         } else {
             "musl"
@@ -122,13 +137,7 @@ mod tests {
     use super::*;
 
     fn runtime(triple: &str, mcpu: Option<&str>) -> Runtime {
-        Runtime::new(
-            "0.17.1",
-            ZigCcTarget {
-                triple: triple.into(),
-                mcpu: mcpu.map(String::from),
-            },
-        )
+        Runtime::new("0.17.1", triple, mcpu)
     }
 
     #[test]
@@ -151,7 +160,7 @@ mod tests {
         arm.mark_warm(&cache, Some(Duration::from_secs(70)));
         assert!(arm.is_warm(&cache));
         assert!(!arm6.is_warm(&cache), "another CPU is another runtime");
-        let newer = Runtime::new("0.18.0", arm.target.clone());
+        let newer = Runtime::new("0.18.0", &arm.triple, arm.mcpu.as_deref());
         assert!(!newer.is_warm(&cache), "another zig is another runtime");
         // The target's own time, then the median of what this machine measured.
         assert_eq!(estimate(&cache, &arm), (Duration::from_secs(70), true));

@@ -1,7 +1,9 @@
 //! `zig cc` as Go's `CC`: one wrapper script per (zig version, target, cpu), and
 //! the argument rewriting it applies on every call.
 //!
-//! The wrapper's path contains the zig version and the full target because Go's
+//! The wrapper's path contains the zig version, the full target and a digest of
+//! everything else that changes the compiler's output (per-target C settings,
+//! the musl thread stack, the version of the rewriting rules) because Go's
 //! build cache keys cgo work on the `CC` path, not on flags hidden inside it.
 //! The script execs `slipway zig-cc`, which rewrites the arguments in one place
 //! (tested below) and execs zig.
@@ -9,27 +11,104 @@
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use slipway_platform::Target;
+use sha2::{Digest, Sha256};
+use slipway_platform::{Libc, Target};
 
 use crate::ToolchainError;
 use crate::cache::CacheDir;
+use crate::csettings::CSettings;
 use crate::zig::Zig;
 use slipway_fs::write_atomic;
 
+/// musl's own default thread stack; a `PT_GNU_STACK` size no larger keeps it.
+const MUSL_OWN_STACK: u64 = 128 << 10;
+
+/// Bumped whenever [`rewrite_args`] changes what it adds, so wrappers (and
+/// with them Go's cached cgo objects) from an older slipway are not reused.
+const RULES_VERSION: u32 = 2;
+
 /// What `slipway zig-cc` needs to know, all carried on the wrapper's command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ZigCcTarget {
     /// zig's `-target`, e.g. `mipsel-linux-musleabi` or `aarch64-linux-gnu.2.28`.
     pub triple: String,
     pub mcpu: Option<String>,
+    /// Added to every compile, in zig's spelling (per-target settings).
+    pub cflags: Vec<String>,
+    /// Added to every link.
+    pub ldflags: Vec<String>,
+    /// musl only: the default thread stack, written at link time as the
+    /// `PT_GNU_STACK` size. Always explicit, since zig otherwise writes its
+    /// own default there (16 MiB, which musl caps at 8).
+    pub stack_size: Option<u64>,
+    /// What else decides the output without being a flag (pkg-config's
+    /// search path): only part of the wrapper's identity.
+    pub identity_extra: Vec<String>,
 }
 
 impl ZigCcTarget {
-    pub fn for_target(target: &Target) -> Option<ZigCcTarget> {
+    /// The wrapper's settings for a target. `musl_stack` is the musl thread
+    /// stack in bytes (0: musl's own default); ignored for glibc, whose
+    /// default comes from the device's `ulimit -s`.
+    pub fn for_target(
+        target: &Target,
+        settings: &CSettings,
+        musl_stack: u64,
+    ) -> Option<ZigCcTarget> {
+        let (cflags, ldflags) = settings.zig_flags(target);
         Some(ZigCcTarget {
             triple: target.zig_triple()?,
             mcpu: target.zig_mcpu().map(str::to_string),
+            cflags,
+            ldflags,
+            // zig rejects a zero size; musl's own default says the same.
+            stack_size: (target.libc == Libc::Musl).then_some(if musl_stack == 0 {
+                MUSL_OWN_STACK
+            } else {
+                musl_stack
+            }),
+            identity_extra: settings.identity(),
         })
+    }
+
+    /// The wrapper's arguments after `--target`, in a fixed order.
+    fn options(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(mcpu) = &self.mcpu {
+            out.push(("--mcpu", mcpu.clone()));
+        }
+        if let Some(size) = self.stack_size {
+            out.push(("--stack-size", size.to_string()));
+        }
+        out.extend(self.cflags.iter().map(|f| ("--cflag", f.clone())));
+        out.extend(self.ldflags.iter().map(|f| ("--ldflag", f.clone())));
+        out
+    }
+
+    /// A short digest of everything besides zig's version, the triple and
+    /// the cpu that changes what the compiler produces.
+    fn identity(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(format!("rules {RULES_VERSION}\0").as_bytes());
+        for (flag, value) in self.options() {
+            h.update(flag.as_bytes());
+            h.update([0]);
+            h.update(value.as_bytes());
+            h.update([0]);
+        }
+        for extra in &self.identity_extra {
+            h.update(extra.as_bytes());
+            h.update([0]);
+        }
+        h.finalize()
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn is_musl(&self) -> bool {
+        self.triple.contains("-musl")
     }
 
     fn is_mips32(&self) -> bool {
@@ -57,6 +136,8 @@ pub fn write_wrapper(
         dir_name.push('@');
         dir_name.push_str(mcpu);
     }
+    dir_name.push('-');
+    dir_name.push_str(&target.identity());
     let path = cache.path(format!("cc/zig-{}/{dir_name}/cc", zig.version));
     let zig_cache = cache.zig_cache();
     let mut script = format!(
@@ -83,8 +164,8 @@ pub fn write_wrapper(
         sh_quote(zig.path.as_os_str()),
         sh_quote(OsStr::new(&target.triple))
     ));
-    if let Some(mcpu) = &target.mcpu {
-        script.push_str(&format!(" --mcpu {}", sh_quote(OsStr::new(mcpu))));
+    for (flag, value) in target.options() {
+        script.push_str(&format!(" {flag} {}", sh_quote(OsStr::new(&value))));
     }
     script.push_str(" -- \"$@\"\n");
     let io = |source| ToolchainError::Io {
@@ -116,6 +197,12 @@ fn is_link(args: &[OsString]) -> bool {
 /// - `-u SYM` becomes `-Wl,-u,SYM`, and `-l:libfoo.a` a full path, which zig understands;
 /// - UBSan is off (zig turns it on; UB in C would become SIGILL);
 /// - glibc targets get `_GNU_SOURCE`, which zig no longer implies;
+/// - musl compiles get `_LARGEFILE64_SOURCE`: musl 1.2.4 hid the LFS64 names
+///   (`pread64`, `off64_t`) that glibc-era C code such as go-sqlite3 before
+///   v1.14.19 uses, unless that macro is defined;
+/// - musl links get `-z stack-size`, which raises musl's 128 KiB default
+///   thread stack (Go's cgo threads and C's own) to the configured size;
+/// - per-target cflags/ldflags come after Go's flags, so they can override them;
 /// - mips32 links need `-z notext`;
 /// - on mips, Go's `-mhard-float` is dropped: hard float is already the
 ///   triple's ABI, and zig turns the flag into a CPU feature mips64 lacks;
@@ -167,6 +254,18 @@ pub fn rewrite_args(target: &ZigCcTarget, args: &[OsString]) -> Vec<OsString> {
     if target.is_glibc() && !link {
         out.push("-D_GNU_SOURCE".into());
     }
+    if target.is_musl() && !link {
+        out.push("-D_LARGEFILE64_SOURCE".into());
+    }
+    if let (Some(size), true) = (target.stack_size, link) {
+        out.push(format!("-Wl,-z,stack-size={size}").into());
+    }
+    let extra = if link {
+        &target.ldflags
+    } else {
+        &target.cflags
+    };
+    out.extend(extra.iter().map(OsString::from));
     if target.is_mips32() && link {
         out.push("-Wl,-z,notext".into());
     }
@@ -238,13 +337,14 @@ mod tests {
         ZigCcTarget {
             triple: triple.into(),
             mcpu: mcpu.map(String::from),
+            ..ZigCcTarget::default()
         }
     }
 
     #[test]
     fn target_comes_last_and_ubsan_is_off() {
         let out = strs(&rewrite_args(
-            &target("aarch64-linux-musl", None),
+            &target("aarch64-linux-gnu.2.28", None),
             &os(&["-c", "x.c", "-o", "x.o"]),
         ));
         assert_eq!(
@@ -255,9 +355,91 @@ mod tests {
                 "-o",
                 "x.o",
                 "-fno-sanitize=undefined",
+                "-D_GNU_SOURCE",
                 "-target",
-                "aarch64-linux-musl"
+                "aarch64-linux-gnu.2.28"
             ]
+        );
+    }
+
+    #[test]
+    fn musl_gets_lfs64_names_on_compiles_and_the_stack_on_links() {
+        let mut t = target("aarch64-linux-musl", None);
+        t.stack_size = Some(8 << 20);
+        let compile = strs(&rewrite_args(&t, &os(&["-c", "x.c"])));
+        assert!(compile.contains(&"-D_LARGEFILE64_SOURCE".to_string()));
+        assert!(!compile.iter().any(|a| a.contains("stack-size")));
+        let link = strs(&rewrite_args(&t, &os(&["-o", "a.out", "x.o"])));
+        assert!(link.contains(&"-Wl,-z,stack-size=8388608".to_string()));
+        assert!(!link.contains(&"-D_LARGEFILE64_SOURCE".to_string()));
+        t.stack_size = None;
+        let link = strs(&rewrite_args(&t, &os(&["-o", "a.out", "x.o"])));
+        assert!(!link.iter().any(|a| a.contains("stack-size")));
+        let glibc = strs(&rewrite_args(
+            &target("aarch64-linux-gnu.2.28", None),
+            &os(&["-c", "x.c"]),
+        ));
+        assert!(!glibc.contains(&"-D_LARGEFILE64_SOURCE".to_string()));
+    }
+
+    #[test]
+    fn settings_go_to_compiles_or_links_before_the_target() {
+        let mut t = target("aarch64-linux-gnu.2.28", None);
+        t.cflags = vec!["-idirafter".into(), "/sdk/usr/include".into()];
+        t.ldflags = vec!["-L/sdk/usr/lib".into()];
+        let compile = strs(&rewrite_args(&t, &os(&["-O2", "-c", "x.c"])));
+        assert_eq!(
+            &compile[compile.len() - 4..],
+            [
+                "-idirafter",
+                "/sdk/usr/include",
+                "-target",
+                "aarch64-linux-gnu.2.28"
+            ]
+        );
+        assert!(!compile.contains(&"-L/sdk/usr/lib".to_string()));
+        let link = strs(&rewrite_args(&t, &os(&["-o", "a.out", "x.o"])));
+        assert!(link.contains(&"-L/sdk/usr/lib".to_string()));
+        assert!(!link.contains(&"/sdk/usr/include".to_string()));
+    }
+
+    #[test]
+    fn the_wrapper_path_changes_with_what_changes_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheDir {
+            root: dir.path().to_path_buf(),
+        };
+        let zig = Zig {
+            path: "/opt/zig/zig".into(),
+            version: "0.15.1".into(),
+            support: crate::ZigSupport {
+                libc: vec![],
+                glibc: vec![],
+            },
+        };
+        let slipway = Path::new("/usr/bin/slipway");
+        let plain = target("aarch64-linux-musl", None);
+        let mut stack = plain.clone();
+        stack.stack_size = Some(1 << 20);
+        let mut flags = plain.clone();
+        flags.cflags = vec!["-DX".into()];
+        let mut pc = plain.clone();
+        pc.identity_extra = vec!["pkg_config_path=/x".into()];
+        let paths: Vec<PathBuf> = [&plain, &stack, &flags, &pc]
+            .iter()
+            .map(|t| write_wrapper(&cache, &zig, t, slipway).unwrap())
+            .collect();
+        let unique: std::collections::BTreeSet<_> = paths.iter().collect();
+        assert_eq!(unique.len(), 4, "{paths:?}");
+        // The same settings give the same path, and the script carries them.
+        assert_eq!(
+            write_wrapper(&cache, &zig, &flags, slipway).unwrap(),
+            paths[2]
+        );
+        let script = std::fs::read_to_string(&paths[1]).unwrap();
+        assert!(
+            script.contains(" --stack-size '1048576' -- \"$@\""),
+            "{script}"
         );
     }
 

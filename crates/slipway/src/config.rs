@@ -102,6 +102,58 @@ pub struct BuildConfig {
     pub env: Option<BTreeMap<String, String>>,
     /// split | strip | none.
     pub strip: Option<String>,
+    /// The default thread stack of musl targets: bytes, or a string such as
+    /// "512KiB" or "8MiB"; "musl" keeps musl's own 128 KiB. Default 8MiB.
+    pub musl_thread_stack: Option<toml::Value>,
+    /// Per-platform C settings, `[build.target."linux/arm64"]`.
+    pub target: Option<BTreeMap<String, TargetCConfig>>,
+}
+
+/// `[build.target."PLATFORM"]`: C settings for one platform's cgo build,
+/// such as a vendor SDK. Paths are relative to the module directory.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetCConfig {
+    /// The SDK's root: usr/include and usr/lib (or their multiarch directories).
+    pub sysroot: Option<String>,
+    pub cflags: Option<Vec<String>>,
+    pub ldflags: Option<Vec<String>>,
+    /// Directories of `.pc` files; they replace pkg-config's default path.
+    pub pkg_config_path: Option<Vec<String>>,
+}
+
+/// `musl_thread_stack` in bytes, with 0 meaning musl's own default: a
+/// number of bytes, or a string with a unit ("512KiB", "8MiB") or "musl".
+pub fn stack_bytes(value: &toml::Value) -> Result<u64, String> {
+    let bad = |shown: String| {
+        format!(
+            "musl_thread_stack = {shown} is not a size: write bytes (1048576), \"1MiB\", \"512KiB\", or \"musl\" for musl's own default"
+        )
+    };
+    let text = match value {
+        toml::Value::Integer(n) => return u64::try_from(*n).map_err(|_| bad(n.to_string())),
+        toml::Value::String(t) => t.trim(),
+        other => return Err(bad(other.to_string())),
+    };
+    if text == "musl" {
+        return Ok(0);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: u64 = match unit.trim() {
+        "" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" | "m" => 1 << 20,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| scale > 0)
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| bad(format!("\"{text}\"")))
 }
 
 /// Read `slipway.toml` from the module directory; absent means defaults.
@@ -139,6 +191,55 @@ env = { GOEXPERIMENT = "loopvar" }
         assert_eq!(c.build.package.as_deref(), Some("./cmd/server"));
         assert_eq!(c.build.platforms.unwrap().len(), 2);
         assert_eq!(c.build.env.unwrap()["GOEXPERIMENT"], "loopvar");
+    }
+
+    #[test]
+    fn per_target_c_settings_and_the_musl_stack() {
+        let c = parse(
+            r#"
+[build]
+musl_thread_stack = "512KiB"
+
+[build.target."linux/arm64"]
+sysroot = "sdk/arm64"
+cflags = ["-DVENDOR"]
+ldflags = ["-lvendor"]
+pkg_config_path = ["sdk/arm64/usr/lib/pkgconfig"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            stack_bytes(&c.build.musl_thread_stack.unwrap()),
+            Ok(512 << 10)
+        );
+        let t = &c.build.target.unwrap()["linux/arm64"];
+        assert_eq!(t.sysroot.as_deref(), Some("sdk/arm64"));
+        assert_eq!(t.ldflags.as_deref(), Some(&["-lvendor".to_string()][..]));
+        let text = |t: &str| toml::Value::String(t.into());
+        for (t, bytes) in [("8MiB", 8 << 20), ("musl", 0), ("65536", 65536)] {
+            assert_eq!(stack_bytes(&text(t)), Ok(bytes), "{t}");
+        }
+        assert_eq!(stack_bytes(&toml::Value::Integer(4096)), Ok(4096));
+        for bad in [
+            text("8 GB"),
+            text("MiB"),
+            text("-1"),
+            text("1.5MiB"),
+            text("99999999999999999999MiB"),
+            toml::Value::Integer(-1),
+            toml::Value::Float(1.5),
+            toml::Value::Boolean(true),
+        ] {
+            let e = stack_bytes(&bad).unwrap_err();
+            assert!(e.contains("is not a size"), "{bad}: {e}");
+        }
+        let e = parse("[build.target.\"linux/arm64\"]\nsysrot = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown field `sysrot`") && e.contains("sysroot"),
+            "{e}"
+        );
     }
 
     #[test]

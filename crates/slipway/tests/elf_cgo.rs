@@ -278,6 +278,8 @@ fn glibc_floor_agrees_with_readelf_and_fails_the_build() {
         env: Default::default(),
         buildvcs: false,
         strip: slipway_build::StripPolicy::Split,
+        c_settings: Default::default(),
+        musl_stack: slipway_toolchain::MUSL_THREAD_STACK_DEFAULT,
     };
     let plan = slipway_build::plan(&request, &go, &mut compilers, &cache).unwrap();
     let data = std::fs::read(&host).unwrap();

@@ -203,6 +203,12 @@ fn request(
         Some(f) => vec![f.clone()],
         None => cfg.ldflags.clone().unwrap_or_default(),
     };
+    let c_settings = c_settings(cfg, module_dir)?;
+    let musl_stack = match &cfg.musl_thread_stack {
+        Some(size) => config::stack_bytes(size)
+            .map_err(|e| input(format!("{}: [build] {e}", config::FILE_NAME)))?,
+        None => slipway_toolchain::MUSL_THREAD_STACK_DEFAULT,
+    };
     let strip = args
         .strip
         .as_deref()
@@ -228,7 +234,42 @@ fn request(
         env,
         buildvcs: args.buildvcs || cfg.buildvcs.unwrap_or(false),
         module_dir: module_dir.to_path_buf(),
+        c_settings,
+        musl_stack,
     })
+}
+
+/// `[build.target."PLATFORM"]` tables, keyed by parsed platform, with paths
+/// resolved against the module directory.
+fn c_settings(
+    cfg: &BuildConfig,
+    module_dir: &Path,
+) -> anyhow::Result<BTreeMap<Platform, slipway_toolchain::CSettings>> {
+    let mut out: BTreeMap<Platform, (String, slipway_toolchain::CSettings)> = BTreeMap::new();
+    for (key, table) in cfg.target.iter().flatten() {
+        let platform: Platform = key.parse().map_err(|e| {
+            input(format!(
+                "{}: [build.target.\"{key}\"]: {e}",
+                config::FILE_NAME
+            ))
+        })?;
+        if let Some((first, _)) = out.get(&platform) {
+            return Err(input(format!(
+                "{}: [build.target.\"{first}\"] and [build.target.\"{key}\"] are the same platform ({platform}): merge them",
+                config::FILE_NAME
+            ))
+            .into());
+        }
+        let path = |p: &String| module_dir.join(p);
+        let settings = slipway_toolchain::CSettings {
+            sysroot: table.sysroot.as_ref().map(path),
+            cflags: table.cflags.clone().unwrap_or_default(),
+            ldflags: table.ldflags.clone().unwrap_or_default(),
+            pkg_config_path: table.pkg_config_path.iter().flatten().map(path).collect(),
+        };
+        out.insert(platform, (key.clone(), settings));
+    }
+    Ok(out.into_iter().map(|(p, (_, s))| (p, s)).collect())
 }
 
 #[derive(Serialize)]

@@ -5,6 +5,7 @@
 //! entries in zig's cache), by linking a small C program that uses threads,
 //! as Go's runtime/cgo does. Targets already marked as built are skipped.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -56,19 +57,24 @@ pub fn run(args: WarmArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
     for platform in platforms {
         let target = Target::new(platform, libc);
         let cc = compilers
-            .cc_for(&target, CCompiler::Zig)?
+            .cc_for(
+                &target,
+                CCompiler::Zig,
+                &slipway_toolchain::CSettings::default(),
+                slipway_toolchain::MUSL_THREAD_STACK_DEFAULT,
+                &BTreeMap::new(),
+            )?
             .context("a cgo target without a C compiler")?;
         let zig = compilers.zig().context("zig was not found")?;
-        let Some(cc_target) = slipway_toolchain::zigcc::ZigCcTarget::for_target(&target) else {
+        let Some(runtime) = Runtime::for_target(&zig.version, &target) else {
             return Err(input(format!("{target} has no zig target")).into());
         };
-        let runtime = Runtime::new(&zig.version, cc_target);
         // Two platforms with one runtime (same triple and CPU) need one build.
         if !jobs.iter().any(|j| j.runtime == runtime) {
             jobs.push(Job {
                 target,
                 runtime,
-                cc,
+                cc: cc.path,
             });
         }
     }
