@@ -55,6 +55,16 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         // The far side of an air gap: nothing goes in unless its signature holds.
         let key = crate::commands::sign::public_key(key_file)?;
         let checked = crate::commands::sign::verify_all(source.as_ref(), &root, &key)?;
+        // Every blob of the image is checked too before anything is written,
+        // so a corrupt layer leaves the destination untouched. (A registry
+        // source is checked as it streams; a local one is cheap to read twice.)
+        if source.as_remote().is_none() {
+            let image = slipway_registry::closure(source.as_ref(), root.clone())?;
+            let scratch = tempfile::tempdir()?;
+            for blob in &image.blobs {
+                source.fetch_blob(blob, scratch.path(), &slipway_registry::Quiet)?;
+            }
+        }
         ui.status(format!(
             "{}: {checked} signature and attestation manifest{} verified with {}",
             source.describe(),
