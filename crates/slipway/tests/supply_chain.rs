@@ -23,10 +23,20 @@ const PASSWORD: &str = "supply-chain-test";
 
 // ---------------------------------------------------------------- helpers
 
-/// slipway with the signing password set and no host credentials.
+/// slipway with the signing password set and no host credentials. These
+/// tests are about cosign's legacy tag format (`.sig`/`.att` of the index),
+/// so that format is asked for; the bundle format (the default) is tested in
+/// tests/referrers.rs.
 fn run(args: &[&str]) -> Output {
+    let legacy: &[&str] = match args.first() {
+        Some(&"sign") => &["--format", "legacy", "--recursive=false"],
+        Some(&"attest") => &["--store-as", "legacy", "--recursive=false"],
+        Some(&"push" | &"image") if args.contains(&"--sign-key") => &["--sign-format", "legacy"],
+        _ => &[],
+    };
     slipway()
         .args(args)
+        .args(legacy)
         .env("COSIGN_PASSWORD", PASSWORD)
         .env("DOCKER_CONFIG", "/nonexistent-slipway-test")
         .env_remove("SOURCE_DATE_EPOCH")
