@@ -440,6 +440,8 @@ fn verify_signatures(
     let tag = signature_tag(digest);
     let mut found = Vec::new();
     let mut problems: Vec<String> = Vec::new();
+    // Layers of a .sig that verified which did not themselves verify.
+    let mut other_layers: Vec<String> = Vec::new();
     for (referrer, st) in &bundles.signatures {
         found.push(json!({
             "format": "bundle",
@@ -469,6 +471,7 @@ fn verify_signatures(
                     if strict && is_tampering(&r.reason) {
                         anyhow::bail!("{}: {tag}: {r}", store.describe());
                     }
+                    other_layers.push(r.reason.to_string());
                 }
                 for v in &verified.verified {
                     found.push(json!({
@@ -506,6 +509,7 @@ fn verify_signatures(
         "signatures": found,
         "formats": formats(&found),
         "other_signatures": problems,
+        "other_layers": other_layers,
     }))
 }
 
