@@ -395,7 +395,19 @@ fn check_bundles(
         {
             continue; // another kind of artifact (a Notary signature, an SBOM)
         }
-        let manifest = store.manifest(&r.digest)?;
+        let manifest = match store.manifest(&r.digest) {
+            Ok(m) => m,
+            Err(e) => {
+                // Listed but unreadable (missing, or not matching its digest).
+                let is_signature = r
+                    .annotations
+                    .get(PREDICATE_ANNOTATION)
+                    .is_none_or(|p| p == COSIGN_SIGN_PREDICATE);
+                out.rejected
+                    .push((is_signature, r.digest, RejectReason::Fetch(e.to_string())));
+                continue;
+            }
+        };
         let Some(found) = bundle_layer(&manifest.bytes) else {
             continue;
         };
@@ -657,11 +669,11 @@ pub fn run_verify(args: VerifyArgs, ui: Ui) -> anyhow::Result<()> {
                 ),
                 _ => format!("legacy, {}", s["tag"].as_str().unwrap_or("")),
             };
-            println!(
-                "signature: {} ({}) [{place}]",
-                s["identity"].as_str().unwrap_or(""),
-                root.digest
-            );
+            let identity = match s["identity"].as_str() {
+                Some(i) if !i.is_empty() => i.to_string(),
+                _ => store.image_name().unwrap_or_else(|| store.describe()),
+            };
+            println!("signature: {identity} ({}) [{place}]", root.digest);
         }
         for a in report["attestations"].as_array().into_iter().flatten() {
             println!(
