@@ -7,10 +7,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use slipway_oci::spec::{Descriptor, Index, REF_NAME};
-use slipway_oci::{Digest, LayerTar};
+use std::os::unix::fs::PermissionsExt;
+
+use slipway_oci::Digest;
 
 use crate::error::{RegistryError, Result};
-use crate::store::{Blob, BlobOutcome, Progress, RawManifest, Store, verify_file};
+use crate::store::{
+    Blob, BlobOutcome, Progress, RawManifest, Referrer, ReferrersIndex, Store, filter_referrers,
+    verify_file,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
@@ -27,19 +32,31 @@ pub struct Layout {
     tag: Option<String>,
     index: Mutex<Vec<Descriptor>>,
     verified: Mutex<HashSet<Digest>>,
+    /// The subject of each manifest listed in index.json, once read.
+    subjects: Mutex<std::collections::HashMap<Digest, Option<Digest>>>,
     /// For docker-archive: the `RepoTags` entry.
     docker_name: Option<String>,
 }
 
 const LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
-/// Tags cosign and slipway use for things attached to an image.
+/// Tags cosign and slipway use for things attached to an image: the legacy
+/// `sha256-<hex>.sig/.att/.sbom` and the referrers fallback `sha256-<hex>`.
 pub fn is_attachment_tag(tag: &str) -> bool {
-    tag.starts_with("sha256-")
-        && [".sig", ".att", ".sbom"]
-            .iter()
-            .any(|suffix| tag.ends_with(suffix))
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let hex = rest.split('.').next().unwrap_or("");
+    let suffix = &rest[hex.len()..];
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && ["", ".sig", ".att", ".sbom"].contains(&suffix)
 }
+
+/// The annotation on an `index.json` entry that marks it as a referrer of
+/// the digest it names (proposed for the image-spec; oras and slipway read
+/// untagged entries' `subject` anyway).
+pub const REFERRER_SUBJECT: &str = "org.opencontainers.image.referrer.subject";
 
 fn read_index(root: &Path, whence: &str) -> Result<Vec<Descriptor>> {
     let path = root.join("index.json");
@@ -157,6 +174,7 @@ impl Layout {
             tag,
             index: Mutex::new(index),
             verified: Mutex::new(HashSet::new()),
+            subjects: Mutex::new(Default::default()),
             docker_name: None,
         }
     }
@@ -307,10 +325,15 @@ impl Store for Layout {
                         ))
                     })?,
                 None => {
-                    let images: Vec<&Descriptor> = index
+                    let mut images: Vec<&Descriptor> = index
                         .iter()
                         .filter(|d| !name(d).is_some_and(|n| is_attachment_tag(&n)))
+                        .filter(|d| !d.annotations.contains_key(REFERRER_SUBJECT))
                         .collect();
+                    if images.len() > 1 {
+                        // Other tools list referrers untagged: they are not images.
+                        images.retain(|d| !matches!(self.subject_of(d), Ok(Some(_))));
+                    }
                     match images.as_slice() {
                         [one] => (*one).clone(),
                         [] => {
@@ -418,6 +441,65 @@ impl Store for Layout {
         Ok(())
     }
 
+    fn push_referrer(&self, manifest: &RawManifest) -> Result<()> {
+        let subject = manifest.subject()?.ok_or_else(|| {
+            RegistryError::Input(format!(
+                "manifest {} has no subject, so it is not a referrer",
+                manifest.digest
+            ))
+        })?;
+        self.push_manifest(manifest, None)?;
+        let mut index = self.index.lock().unwrap();
+        if index.iter().any(|d| d.digest == manifest.digest) {
+            return Ok(());
+        }
+        let mut d = Descriptor {
+            media_type: manifest.media_type.clone(),
+            digest: manifest.digest.clone(),
+            size: manifest.bytes.len() as u64,
+            platform: None,
+            annotations: Default::default(),
+        };
+        d.annotations
+            .insert(REFERRER_SUBJECT.into(), subject.digest.to_string());
+        index.push(d);
+        Ok(())
+    }
+
+    fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
+        let entries = self.index.lock().unwrap().clone();
+        let mut out: Vec<Referrer> = Vec::new();
+        let fallback = crate::store::referrers_tag(subject);
+        for entry in &entries {
+            let name = entry.annotations.get(REF_NAME);
+            if name == Some(&fallback) {
+                // A fallback index copied in from a registry without the API.
+                let m = self.read_manifest(&entry.digest, Some(&entry.media_type))?;
+                if let Ok(list) = ReferrersIndex::parse(&m.bytes, &self.describe()) {
+                    for r in list.manifests {
+                        if !out.iter().any(|o| o.digest == r.digest)
+                            && self.has_manifest(&r.digest)?
+                        {
+                            out.push(r);
+                        }
+                    }
+                }
+                continue;
+            }
+            if name.is_some_and(|n| is_attachment_tag(n)) {
+                continue;
+            }
+            if self.subject_of(entry)?.as_ref() != Some(subject)
+                || out.iter().any(|o| o.digest == entry.digest)
+            {
+                continue;
+            }
+            let m = self.read_manifest(&entry.digest, Some(&entry.media_type))?;
+            out.push(m.as_referrer()?);
+        }
+        Ok(filter_referrers(out, artifact_type))
+    }
+
     fn finish(&self) -> Result<()> {
         let index = Index {
             schema_version: 2,
@@ -435,24 +517,11 @@ impl Store for Layout {
             Kind::Dir => return write(&self.root.join("index.json"), &index_bytes),
             Kind::OciArchive(f) | Kind::DockerArchive(f) => f,
         };
-        let mut tar = LayerTar::new();
-        tar.file("oci-layout", 0o644, LAYOUT_FILE.to_vec())?;
-        tar.file("index.json", 0o644, index_bytes)?;
-        if let Some(name) = &self.docker_name {
-            tar.file("manifest.json", 0o644, self.docker_manifest(name)?)?;
-        }
-        let mut names: Vec<PathBuf> = std::fs::read_dir(self.root.join("blobs/sha256"))
-            .map_err(|e| RegistryError::io("listing blobs", e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        names.sort();
-        for path in names {
-            let data = std::fs::read(&path)
-                .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?;
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            tar.file(&format!("blobs/sha256/{name}"), 0o644, data)?;
-        }
-        write(file, &tar.to_bytes(0)?)
+        let docker = match &self.docker_name {
+            Some(name) => Some(self.docker_manifest(name)?),
+            None => None,
+        };
+        self.write_archive(file, &index_bytes, docker)
     }
 
     fn target_tag(&self) -> Option<String> {
@@ -469,6 +538,7 @@ impl Store for Layout {
                 !d.annotations
                     .get(REF_NAME)
                     .is_some_and(|n| is_attachment_tag(n))
+                    && !d.annotations.contains_key(REFERRER_SUBJECT)
             }),
         }?;
         let name = entry.annotations.get("io.containerd.image.name")?;
@@ -481,12 +551,125 @@ impl Store for Layout {
 }
 
 impl Layout {
+    /// Write the layout as one tar at `file`, streaming each blob from disk
+    /// (bounded memory whatever the image's size) into a temporary file that
+    /// replaces `file` once complete. Entries are sorted and every header
+    /// field is fixed, as in slipway's layers, so the bytes are reproducible.
+    fn write_archive(&self, file: &Path, index: &[u8], docker: Option<Vec<u8>>) -> Result<()> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.root.join("blobs/sha256"))
+            .map_err(|e| RegistryError::io("listing blobs", e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        names.sort();
+        let parent = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".slipway-archive-")
+            .tempfile_in(parent)
+            .map_err(|e| {
+                RegistryError::io(format!("creating a file in {}", parent.display()), e)
+            })?;
+        let io = |what: &str, e: std::io::Error| {
+            RegistryError::io(format!("writing {}: {what}", file.display()), e)
+        };
+        let out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+        let mut builder = tar::Builder::new(out);
+        let header = |path: &str, size: u64, mode: u32, dir: bool| -> Result<tar::Header> {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_path(path).map_err(|e| io(path, e))?;
+            h.set_size(size);
+            h.set_mode(mode);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            h.set_username("").map_err(|e| io(path, e))?;
+            h.set_groupname("").map_err(|e| io(path, e))?;
+            h.set_device_major(0).map_err(|e| io(path, e))?;
+            h.set_device_minor(0).map_err(|e| io(path, e))?;
+            h.set_cksum();
+            Ok(h)
+        };
+        for dir in ["blobs/", "blobs/sha256/"] {
+            builder
+                .append(&header(dir, 0, 0o755, true)?, std::io::empty())
+                .map_err(|e| io(dir, e))?;
+        }
+        for path in names {
+            let name = format!(
+                "blobs/sha256/{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
+            let f = std::fs::File::open(&path)
+                .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?;
+            let size = f
+                .metadata()
+                .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?
+                .len();
+            builder
+                .append(&header(&name, size, 0o644, false)?, f)
+                .map_err(|e| io(&name, e))?;
+        }
+        let mut small: Vec<(&str, &[u8])> =
+            vec![("index.json", index), ("oci-layout", LAYOUT_FILE)];
+        if let Some(d) = &docker {
+            small.push(("manifest.json", d));
+        }
+        small.sort();
+        for (name, bytes) in small {
+            builder
+                .append(&header(name, bytes.len() as u64, 0o644, false)?, bytes)
+                .map_err(|e| io(name, e))?;
+        }
+        let out = builder.into_inner().map_err(|e| io("the end", e))?;
+        out.into_inner()
+            .map_err(|e| io("flushing", e.into_error()))?
+            .sync_all()
+            .map_err(|e| io("syncing", e))?;
+        let mode = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(tmp.path(), mode).map_err(|e| io("permissions", e))?;
+        tmp.persist(file)
+            .map_err(|e| RegistryError::io(format!("replacing {}", file.display()), e.error))?;
+        Ok(())
+    }
+
+    /// The `subject` of the manifest an index.json entry names (cached).
+    fn subject_of(&self, entry: &Descriptor) -> Result<Option<Digest>> {
+        if let Some(s) = entry
+            .annotations
+            .get(REFERRER_SUBJECT)
+            .and_then(|s| Digest::parse(s))
+        {
+            return Ok(Some(s));
+        }
+        if let Some(known) = self.subjects.lock().unwrap().get(&entry.digest) {
+            return Ok(known.clone());
+        }
+        let m = self.read_manifest(&entry.digest, Some(&entry.media_type))?;
+        let subject = m.subject()?.map(|b| b.digest);
+        self.subjects
+            .lock()
+            .unwrap()
+            .insert(entry.digest.clone(), subject.clone());
+        Ok(subject)
+    }
+
     /// `manifest.json` for `docker load`: the host's platform, else the first.
     fn docker_manifest(&self, name: &str) -> Result<Vec<u8>> {
-        let root =
-            self.index.lock().unwrap().first().cloned().ok_or_else(|| {
-                RegistryError::Input("nothing was copied into the archive".into())
-            })?;
+        let root = self
+            .index
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|d| !d.annotations.contains_key(REFERRER_SUBJECT))
+            .cloned()
+            .ok_or_else(|| RegistryError::Input("nothing was copied into the archive".into()))?;
         let mut manifest = self.read_manifest(&root.digest, Some(&root.media_type))?;
         if manifest.is_index() {
             let index: Index = serde_json::from_slice(&manifest.bytes)

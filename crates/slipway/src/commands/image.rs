@@ -101,6 +101,8 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
                     tag: Some(name.tag.clone()),
                     immutable: false,
                     attachments: false,
+                    referrers: slipway_registry::ReferrerSelection::None,
+                    merge: None,
                     jobs: 4,
                 },
                 &slipway_registry::Quiet,
