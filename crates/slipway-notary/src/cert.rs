@@ -88,10 +88,12 @@ impl PublicKey {
     pub fn verify_jws(&self, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
         use p256::ecdsa::signature::Verifier as _;
         match (self, alg) {
-            (PublicKey::P256(k), Algorithm::Es256) => p256::ecdsa::Signature::from_slice(sig)
-                .is_ok_and(|s| k.verify(message, &s).is_ok()),
-            (PublicKey::P384(k), Algorithm::Es384) => p384::ecdsa::Signature::from_slice(sig)
-                .is_ok_and(|s| k.verify(message, &s).is_ok()),
+            (PublicKey::P256(k), Algorithm::Es256) => {
+                p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(message, &s).is_ok())
+            }
+            (PublicKey::P384(k), Algorithm::Es384) => {
+                p384::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(message, &s).is_ok())
+            }
             (PublicKey::Rsa(k), Algorithm::Ps256) => pss_verify::<Sha256>(k, message, sig),
             (PublicKey::Rsa(k), Algorithm::Ps384) => pss_verify::<Sha384>(k, message, sig),
             (PublicKey::Rsa(k), Algorithm::Ps512) => pss_verify::<Sha512>(k, message, sig),
@@ -473,7 +475,9 @@ impl Certificate {
 fn tbs_range(der: &[u8]) -> Option<std::ops::Range<usize>> {
     let (outer_header, _) = tlv(der, 0)?;
     let (inner_header, inner_len) = tlv(der, outer_header)?;
-    let end = outer_header.checked_add(inner_header)?.checked_add(inner_len)?;
+    let end = outer_header
+        .checked_add(inner_header)?
+        .checked_add(inner_len)?;
     (end <= der.len()).then_some(outer_header..end)
 }
 
@@ -582,7 +586,7 @@ fn attribute(atv: &x509_cert::attr::AttributeTypeAndValue) -> (String, String) {
         // TeletexString, read as Latin-1
         Some(0x14) => Some(bytes.iter().map(|&b| char::from(b)).collect()),
         // BMPString
-        Some(0x1e) if bytes.len() % 2 == 0 => String::from_utf16(
+        Some(0x1e) if bytes.len().is_multiple_of(2) => String::from_utf16(
             &bytes
                 .chunks(2)
                 .map(|c| u16::from_be_bytes([c[0], c[1]]))

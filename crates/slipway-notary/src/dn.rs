@@ -21,13 +21,20 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
             i += 1;
         }
         let start = i;
-        while chars.get(i).is_some_and(|&c| c != '=' && c != ',' && c != ';' && c != '+') {
+        while chars
+            .get(i)
+            .is_some_and(|&c| c != '=' && c != ',' && c != ';' && c != '+')
+        {
             i += 1;
         }
         if chars.get(i) != Some(&'=') {
             return fail("an attribute has no `=`");
         }
-        let attr_type: String = chars[start..i].iter().collect::<String>().trim().to_uppercase();
+        let attr_type: String = chars[start..i]
+            .iter()
+            .collect::<String>()
+            .trim()
+            .to_uppercase();
         if attr_type.is_empty() {
             return fail("an attribute has no type");
         }
@@ -140,9 +147,11 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
 
 /// Whether every attribute of `wanted` is in `subject` with the same value.
 pub fn is_subset(wanted: &[(String, String)], subject: &[(String, String)]) -> bool {
-    wanted
-        .iter()
-        .all(|(t, v)| subject.iter().any(|(st, sv)| st.eq_ignore_ascii_case(t) && sv == v))
+    wanted.iter().all(|(t, v)| {
+        subject
+            .iter()
+            .any(|(st, sv)| st.eq_ignore_ascii_case(t) && sv == v)
+    })
 }
 
 /// Escape a value for RFC 4514 text.
@@ -166,15 +175,26 @@ mod tests {
     use super::*;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn parses_notation_style_identities() {
-        let dn = parse("C=US, ST=WA, L=Seattle, O=wabbit-networks.io, OU=Finance, CN=SecureBuilder").unwrap();
+        let dn =
+            parse("C=US, ST=WA, L=Seattle, O=wabbit-networks.io, OU=Finance, CN=SecureBuilder")
+                .unwrap();
         assert_eq!(
             dn,
-            pairs(&[("C", "US"), ("ST", "WA"), ("L", "Seattle"), ("O", "wabbit-networks.io"), ("OU", "Finance"), ("CN", "SecureBuilder")])
+            pairs(&[
+                ("C", "US"),
+                ("ST", "WA"),
+                ("L", "Seattle"),
+                ("O", "wabbit-networks.io"),
+                ("OU", "Finance"),
+                ("CN", "SecureBuilder")
+            ])
         );
         let dn = parse(r#"C=DE;ST=BY;O="Acme, Inc.";CN=a\,b\2Bc\20"#).unwrap();
         assert_eq!(dn[2], ("O".into(), "Acme, Inc.".into()));
@@ -200,9 +220,18 @@ mod tests {
     #[test]
     fn subsets() {
         let subject = pairs(&[("C", "US"), ("ST", "WA"), ("O", "x"), ("CN", "signer")]);
-        assert!(is_subset(&pairs(&[("C", "US"), ("ST", "WA"), ("O", "x")]), &subject));
-        assert!(!is_subset(&pairs(&[("C", "US"), ("ST", "WA"), ("O", "y")]), &subject));
-        assert!(!is_subset(&pairs(&[("C", "US"), ("ST", "WA"), ("O", "x"), ("OU", "z")]), &subject));
+        assert!(is_subset(
+            &pairs(&[("C", "US"), ("ST", "WA"), ("O", "x")]),
+            &subject
+        ));
+        assert!(!is_subset(
+            &pairs(&[("C", "US"), ("ST", "WA"), ("O", "y")]),
+            &subject
+        ));
+        assert!(!is_subset(
+            &pairs(&[("C", "US"), ("ST", "WA"), ("O", "x"), ("OU", "z")]),
+            &subject
+        ));
     }
 
     proptest::proptest! {

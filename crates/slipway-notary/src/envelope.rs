@@ -34,7 +34,11 @@ pub struct TargetArtifact {
     // Fields in the order Go's encoder sorts them, as notation writes them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
-    #[serde(rename = "artifactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_type: Option<String>,
     pub digest: String,
     #[serde(rename = "mediaType")]
@@ -55,7 +59,9 @@ impl TargetArtifact {
 
     /// Whether this names the same content (media type, digest, size).
     pub fn same_content(&self, other: &TargetArtifact) -> bool {
-        self.digest == other.digest && self.media_type == other.media_type && self.size == other.size
+        self.digest == other.digest
+            && self.media_type == other.media_type
+            && self.size == other.size
     }
 }
 
@@ -83,7 +89,10 @@ struct ProtectedOut<'a> {
     alg: &'a str,
     crit: Vec<&'a str>,
     cty: &'a str,
-    #[serde(rename = "io.cncf.notary.expiry", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "io.cncf.notary.expiry",
+        skip_serializing_if = "Option::is_none"
+    )]
     expiry: Option<String>,
     #[serde(rename = "io.cncf.notary.signingScheme")]
     scheme: &'a str,
@@ -154,7 +163,11 @@ pub fn sign(
         protected: protected_b64,
         header: Unprotected {
             timestamp_signature: None,
-            x5c: identity.chain().iter().map(|c| B64.encode(c.der())).collect(),
+            x5c: identity
+                .chain()
+                .iter()
+                .map(|c| B64.encode(c.der()))
+                .collect(),
             signing_agent: Some(options.signing_agent.clone()),
         },
         signature: B64URL.encode(signature),
@@ -204,8 +217,9 @@ pub fn open(bytes: &[u8]) -> Result<Envelope, String> {
     let time = |key: &str| -> Result<Option<i64>, String> {
         text(key)?
             .map(|s| {
-                crate::time::parse(s)
-                    .ok_or_else(|| format!("the protected header `{key}` is not an RFC 3339 time: {s}"))
+                crate::time::parse(s).ok_or_else(|| {
+                    format!("the protected header `{key}` is not an RFC 3339 time: {s}")
+                })
             })
             .transpose()
     };
@@ -226,13 +240,17 @@ pub fn open(bytes: &[u8]) -> Result<Envelope, String> {
     let signing_time = match scheme {
         SCHEME_X509 => {
             if authentic_time.is_some() {
-                return Err(format!("`{H_AUTHENTIC_TIME}` must not be present under {SCHEME_X509}"));
+                return Err(format!(
+                    "`{H_AUTHENTIC_TIME}` must not be present under {SCHEME_X509}"
+                ));
             }
             signing_time.ok_or_else(|| format!("the signature has no `{H_SIGNING_TIME}`"))?
         }
         SCHEME_SIGNING_AUTHORITY => {
             if signing_time.is_some() {
-                return Err(format!("`{H_SIGNING_TIME}` must not be present under {SCHEME_SIGNING_AUTHORITY}"));
+                return Err(format!(
+                    "`{H_SIGNING_TIME}` must not be present under {SCHEME_SIGNING_AUTHORITY}"
+                ));
             }
             authentic_time.ok_or_else(|| format!("the signature has no `{H_AUTHENTIC_TIME}`"))?
         }
@@ -276,7 +294,9 @@ pub fn open(bytes: &[u8]) -> Result<Envelope, String> {
             ));
         }
         if !understood.contains(&c.as_str()) {
-            return Err(format!("the critical header `{c}` is not one slipway understands"));
+            return Err(format!(
+                "the critical header `{c}` is not one slipway understands"
+            ));
         }
     }
     // The chain, and the signature with the leaf's key.
@@ -318,7 +338,10 @@ pub fn open(bytes: &[u8]) -> Result<Envelope, String> {
         }
     }
     let signing_input = format!("{}.{}", jws.protected, jws.payload);
-    if !leaf.key.verify_jws(algorithm, signing_input.as_bytes(), &signature) {
+    if !leaf
+        .key
+        .verify_jws(algorithm, signing_input.as_bytes(), &signature)
+    {
         return Err(format!(
             "the signature does not verify with the key of `{}`: the envelope was altered after signing, or signed by another key",
             leaf.subject
@@ -328,8 +351,9 @@ pub fn open(bytes: &[u8]) -> Result<Envelope, String> {
     let payload_raw = B64URL
         .decode(jws.payload.trim_end_matches('='))
         .map_err(|_| "the payload is not base64url".to_string())?;
-    let payload: Payload = serde_json::from_slice(&payload_raw)
-        .map_err(|e| format!("the payload is not a Notary payload ({{\"targetArtifact\": …}}): {e}"))?;
+    let payload: Payload = serde_json::from_slice(&payload_raw).map_err(|e| {
+        format!("the payload is not a Notary payload ({{\"targetArtifact\": …}}): {e}")
+    })?;
     Ok(Envelope {
         algorithm,
         signing_scheme: scheme.to_string(),

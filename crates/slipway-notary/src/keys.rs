@@ -23,7 +23,11 @@ pub struct SigningIdentity {
 
 impl std::fmt::Debug for SigningIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SigningIdentity({}, {:?})", self.chain[0].subject, self.algorithm)
+        write!(
+            f,
+            "SigningIdentity({}, {:?})",
+            self.chain[0].subject, self.algorithm
+        )
     }
 }
 

@@ -40,7 +40,25 @@ pub fn sign(
     target: &TargetArtifact,
     options: &SignOptions,
 ) -> Result<SignatureManifest, NotaryError> {
+    for c in identity.chain() {
+        if options.signing_time < c.not_before || options.signing_time > c.not_after {
+            return Err(NotaryError::Chain(format!(
+                "`{}` is not valid at the signing time {} (it is valid from {} to {})",
+                c.subject,
+                time::format(options.signing_time),
+                time::format(c.not_before),
+                time::format(c.not_after)
+            )));
+        }
+    }
     let envelope = envelope::sign(identity, target, options)?;
-    let thumbprints: Vec<String> = identity.chain().iter().map(Certificate::thumbprint).collect();
+    let thumbprints: Vec<String> = identity
+        .chain()
+        .iter()
+        .map(Certificate::thumbprint)
+        .collect();
     manifest::signature_manifest(envelope, target, &thumbprints, options.signing_time)
 }
+
+#[cfg(feature = "test-ca")]
+pub mod testca;

@@ -37,7 +37,11 @@ struct Manifest {
     schema_version: u32,
     #[serde(rename = "mediaType", default)]
     media_type: Option<String>,
-    #[serde(rename = "artifactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     artifact_type: Option<String>,
     config: Descriptor,
     #[serde(default)]
@@ -93,7 +97,10 @@ pub fn signature_manifest(
         }),
         annotations: Some(BTreeMap::from([
             (THUMBPRINT_ANNOTATION.to_string(), thumbs),
-            (CREATED_ANNOTATION.to_string(), crate::time::format(signing_time)),
+            (
+                CREATED_ANNOTATION.to_string(),
+                crate::time::format(signing_time),
+            ),
         ])),
     };
     let bytes = serde_json::to_vec(&manifest)
@@ -102,7 +109,10 @@ pub fn signature_manifest(
         digest: Digest::of(&bytes),
         bytes,
         media_type: OCI_MANIFEST,
-        blobs: vec![(JWS_MEDIA_TYPE, envelope), (EMPTY_MEDIA_TYPE, EMPTY_CONFIG.to_vec())],
+        blobs: vec![
+            (JWS_MEDIA_TYPE, envelope),
+            (EMPTY_MEDIA_TYPE, EMPTY_CONFIG.to_vec()),
+        ],
     })
 }
 

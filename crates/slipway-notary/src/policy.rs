@@ -178,23 +178,36 @@ fn err(msg: String) -> NotaryError {
 
 impl TrustPolicyDocument {
     pub fn load(path: &Path) -> Result<TrustPolicyDocument, NotaryError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| NotaryError::io(format!("reading the trust policy {}", path.display()), e))?;
-        TrustPolicyDocument::from_json(&bytes)
-            .map_err(|e| err(format!("{}: {}", path.display(), e.to_string().trim_start_matches("trust policy: "))))
+        let bytes = std::fs::read(path).map_err(|e| {
+            NotaryError::io(format!("reading the trust policy {}", path.display()), e)
+        })?;
+        TrustPolicyDocument::from_json(&bytes).map_err(|e| {
+            err(format!(
+                "{}: {}",
+                path.display(),
+                e.to_string().trim_start_matches("trust policy: ")
+            ))
+        })
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<TrustPolicyDocument, NotaryError> {
         let raw: RawDoc = serde_json::from_slice(bytes)
             .map_err(|e| err(format!("not a trust policy document (JSON): {e}")))?;
         if raw.version.is_empty() {
-            return Err(err("the document has no `version`; notation's trust policy is version \"1.0\"".into()));
+            return Err(err(
+                "the document has no `version`; notation's trust policy is version \"1.0\"".into(),
+            ));
         }
         if raw.version != "1.0" {
-            return Err(err(format!("version {:?} is not supported; use \"1.0\"", raw.version)));
+            return Err(err(format!(
+                "version {:?} is not supported; use \"1.0\"",
+                raw.version
+            )));
         }
         if raw.trust_policies.is_empty() {
-            return Err(err("`trustPolicies` is empty; add at least one statement".into()));
+            return Err(err(
+                "`trustPolicies` is empty; add at least one statement".into()
+            ));
         }
         let mut policies: Vec<TrustPolicy> = Vec::new();
         for p in raw.trust_policies {
@@ -235,7 +248,9 @@ impl TrustPolicyDocument {
 fn validate_statement(p: RawPolicy) -> Result<TrustPolicy, NotaryError> {
     let name = p.name;
     if name.is_empty() {
-        return Err(err("a statement has no `name`; every statement needs one".into()));
+        return Err(err(
+            "a statement has no `name`; every statement needs one".into()
+        ));
     }
     let sv = p.signature_verification;
     if sv.level.is_empty() {
@@ -251,7 +266,9 @@ fn validate_statement(p: RawPolicy) -> Result<TrustPolicy, NotaryError> {
     })?;
     if !sv.r#override.is_empty() {
         if level.is_skip() {
-            return Err(err(format!("statement {name:?}: level skip cannot be overridden")));
+            return Err(err(format!(
+                "statement {name:?}: level skip cannot be overridden"
+            )));
         }
         level.name = "custom".into();
         for (check, action) in &sv.r#override {
@@ -274,7 +291,9 @@ fn validate_statement(p: RawPolicy) -> Result<TrustPolicy, NotaryError> {
                 }
             };
             if c == Check::Integrity {
-                return Err(err(format!("statement {name:?}: integrity cannot be overridden")));
+                return Err(err(format!(
+                    "statement {name:?}: integrity cannot be overridden"
+                )));
             }
             if a == Action::Skip && c != Check::Revocation {
                 return Err(err(format!(
@@ -326,7 +345,9 @@ fn validate_statement(p: RawPolicy) -> Result<TrustPolicy, NotaryError> {
         }
         for s in &p.trust_stores {
             let (kind, store) = s.split_once(':').ok_or_else(|| {
-                err(format!("statement {name:?}: trust store {s:?} is not TYPE:NAME (e.g. ca:release)"))
+                err(format!(
+                    "statement {name:?}: trust store {s:?} is not TYPE:NAME (e.g. ca:release)"
+                ))
             })?;
             let kind = match kind {
                 "ca" => StoreType::Ca,
@@ -365,10 +386,12 @@ fn validate_statement(p: RawPolicy) -> Result<TrustPolicy, NotaryError> {
                     continue;
                 }
                 if value.trim().is_empty() {
-                    return Err(err(format!("statement {name:?}: identity {identity:?} has no value")));
+                    return Err(err(format!(
+                        "statement {name:?}: identity {identity:?} has no value"
+                    )));
                 }
-                let dn = crate::dn::parse(value)
-                    .map_err(|e| err(format!("statement {name:?}: {e}")))?;
+                let dn =
+                    crate::dn::parse(value).map_err(|e| err(format!("statement {name:?}: {e}")))?;
                 subjects.push((identity.clone(), dn));
             }
             for (i, (a, da)) in subjects.iter().enumerate() {
@@ -394,7 +417,9 @@ fn validate_statement(p: RawPolicy) -> Result<TrustPolicy, NotaryError> {
 }
 
 fn valid_store_name(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 /// `registry/repository` as the distribution reference grammar has them.
@@ -457,7 +482,9 @@ mod tests {
     use super::*;
 
     fn doc(policies: &str) -> Result<TrustPolicyDocument, NotaryError> {
-        TrustPolicyDocument::from_json(format!(r#"{{"version":"1.0","trustPolicies":[{policies}]}}"#).as_bytes())
+        TrustPolicyDocument::from_json(
+            format!(r#"{{"version":"1.0","trustPolicies":[{policies}]}}"#).as_bytes(),
+        )
     }
 
     const GOOD: &str = r#"{"name":"p","registryScopes":["127.0.0.1:5000/team/app"],"signatureVerification":{"level":"strict"},"trustStores":["ca:release"],"trustedIdentities":["x509.subject: C=US, ST=WA, O=Acme"]}"#;
@@ -500,18 +527,38 @@ mod tests {
             (GOOD.replace(r#""x509.subject: C=US, ST=WA, O=Acme""#, r#""x509.subject: C=US, ST=WA, O=Acme","x509.subject: C=US, ST=WA, O=Acme, CN=a""#), "overlap"),
         ];
         for (text, why) in cases {
-            let text = if text.starts_with(r#"{"version""#) { text } else { format!(r#"{{"version":"1.0","trustPolicies":[{text}]}}"#) };
-            let e = TrustPolicyDocument::from_json(text.as_bytes()).unwrap_err().to_string();
+            let text = if text.starts_with(r#"{"version""#) {
+                text
+            } else {
+                format!(r#"{{"version":"1.0","trustPolicies":[{text}]}}"#)
+            };
+            let e = TrustPolicyDocument::from_json(text.as_bytes())
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(why), "{why}: {e}");
         }
     }
 
     #[test]
     fn scopes() {
-        for ok in ["localhost:5000/a", "r.example.com/team/app-x", "local/layout", "127.0.0.1:5000/a__b/c.d"] {
+        for ok in [
+            "localhost:5000/a",
+            "r.example.com/team/app-x",
+            "local/layout",
+            "127.0.0.1:5000/a__b/c.d",
+        ] {
             assert!(valid_scope(ok), "{ok}");
         }
-        for bad in ["a", "/a", "r.example.com/", "r.example.com/A", "r/a:tag", "r/a@sha256:x", "-r/a", "r:/a"] {
+        for bad in [
+            "a",
+            "/a",
+            "r.example.com/",
+            "r.example.com/A",
+            "r/a:tag",
+            "r/a@sha256:x",
+            "-r/a",
+            "r:/a",
+        ] {
             assert!(!valid_scope(bad), "{bad}");
         }
     }

@@ -35,7 +35,11 @@ impl TrustStore {
     }
 
     /// The certificates of the named store `kind:name`.
-    pub fn certificates(&self, kind: StoreType, name: &str) -> Result<Vec<Certificate>, NotaryError> {
+    pub fn certificates(
+        &self,
+        kind: StoreType,
+        name: &str,
+    ) -> Result<Vec<Certificate>, NotaryError> {
         let dir = self.path(kind, name);
         let bad = |msg: String| NotaryError::TrustStore(msg);
         let meta = std::fs::symlink_metadata(&dir).map_err(|e| {

@@ -176,7 +176,11 @@ fn trusted(policy: &TrustPolicy, store: &TrustStore, envelope: &Envelope) -> Res
     }
     let mut trusted: Vec<Certificate> = Vec::new();
     for name in &names {
-        trusted.extend(store.certificates(wanted, name).map_err(|e| e.to_string())?);
+        trusted.extend(
+            store
+                .certificates(wanted, name)
+                .map_err(|e| e.to_string())?,
+        );
     }
     if envelope.chain.iter().any(|c| trusted.contains(c)) {
         return Ok(());
@@ -206,14 +210,21 @@ fn identity(policy: &TrustPolicy, leaf: &Certificate) -> Result<(), String> {
         Identities::Subjects(s) => s,
     };
     let subject = leaf.subject_map()?;
-    if subjects.iter().any(|(_, dn)| crate::dn::is_subset(dn, &subject)) {
+    if subjects
+        .iter()
+        .any(|(_, dn)| crate::dn::is_subset(dn, &subject))
+    {
         return Ok(());
     }
     Err(format!(
         "the signer `{}` is not a trusted identity of statement {:?} ({})",
         leaf.subject,
         policy.name,
-        subjects.iter().map(|(raw, _)| raw.as_str()).collect::<Vec<_>>().join("; ")
+        subjects
+            .iter()
+            .map(|(raw, _)| raw.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
     ))
 }
 
@@ -234,7 +245,10 @@ fn timestamp(policy: &TrustPolicy, envelope: &Envelope, now: i64) -> Result<(), 
         }
         return Ok(());
     }
-    let tsa = policy.trust_stores.iter().any(|(k, _)| *k == StoreType::Tsa);
+    let tsa = policy
+        .trust_stores
+        .iter()
+        .any(|(k, _)| *k == StoreType::Tsa);
     let expired = chain.iter().any(|c| now > c.not_after);
     if tsa && (policy.verify_timestamp == VerifyTimestamp::Always || expired) {
         return Err(if envelope.has_timestamp {
