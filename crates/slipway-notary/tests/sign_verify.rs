@@ -317,3 +317,83 @@ fn signing_certificates_must_be_for_code_signing() {
         "{e}"
     );
 }
+
+/// A real notation v1.3.2 signature (see tests/fixtures/notation-1.3.2),
+/// verified at a fixed time so the 30-day test certificate stays valid.
+#[test]
+fn reads_what_notation_writes() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/notation-1.3.2");
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let stored = slipway_notary::read_signature_manifest(&read("signature-manifest.json")).unwrap();
+    assert!(slipway_notary::is_signature_manifest(&read(
+        "signature-manifest.json"
+    )));
+    let envelope = read("envelope.jws.json");
+    assert_eq!(
+        stored.envelope.digest,
+        slipway_oci::Digest::of(&envelope).to_string()
+    );
+    let manifest = read("target-manifest.json");
+    let target = TargetArtifact::new(
+        "application/vnd.oci.image.manifest.v1+json",
+        &slipway_oci::Digest::of(&manifest).to_string(),
+        manifest.len() as u64,
+    );
+    assert_eq!(stored.subject.unwrap().digest, target.digest);
+    let store_dir = tempfile::tempdir().unwrap();
+    let named = store_dir.path().join("x509/ca/bench");
+    std::fs::create_dir_all(&named).unwrap();
+    std::fs::write(named.join("root.crt"), read("root-ca.pem")).unwrap();
+    let store = TrustStore::open(store_dir.path()).unwrap();
+    let doc = TrustPolicyDocument::from_json(
+        br#"{"version":"1.0","trustPolicies":[{"name":"b","registryScopes":["*"],
+        "signatureVerification":{"level":"strict"},"trustStores":["ca:bench"],
+        "trustedIdentities":["x509.subject: C=US, ST=WA, O=Bench"]}]}"#,
+    )
+    .unwrap();
+    let p = doc.for_scope("127.0.0.1:5999/t/app").unwrap();
+    let signed_at = slipway_notary::time::parse("2026-11-26T13:24:44Z").unwrap();
+    let v = slipway_notary::verify(
+        p,
+        &store,
+        &target,
+        JWS_MEDIA_TYPE,
+        &envelope,
+        signed_at + 3600,
+    )
+    .unwrap();
+    assert_eq!(v.signer, "CN=bench signer,O=Bench,ST=WA,C=US");
+    assert_eq!(v.signing_time, signed_at);
+    assert_eq!(
+        v.envelope.signing_agent.as_deref(),
+        Some("notation-go/1.3.2")
+    );
+    // Forty days on, the leaf has expired: strict refuses.
+    let e = slipway_notary::verify(
+        p,
+        &store,
+        &target,
+        JWS_MEDIA_TYPE,
+        &envelope,
+        signed_at + 40 * 86_400,
+    )
+    .unwrap_err();
+    assert_eq!(e.check, Check::AuthenticTimestamp, "{e}");
+}
+
+proptest::proptest! {
+    #[test]
+    fn opening_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+        let _ = slipway_notary::open(&bytes);
+    }
+
+    #[test]
+    fn opening_mangled_envelopes_never_panics(i in 0usize..2045, b in proptest::num::u8::ANY) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/notation-1.3.2");
+        let mut env = std::fs::read(dir.join("envelope.jws.json")).unwrap();
+        let i = i % env.len();
+        env[i] = b;
+        let _ = slipway_notary::open(&env);
+    }
+}
