@@ -10,7 +10,10 @@ use slipway_oci::spec::{Descriptor, Index, REF_NAME};
 use slipway_oci::{Digest, LayerTar};
 
 use crate::error::{RegistryError, Result};
-use crate::store::{Blob, BlobOutcome, Progress, RawManifest, Store, verify_file};
+use crate::store::{
+    Blob, BlobOutcome, Progress, RawManifest, Referrer, ReferrersIndex, Store, filter_referrers,
+    verify_file,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
@@ -27,19 +30,31 @@ pub struct Layout {
     tag: Option<String>,
     index: Mutex<Vec<Descriptor>>,
     verified: Mutex<HashSet<Digest>>,
+    /// The subject of each manifest listed in index.json, once read.
+    subjects: Mutex<std::collections::HashMap<Digest, Option<Digest>>>,
     /// For docker-archive: the `RepoTags` entry.
     docker_name: Option<String>,
 }
 
 const LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
-/// Tags cosign and slipway use for things attached to an image.
+/// Tags cosign and slipway use for things attached to an image: the legacy
+/// `sha256-<hex>.sig/.att/.sbom` and the referrers fallback `sha256-<hex>`.
 pub fn is_attachment_tag(tag: &str) -> bool {
-    tag.starts_with("sha256-")
-        && [".sig", ".att", ".sbom"]
-            .iter()
-            .any(|suffix| tag.ends_with(suffix))
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let hex = rest.split('.').next().unwrap_or("");
+    let suffix = &rest[hex.len()..];
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && ["", ".sig", ".att", ".sbom"].contains(&suffix)
 }
+
+/// The annotation on an `index.json` entry that marks it as a referrer of
+/// the digest it names (proposed for the image-spec; oras and slipway read
+/// untagged entries' `subject` anyway).
+pub const REFERRER_SUBJECT: &str = "org.opencontainers.image.referrer.subject";
 
 fn read_index(root: &Path, whence: &str) -> Result<Vec<Descriptor>> {
     let path = root.join("index.json");
@@ -157,6 +172,7 @@ impl Layout {
             tag,
             index: Mutex::new(index),
             verified: Mutex::new(HashSet::new()),
+            subjects: Mutex::new(Default::default()),
             docker_name: None,
         }
     }
@@ -307,10 +323,15 @@ impl Store for Layout {
                         ))
                     })?,
                 None => {
-                    let images: Vec<&Descriptor> = index
+                    let mut images: Vec<&Descriptor> = index
                         .iter()
                         .filter(|d| !name(d).is_some_and(|n| is_attachment_tag(&n)))
+                        .filter(|d| !d.annotations.contains_key(REFERRER_SUBJECT))
                         .collect();
+                    if images.len() > 1 {
+                        // Other tools list referrers untagged: they are not images.
+                        images.retain(|d| !matches!(self.subject_of(d), Ok(Some(_))));
+                    }
                     match images.as_slice() {
                         [one] => (*one).clone(),
                         [] => {
@@ -418,6 +439,65 @@ impl Store for Layout {
         Ok(())
     }
 
+    fn push_referrer(&self, manifest: &RawManifest) -> Result<()> {
+        let subject = manifest.subject()?.ok_or_else(|| {
+            RegistryError::Input(format!(
+                "manifest {} has no subject, so it is not a referrer",
+                manifest.digest
+            ))
+        })?;
+        self.push_manifest(manifest, None)?;
+        let mut index = self.index.lock().unwrap();
+        if index.iter().any(|d| d.digest == manifest.digest) {
+            return Ok(());
+        }
+        let mut d = Descriptor {
+            media_type: manifest.media_type.clone(),
+            digest: manifest.digest.clone(),
+            size: manifest.bytes.len() as u64,
+            platform: None,
+            annotations: Default::default(),
+        };
+        d.annotations
+            .insert(REFERRER_SUBJECT.into(), subject.digest.to_string());
+        index.push(d);
+        Ok(())
+    }
+
+    fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
+        let entries = self.index.lock().unwrap().clone();
+        let mut out: Vec<Referrer> = Vec::new();
+        let fallback = crate::store::referrers_tag(subject);
+        for entry in &entries {
+            let name = entry.annotations.get(REF_NAME);
+            if name == Some(&fallback) {
+                // A fallback index copied in from a registry without the API.
+                let m = self.read_manifest(&entry.digest, Some(&entry.media_type))?;
+                if let Ok(list) = ReferrersIndex::parse(&m.bytes, &self.describe()) {
+                    for r in list.manifests {
+                        if !out.iter().any(|o| o.digest == r.digest)
+                            && self.has_manifest(&r.digest)?
+                        {
+                            out.push(r);
+                        }
+                    }
+                }
+                continue;
+            }
+            if name.is_some_and(|n| is_attachment_tag(n)) {
+                continue;
+            }
+            if self.subject_of(entry)?.as_ref() != Some(subject)
+                || out.iter().any(|o| o.digest == entry.digest)
+            {
+                continue;
+            }
+            let m = self.read_manifest(&entry.digest, Some(&entry.media_type))?;
+            out.push(m.as_referrer()?);
+        }
+        Ok(filter_referrers(out, artifact_type))
+    }
+
     fn finish(&self) -> Result<()> {
         let index = Index {
             schema_version: 2,
@@ -469,6 +549,7 @@ impl Store for Layout {
                 !d.annotations
                     .get(REF_NAME)
                     .is_some_and(|n| is_attachment_tag(n))
+                    && !d.annotations.contains_key(REFERRER_SUBJECT)
             }),
         }?;
         let name = entry.annotations.get("io.containerd.image.name")?;
@@ -481,12 +562,37 @@ impl Store for Layout {
 }
 
 impl Layout {
+    /// The `subject` of the manifest an index.json entry names (cached).
+    fn subject_of(&self, entry: &Descriptor) -> Result<Option<Digest>> {
+        if let Some(s) = entry
+            .annotations
+            .get(REFERRER_SUBJECT)
+            .and_then(|s| Digest::parse(s))
+        {
+            return Ok(Some(s));
+        }
+        if let Some(known) = self.subjects.lock().unwrap().get(&entry.digest) {
+            return Ok(known.clone());
+        }
+        let m = self.read_manifest(&entry.digest, Some(&entry.media_type))?;
+        let subject = m.subject()?.map(|b| b.digest);
+        self.subjects
+            .lock()
+            .unwrap()
+            .insert(entry.digest.clone(), subject.clone());
+        Ok(subject)
+    }
+
     /// `manifest.json` for `docker load`: the host's platform, else the first.
     fn docker_manifest(&self, name: &str) -> Result<Vec<u8>> {
-        let root =
-            self.index.lock().unwrap().first().cloned().ok_or_else(|| {
-                RegistryError::Input("nothing was copied into the archive".into())
-            })?;
+        let root = self
+            .index
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|d| !d.annotations.contains_key(REFERRER_SUBJECT))
+            .cloned()
+            .ok_or_else(|| RegistryError::Input("nothing was copied into the archive".into()))?;
         let mut manifest = self.read_manifest(&root.digest, Some(&root.media_type))?;
         if manifest.is_index() {
             let index: Index = serde_json::from_slice(&manifest.bytes)

@@ -22,12 +22,13 @@ pub use client::{Client, ClientOptions, Counters, RetryPolicy, is_loopback};
 pub use copy::{Closure, CopyOptions, CopyReport, attachment_tag, closure, copy, copy_root};
 pub use credentials::{Credentials, Secret, docker_config_path, from_docker_config};
 pub use error::{RegistryError, Result};
-pub use layout::{Layout, is_attachment_tag};
+pub use layout::{Layout, REFERRER_SUBJECT, is_attachment_tag};
 pub use reference::{Location, RemoteRef, valid_tag};
 pub use remote::Remote;
 pub use store::{
-    Blob, BlobOutcome, Children, MANIFEST_TYPES, Progress, Quiet, RawManifest, Store, put_bytes,
-    put_manifest_with_blobs, verify_file,
+    Blob, BlobOutcome, Children, EMPTY_MEDIA_TYPE, MANIFEST_TYPES, Progress, Quiet, RawManifest,
+    Referrer, ReferrersIndex, Store, filter_referrers, put_bytes, put_manifest_with_blobs,
+    put_referrer, referrers_tag, verify_file,
 };
 
 /// Open `location` to read an image from.

@@ -16,7 +16,10 @@ use crate::auth::scopes;
 use crate::client::{Client, ClientOptions, Failure, Method, Req, header, read_limited};
 use crate::error::{RegistryError, Result};
 use crate::reference::RemoteRef;
-use crate::store::{Blob, BlobOutcome, MANIFEST_TYPES, Progress, RawManifest, Store};
+use crate::store::{
+    Blob, BlobOutcome, MANIFEST_TYPES, OCI_INDEX, Progress, RawManifest, Referrer, ReferrersIndex,
+    Store, filter_referrers, referrers_tag,
+};
 
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
 application/vnd.oci.image.manifest.v1+json, \
@@ -28,6 +31,8 @@ pub struct Remote {
     pub reference: RemoteRef,
     /// Tags looked up or written by us, so one push asks about each only once.
     known_tags: Mutex<HashMap<String, Option<Digest>>>,
+    /// Whether the registry serves the referrers API, once seen.
+    referrers_api: Mutex<Option<bool>>,
 }
 
 impl Remote {
@@ -37,6 +42,7 @@ impl Remote {
             client: Arc::new(client),
             reference,
             known_tags: Mutex::new(HashMap::new()),
+            referrers_api: Mutex::new(None),
         })
     }
 
@@ -333,6 +339,20 @@ impl Remote {
     }
 }
 
+/// The `rel="next"` target of a `Link` header.
+fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params.contains("rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+    })
+}
+
 /// The end of `Range: 0-N` (also `bytes=0-N`).
 fn parse_range_end(range: &str) -> Option<u64> {
     let r = range.trim().trim_start_matches("bytes=");
@@ -501,21 +521,87 @@ impl Store for Remote {
     }
 
     fn push_manifest(&self, manifest: &RawManifest, tag: Option<&str>) -> Result<()> {
+        self.put_manifest(manifest, tag, None).map(|_| ())
+    }
+
+    fn push_referrer(&self, manifest: &RawManifest) -> Result<()> {
+        let subject = manifest.subject()?.ok_or_else(|| {
+            RegistryError::Input(format!(
+                "manifest {} has no subject, so it is not a referrer",
+                manifest.digest
+            ))
+        })?;
+        let processed = self.put_manifest(manifest, None, None)?;
+        if processed {
+            *self.referrers_api.lock().unwrap() = Some(true);
+            return Ok(());
+        }
+        // No `OCI-Subject` in the answer: the registry did not index the
+        // subject, so the client keeps the fallback tag up to date.
+        self.add_to_fallback(&subject.digest, manifest.as_referrer()?)
+    }
+
+    fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
+        if *self.referrers_api.lock().unwrap() != Some(false)
+            && let Some(list) = self.referrers_from_api(subject, artifact_type)?
+        {
+            return Ok(filter_referrers(list, artifact_type));
+        }
+        *self.referrers_api.lock().unwrap() = Some(false);
+        let list = self
+            .fallback_list(subject)?
+            .map(|(l, _)| l)
+            .unwrap_or_default();
+        Ok(filter_referrers(list, artifact_type))
+    }
+
+    fn target_tag(&self) -> Option<String> {
+        self.reference.tag.clone()
+    }
+
+    fn as_remote(&self) -> Option<&Remote> {
+        Some(self)
+    }
+
+    fn image_name(&self) -> Option<String> {
+        Some(self.reference.name())
+    }
+}
+
+impl Remote {
+    /// PUT a manifest under `tag` (else its digest), conditionally on the
+    /// current content's digest when `if_match` is given. Returns whether
+    /// the registry said it processed a `subject` (`OCI-Subject`).
+    fn put_manifest(
+        &self,
+        manifest: &RawManifest,
+        tag: Option<&str>,
+        if_match: Option<&Digest>,
+    ) -> Result<bool> {
         let reference = tag.map_or_else(|| manifest.digest.to_string(), str::to_string);
         let url = format!("/v2/{}/manifests/{reference}", self.repo());
         let scopes = self.scopes(true, None);
         debug_assert!(MANIFEST_TYPES.contains(&manifest.media_type.as_str()));
-        self.client.execute(
+        let processed = self.client.execute(
             &format!("writing manifest {reference}"),
-            &mut || Req {
-                method: Method::Put,
-                url: url.clone(),
-                headers: vec![("content-type", manifest.media_type.clone())],
-                body: &manifest.bytes,
-                scopes: &scopes,
+            &mut || {
+                let mut headers = vec![("content-type", manifest.media_type.clone())];
+                if let Some(d) = if_match {
+                    headers.push(("if-match", format!("\"{d}\"")));
+                }
+                Req {
+                    method: Method::Put,
+                    url: url.clone(),
+                    headers,
+                    body: &manifest.bytes,
+                    scopes: &scopes,
+                }
             },
             &mut |mut resp| match resp.status().as_u16() {
-                201 | 200 | 204 => Ok(()),
+                201 | 200 | 204 => Ok(header(&resp, "oci-subject").is_some()),
+                412 => Err(Failure::Fatal(RegistryError::Conflict(format!(
+                    "{reference} changed while slipway was updating it"
+                )))),
                 s => {
                     let detail = read_limited(&mut resp, 64 << 10)
                         .ok()
@@ -542,23 +628,140 @@ impl Store for Remote {
                 .unwrap()
                 .insert(tag.to_string(), Some(manifest.digest.clone()));
         }
-        Ok(())
+        Ok(processed)
     }
 
-    fn target_tag(&self) -> Option<String> {
-        self.reference.tag.clone()
+    /// `GET /v2/<name>/referrers/<digest>`, every page. `None` when the
+    /// registry has no such API (404/405), so the caller reads the fallback tag.
+    fn referrers_from_api(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<Vec<Referrer>>> {
+        let scopes = self.scopes(false, None);
+        let mut url = format!("/v2/{}/referrers/{subject}", self.repo());
+        if let Some(t) = artifact_type {
+            url.push_str(&format!(
+                "?artifactType={}",
+                crate::client::percent_encode(t)
+            ));
+        }
+        let mut all = Vec::new();
+        for _page in 0..1000 {
+            let whence = format!(
+                "{}/{} referrers of {subject}",
+                self.client.host(),
+                self.repo()
+            );
+            let page = self.client.execute(
+                &format!("listing {whence}"),
+                &mut || Req {
+                    method: Method::Get,
+                    url: url.clone(),
+                    headers: vec![("accept", OCI_INDEX.to_string())],
+                    body: &[],
+                    scopes: &scopes,
+                },
+                &mut |mut resp| match resp.status().as_u16() {
+                    200 => {
+                        let next = header(&resp, "link").and_then(|l| next_link(&l));
+                        let bytes = read_limited(&mut resp, crate::store::MANIFEST_LIMIT)?;
+                        let index = ReferrersIndex::parse(&bytes, &whence)?;
+                        Ok(Some((index.manifests, next)))
+                    }
+                    404 | 405 => Ok(None),
+                    s => Err(Failure::Fatal(RegistryError::Remote(format!(
+                        "listing {whence}: HTTP {s}"
+                    )))),
+                },
+                true,
+            )?;
+            let Some((list, next)) = page else {
+                return Ok(None);
+            };
+            *self.referrers_api.lock().unwrap() = Some(true);
+            all.extend(list);
+            match next {
+                Some(n) => url = n,
+                None => return Ok(Some(all)),
+            }
+        }
+        Err(RegistryError::Remote(format!(
+            "{}/{}: the referrers of {subject} run past 1000 pages",
+            self.client.host(),
+            self.repo()
+        )))
     }
 
-    fn as_remote(&self) -> Option<&Remote> {
-        Some(self)
+    /// The fallback tag's list and the digest of the index holding it.
+    /// A missing or unusable tag means no referrers, as the spec says.
+    fn fallback_list(&self, subject: &Digest) -> Result<Option<(Vec<Referrer>, Digest)>> {
+        let tag = referrers_tag(subject);
+        self.known_tags.lock().unwrap().remove(&tag);
+        let manifest = match self.get_manifest(&tag, None) {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(None),
+            Err(RegistryError::Integrity(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if !manifest.is_index() {
+            return Ok(None);
+        }
+        let whence = format!("{}/{}:{tag}", self.client.host(), self.repo());
+        match ReferrersIndex::parse(&manifest.bytes, &whence) {
+            Ok(index) => Ok(Some((index.manifests, manifest.digest))),
+            Err(_) => Ok(None),
+        }
     }
 
-    fn image_name(&self) -> Option<String> {
-        Some(self.reference.name())
+    /// Add `entry` to the fallback tag of `subject`: read, add, write
+    /// (conditionally, where the registry honours `If-Match`), then read
+    /// again after a pause. A concurrent writer who wrote over our entry is
+    /// detected by that check, and we write again, merged with theirs.
+    fn add_to_fallback(&self, subject: &Digest, entry: Referrer) -> Result<()> {
+        let tag = referrers_tag(subject);
+        let mut confirmations = 0;
+        let mut wrote = false;
+        for attempt in 0u32..12 {
+            let current = self.fallback_list(subject)?;
+            let (mut list, etag) = match current {
+                Some((l, d)) => (l, Some(d)),
+                None => (Vec::new(), None),
+            };
+            if list.iter().any(|r| r.digest == entry.digest) {
+                if !wrote {
+                    return Ok(()); // listed already, by an earlier push
+                }
+                confirmations += 1;
+                if confirmations >= 2 {
+                    return Ok(());
+                }
+            } else {
+                confirmations = 0;
+                wrote = true;
+                list.push(entry.clone());
+                let bytes = ReferrersIndex::new(list).to_bytes();
+                let raw = RawManifest::verify(bytes, Some(OCI_INDEX), None, &tag)?;
+                match self.put_manifest(&raw, Some(&tag), etag.as_ref()) {
+                    Ok(_) | Err(RegistryError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            // Long enough for a concurrent read-modify-write to land, with
+            // jitter so two writers do not stay in step.
+            let jitter = u64::from(entry.digest.hex().as_bytes()[attempt as usize % 64] % 16);
+            std::thread::sleep(std::time::Duration::from_millis(
+                40 + jitter * 5 + 20 * u64::from(attempt),
+            ));
+        }
+        Err(RegistryError::Remote(format!(
+            "{}/{}: the referrers tag {tag} kept changing under concurrent writers; \
+             try again",
+            self.client.host(),
+            self.repo()
+        )))
     }
-}
 
-impl Remote {
     /// Upload a blob the caller found missing (mounting it from `mount_from`
     /// in the same registry when that repository has it), resuming chunked
     /// uploads where they stopped.
@@ -600,5 +803,14 @@ mod tests {
         assert_eq!(parse_range_end("0-1023"), Some(1023));
         assert_eq!(parse_range_end("bytes=0-9"), Some(9));
         assert_eq!(parse_range_end("garbage"), None);
+    }
+
+    #[test]
+    fn links() {
+        assert_eq!(
+            next_link("</v2/r/referrers/sha256:ab?n=2&last=x>; rel=\"next\""),
+            Some("/v2/r/referrers/sha256:ab?n=2&last=x".into())
+        );
+        assert_eq!(next_link("<x>; rel=\"prev\""), None);
     }
 }

@@ -2,9 +2,10 @@
 //! registry → archive, archive → registry, layout → registry and so on.
 //! Manifests travel as raw bytes: re-serialising would change their digests.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use slipway_oci::Digest;
 
 use crate::error::{RegistryError, Result};
@@ -49,6 +50,12 @@ fn digest<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Digest,
 struct Loose {
     #[serde(rename = "mediaType", default)]
     media_type: Option<String>,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
+    #[serde(default)]
+    subject: Option<Blob>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
     #[serde(default)]
     manifests: Vec<Blob>,
     #[serde(default)]
@@ -118,6 +125,35 @@ impl RawManifest {
         self.media_type == OCI_INDEX || self.media_type == DOCKER_LIST
     }
 
+    /// The manifest this one refers to (OCI 1.1 `subject`), if any: a
+    /// signature, attestation or SBOM names the image it is about this way.
+    pub fn subject(&self) -> Result<Option<Blob>> {
+        Ok(self.loose()?.subject)
+    }
+
+    /// How this manifest appears in a referrers list: its `artifactType`
+    /// (else its config's media type, as the distribution spec says) and its
+    /// annotations.
+    pub fn as_referrer(&self) -> Result<Referrer> {
+        let loose = self.loose()?;
+        let artifact_type = loose
+            .artifact_type
+            .filter(|t| !t.is_empty())
+            .or_else(|| loose.config.map(|c| c.media_type).filter(|t| !t.is_empty()));
+        Ok(Referrer {
+            media_type: self.media_type.clone(),
+            digest: self.digest.clone(),
+            size: self.bytes.len() as u64,
+            artifact_type,
+            annotations: loose.annotations,
+        })
+    }
+
+    fn loose(&self) -> Result<Loose> {
+        serde_json::from_slice(&self.bytes)
+            .map_err(|e| RegistryError::Integrity(format!("manifest {}: {e}", self.digest)))
+    }
+
     pub fn children(&self) -> Result<Children> {
         let loose: Loose = serde_json::from_slice(&self.bytes)
             .map_err(|e| RegistryError::Integrity(format!("manifest {}: {e}", self.digest)))?;
@@ -131,6 +167,77 @@ impl RawManifest {
                 std::iter::once(config).chain(loose.layers).collect(),
             ))
         }
+    }
+}
+
+/// The tag that stands in for the referrers API on registries without it
+/// (the distribution spec's tag schema): `sha256-<hex>`. It names an image
+/// index listing the referrers of `subject`.
+pub fn referrers_tag(subject: &Digest) -> String {
+    format!("sha256-{}", subject.hex())
+}
+
+/// One entry of a referrers list: a manifest whose `subject` is the digest
+/// asked about, described as the referrers API describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referrer {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    /// The manifest's `artifactType`, else its config's media type.
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub artifact_type: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A referrers list as the API returns it and the fallback tag stores it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReferrersIndex {
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    #[serde(rename = "mediaType", default)]
+    pub media_type: String,
+    #[serde(default)]
+    pub manifests: Vec<Referrer>,
+}
+
+impl ReferrersIndex {
+    pub fn new(manifests: Vec<Referrer>) -> ReferrersIndex {
+        ReferrersIndex {
+            schema_version: 2,
+            media_type: OCI_INDEX.into(),
+            manifests,
+        }
+    }
+
+    /// Parse a referrers list. Entries whose digest is not one slipway can
+    /// check are refused as a whole (the list is not trustworthy then).
+    pub fn parse(bytes: &[u8], whence: &str) -> Result<ReferrersIndex> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            RegistryError::Integrity(format!("{whence}: not a valid referrers list: {e}"))
+        })
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a referrers index serialises")
+    }
+}
+
+/// Keep the referrers whose artifact type is `filter` (all when `None`).
+/// Registries may ignore the filter, so it is always applied here too.
+pub fn filter_referrers(list: Vec<Referrer>, filter: Option<&str>) -> Vec<Referrer> {
+    match filter {
+        None => list,
+        Some(t) => list
+            .into_iter()
+            .filter(|r| r.artifact_type.as_deref() == Some(t))
+            .collect(),
     }
 }
 
@@ -204,6 +311,28 @@ pub trait Store: Sync {
         None
     }
 
+    /// Store `manifest`, which has a `subject`, so that [`Store::referrers`]
+    /// of that subject lists it (OCI 1.1 referrers). Its blobs must be
+    /// stored first. A registry without the referrers API gets the fallback
+    /// tag `sha256-<hex>` updated (read, add, write, re-checked against a
+    /// concurrent writer); a layout lists it in `index.json`. Pushing a
+    /// referrer that is already listed changes nothing.
+    fn push_referrer(&self, manifest: &RawManifest) -> Result<()> {
+        let _ = manifest;
+        Err(RegistryError::Input(format!(
+            "{} cannot hold referrers",
+            self.describe()
+        )))
+    }
+
+    /// The manifests whose `subject` is `subject`, optionally only those of
+    /// one `artifact_type`, as the referrers API lists them (fallback tag
+    /// and layout index included). Nothing refers to it: an empty list.
+    fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
+        let _ = (subject, artifact_type);
+        Ok(Vec::new())
+    }
+
     /// The registry repository behind this store, if it is one (for mounts).
     fn as_remote(&self) -> Option<&crate::remote::Remote> {
         None
@@ -242,6 +371,38 @@ pub fn put_manifest_with_blobs(
     }
     let raw = RawManifest::verify(manifest.to_vec(), Some(media_type), None, &store.describe())?;
     store.push_manifest(&raw, Some(tag))?;
+    Ok(raw)
+}
+
+/// The empty descriptor's media type: an artifact manifest with no config
+/// blob uses it (with the two-byte blob `{}`) and says what it is in
+/// `artifactType`.
+pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+
+/// Store a referrer manifest (it must have a `subject`) and the small blobs
+/// it needs: how signature bundles and other artifacts are attached as
+/// OCI 1.1 referrers. See [`Store::push_referrer`].
+pub fn put_referrer(
+    store: &dyn Store,
+    manifest: &[u8],
+    blobs: &[(&str, &[u8])],
+) -> Result<RawManifest> {
+    for (media, bytes) in blobs {
+        put_bytes(store, media, bytes)?;
+    }
+    let raw = RawManifest::verify(
+        manifest.to_vec(),
+        Some(OCI_MANIFEST),
+        None,
+        &store.describe(),
+    )?;
+    if raw.subject()?.is_none() {
+        return Err(RegistryError::Input(format!(
+            "manifest {} has no subject, so it cannot be stored as a referrer",
+            raw.digest
+        )));
+    }
+    store.push_referrer(&raw)?;
     Ok(raw)
 }
 

@@ -1,0 +1,190 @@
+//! OCI 1.1 referrers through every store: Debian's registry 2.8 (no
+//! referrers API: the `sha256-<hex>` fallback tag, written concurrently),
+//! and OCI layouts and archives (referrers listed in `index.json`).
+
+use std::path::Path;
+
+use slipway_oci::Digest;
+use slipway_registry::{
+    ClientOptions, EMPTY_MEDIA_TYPE, Layout, Location, RawManifest, Remote, Store, put_bytes,
+    put_referrer, referrers_tag,
+};
+use slipway_testkit::registry::TestRegistry;
+
+const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// A tiny image: a config and one layer; returns its manifest, pushed under `tag`.
+fn push_image(store: &dyn Store, tag: &str) -> RawManifest {
+    let config = put_bytes(
+        store,
+        CONFIG,
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+    )
+    .unwrap();
+    let layer = put_bytes(store, LAYER, b"not really a tar, but a blob").unwrap();
+    let body = serde_json::json!({
+        "schemaVersion": 2, "mediaType": MANIFEST,
+        "config": {"mediaType": CONFIG, "digest": config.digest.to_string(), "size": config.size},
+        "layers": [{"mediaType": LAYER, "digest": layer.digest.to_string(), "size": layer.size}],
+    });
+    let raw = RawManifest::verify(serde_json::to_vec(&body).unwrap(), None, None, "test").unwrap();
+    store.push_manifest(&raw, Some(tag)).unwrap();
+    raw
+}
+
+/// An artifact about `subject`: empty config, one layer holding `payload`.
+fn push_artifact(store: &dyn Store, subject: &RawManifest, kind: &str, payload: &[u8]) -> Digest {
+    let layer = Digest::of(payload);
+    let body = serde_json::json!({
+        "schemaVersion": 2, "mediaType": MANIFEST, "artifactType": kind,
+        "config": {"mediaType": EMPTY_MEDIA_TYPE, "digest": Digest::of(b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": layer.to_string(), "size": payload.len()}],
+        "subject": {"mediaType": subject.media_type, "digest": subject.digest.to_string(), "size": subject.bytes.len()},
+        "annotations": {"note": String::from_utf8_lossy(payload)},
+    });
+    let raw = put_referrer(
+        store,
+        &serde_json::to_vec(&body).unwrap(),
+        &[
+            (EMPTY_MEDIA_TYPE, b"{}"),
+            ("application/octet-stream", payload),
+        ],
+    )
+    .unwrap();
+    raw.digest
+}
+
+fn remote(reg: &TestRegistry, repo: &str) -> Remote {
+    let Location::Remote(r) = reg.reference(repo).parse::<Location>().unwrap() else {
+        panic!("not a registry reference");
+    };
+    Remote::open(r, &ClientOptions::default()).unwrap()
+}
+
+fn sorted(mut v: Vec<Digest>) -> Vec<Digest> {
+    v.sort();
+    v
+}
+
+#[test]
+fn fallback_tag_on_a_registry_without_the_api() {
+    let reg = TestRegistry::plain();
+    let store = remote(&reg, "team/app:v1");
+    let image = push_image(&store, "v1");
+    assert!(store.referrers(&image.digest, None).unwrap().is_empty());
+
+    let sig = push_artifact(&store, &image, "application/example.sig", b"sig one");
+    let sbom = push_artifact(&store, &image, "application/example.sbom", b"sbom one");
+    // Pushing the same referrer again lists it once.
+    assert_eq!(
+        push_artifact(&store, &image, "application/example.sig", b"sig one"),
+        sig
+    );
+
+    // A fresh client sees them (nothing cached), through the fallback tag.
+    let fresh = remote(&reg, "team/app:v1");
+    let all = fresh.referrers(&image.digest, None).unwrap();
+    assert_eq!(
+        sorted(all.iter().map(|r| r.digest.clone()).collect()),
+        sorted(vec![sig.clone(), sbom.clone()])
+    );
+    let only = fresh
+        .referrers(&image.digest, Some("application/example.sbom"))
+        .unwrap();
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].digest, sbom);
+    assert_eq!(only[0].annotations["note"], "sbom one");
+    assert_eq!(
+        only[0].artifact_type.as_deref(),
+        Some("application/example.sbom")
+    );
+    let tag = fresh
+        .tagged(&referrers_tag(&image.digest))
+        .unwrap()
+        .unwrap();
+    assert!(tag.is_index());
+    // The referrer's subject reads back.
+    let m = fresh.manifest(&sig).unwrap();
+    assert_eq!(m.subject().unwrap().unwrap().digest, image.digest);
+}
+
+#[test]
+fn concurrent_writers_of_the_fallback_tag_lose_nothing() {
+    let reg = TestRegistry::plain();
+    let image = push_image(&remote(&reg, "team/race:v1"), "v1");
+    let written: Vec<Digest> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let reg = &reg;
+                let image = &image;
+                s.spawn(move || {
+                    // Each writer has its own client, as separate processes would.
+                    let store = remote(reg, "team/race:v1");
+                    push_artifact(
+                        &store,
+                        image,
+                        "application/example",
+                        format!("w{i}").as_bytes(),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let listed = remote(&reg, "team/race:v1")
+        .referrers(&image.digest, None)
+        .unwrap();
+    assert_eq!(
+        sorted(listed.iter().map(|r| r.digest.clone()).collect()),
+        sorted(written)
+    );
+}
+
+fn layout_round_trip(dir: &Path) {
+    let store = Layout::create_dir(dir, Some("v1".into())).unwrap();
+    let image = push_image(&store, "v1");
+    let att = push_artifact(&store, &image, "application/example.att", b"statement");
+    // A referrer of a referrer (a signature of the attestation).
+    let att_manifest = store.manifest(&att).unwrap();
+    let sig = push_artifact(&store, &att_manifest, "application/example.sig", b"sig");
+    store.finish().unwrap();
+
+    let back = Layout::open_dir(dir, None).unwrap();
+    // The referrers are in index.json, yet the layout still holds one image.
+    assert_eq!(back.root().unwrap().digest, image.digest);
+    let listed = back.referrers(&image.digest, None).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].digest, att);
+    assert_eq!(
+        listed[0].artifact_type.as_deref(),
+        Some("application/example.att")
+    );
+    assert_eq!(back.referrers(&att, None).unwrap()[0].digest, sig);
+    assert!(
+        back.referrers(&image.digest, Some("application/example.sig"))
+            .unwrap()
+            .is_empty()
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn layouts_and_archives_hold_referrers() {
+    let tmp = tempfile::tempdir().unwrap();
+    layout_round_trip(&tmp.path().join("layout"));
+
+    // An archive keeps them through the tar.
+    let file = tmp.path().join("image.tar");
+    let store = Layout::open_archive(&file, None, false).unwrap();
+    let image = push_image(&store, "v1");
+    let att = push_artifact(&store, &image, "application/example.att", b"statement");
+    store.finish().unwrap();
+    let back = Layout::open_archive(&file, None, true).unwrap();
+    assert_eq!(back.root().unwrap().digest, image.digest);
+    let listed = back.referrers(&image.digest, None).unwrap();
+    assert_eq!(listed.iter().map(|r| &r.digest).collect::<Vec<_>>(), [&att]);
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Build a Go command from the Go module proxy into a per-version cache
+# directory, once; print the binary's path. For peer tools the tests run:
+#
+#   scripts/install-go-tool.sh oras        [VERSION]  oras.land/oras/cmd/oras (default v1.3.6)
+#   scripts/install-go-tool.sh ggcr-registry [VERSION]  go-containerregistry's cmd/registry,
+#                                          a registry that serves the OCI 1.1 referrers API
+#                                          (default v0.22.1)
+#
+# The binary lands in ${XDG_CACHE_HOME:-~/.cache}/slipway-<tool>/<version>/.
+set -euo pipefail
+tool="${1:?usage: install-go-tool.sh oras|ggcr-registry [VERSION]}"
+case "$tool" in
+    oras) module="oras.land/oras"; pkg="cmd/oras"; default="v1.3.6"; name="oras" ;;
+    ggcr-registry) module="github.com/google/go-containerregistry"; pkg="cmd/registry"; default="v0.22.1"; name="registry" ;;
+    *) echo "install-go-tool: unknown tool $tool (oras, ggcr-registry)" >&2; exit 2 ;;
+esac
+version="${2:-$default}"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/slipway-$tool/$version"
+bin="$cache/$name"
+if [[ ! -x "$bin" ]]; then
+    command -v go >/dev/null || { echo "install-go-tool: go is required (scripts/setup.sh)" >&2; exit 3; }
+    mkdir -p "$cache"
+    echo "install-go-tool: building $tool $version into $cache (once)" >&2
+    if ! GOFLAGS=-mod=mod GOBIN="$cache" go install "$module/$pkg@$version" >&2; then
+        # A module with replace directives refuses `go install m@v`: build in a copy.
+        dir="$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+        work="$(mktemp -d)"
+        trap 'rm -rf "$work"' EXIT
+        cp -r "$dir/." "$work/"
+        chmod -R u+w "$work"
+        (cd "$work" && GOFLAGS=-mod=mod go build -trimpath -o "$bin" "./$pkg") >&2
+    fi
+fi
+echo "$bin"
