@@ -9,5 +9,7 @@ scripts/setup.sh
 # The signing tests check against a real cosign, built once from the Go module
 # proxy (several minutes the first time); build it before tests run in parallel.
 scripts/install-cosign.sh >/dev/null
+# The Notary tests check against a real notation, built the same way (about 2 minutes).
+scripts/install-notation.sh >/dev/null
 cargo fmt --all -- --check
 cargo test --workspace --locked --no-fail-fast "$@"
