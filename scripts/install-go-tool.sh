@@ -3,9 +3,11 @@
 # directory, once; print the binary's path. For peer tools the tests run:
 #
 #   scripts/install-go-tool.sh oras        [VERSION]  oras.land/oras/cmd/oras (default v1.3.6)
-#   scripts/install-go-tool.sh ggcr-registry [VERSION]  go-containerregistry's cmd/registry,
-#                                          a registry that serves the OCI 1.1 referrers API
-#                                          (default v0.22.1)
+#   scripts/install-go-tool.sh ggcr-registry [VERSION]  go-containerregistry's cmd/registry
+#                                          (no referrers API; default v0.22.1)
+#   scripts/install-go-tool.sh referrers-registry  go-containerregistry's registry package with
+#                                          its OCI 1.1 referrers API on (scripts/referrers-registry,
+#                                          go-containerregistry v0.22.1)
 #
 # The binary lands in ${XDG_CACHE_HOME:-~/.cache}/slipway-<tool>/<version>/.
 set -euo pipefail
@@ -13,7 +15,8 @@ tool="${1:?usage: install-go-tool.sh oras|ggcr-registry [VERSION]}"
 case "$tool" in
     oras) module="oras.land/oras"; pkg="cmd/oras"; default="v1.3.6"; name="oras" ;;
     ggcr-registry) module="github.com/google/go-containerregistry"; pkg="cmd/registry"; default="v0.22.1"; name="registry" ;;
-    *) echo "install-go-tool: unknown tool $tool (oras, ggcr-registry)" >&2; exit 2 ;;
+    referrers-registry) module=""; pkg="."; default="v0.22.1"; name="referrers-registry" ;;
+    *) echo "install-go-tool: unknown tool $tool (oras, ggcr-registry, referrers-registry)" >&2; exit 2 ;;
 esac
 version="${2:-$default}"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/slipway-$tool/$version"
@@ -22,7 +25,14 @@ if [[ ! -x "$bin" ]]; then
     command -v go >/dev/null || { echo "install-go-tool: go is required (scripts/setup.sh)" >&2; exit 3; }
     mkdir -p "$cache"
     echo "install-go-tool: building $tool $version into $cache (once)" >&2
-    if ! GOFLAGS=-mod=mod GOBIN="$cache" go install "$module/$pkg@$version" >&2; then
+    if [[ -z "$module" ]]; then
+        # A wrapper in this repository around a module from the proxy.
+        src="$(cd "$(dirname "$0")" && pwd)/$tool"
+        work="$(mktemp -d)"
+        trap 'rm -rf "$work"' EXIT
+        cp "$src"/*.go "$src"/go.mod "$work/"
+        (cd "$work" && GOFLAGS=-mod=mod go mod tidy && GOFLAGS=-mod=mod go build -trimpath -o "$bin" .) >&2
+    elif ! GOFLAGS=-mod=mod GOBIN="$cache" go install "$module/$pkg@$version" >&2; then
         # A module with replace directives refuses `go install m@v`: build in a copy.
         dir="$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
         work="$(mktemp -d)"

@@ -545,6 +545,17 @@ impl Store for Remote {
         if *self.referrers_api.lock().unwrap() != Some(false)
             && let Some(list) = self.referrers_from_api(subject, artifact_type)?
         {
+            // Some registries report the config's media type (the empty
+            // type, for artifacts) instead of `artifactType`: ask the manifest.
+            let list = list
+                .into_iter()
+                .map(|r| match r.artifact_type.as_deref() {
+                    None | Some(crate::store::EMPTY_MEDIA_TYPE) => {
+                        self.manifest(&r.digest)?.as_referrer()
+                    }
+                    Some(_) => Ok(r),
+                })
+                .collect::<Result<Vec<_>>>()?;
             return Ok(filter_referrers(list, artifact_type));
         }
         *self.referrers_api.lock().unwrap() = Some(false);

@@ -10,6 +10,7 @@ use slipway_registry::{
     put_referrer, referrers_tag,
 };
 use slipway_testkit::registry::TestRegistry;
+use slipway_testkit::supply_chain::ReferrersRegistry;
 
 const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -57,7 +58,11 @@ fn push_artifact(store: &dyn Store, subject: &RawManifest, kind: &str, payload: 
 }
 
 fn remote(reg: &TestRegistry, repo: &str) -> Remote {
-    let Location::Remote(r) = reg.reference(repo).parse::<Location>().unwrap() else {
+    open_remote(&reg.reference(repo))
+}
+
+fn open_remote(reference: &str) -> Remote {
+    let Location::Remote(r) = reference.parse::<Location>().unwrap() else {
         panic!("not a registry reference");
     };
     Remote::open(r, &ClientOptions::default()).unwrap()
@@ -187,4 +192,38 @@ fn layouts_and_archives_hold_referrers() {
     assert_eq!(back.root().unwrap().digest, image.digest);
     let listed = back.referrers(&image.digest, None).unwrap();
     assert_eq!(listed.iter().map(|r| &r.digest).collect::<Vec<_>>(), [&att]);
+}
+
+#[test]
+fn the_referrers_api_where_the_registry_has_it() {
+    let reg = ReferrersRegistry::start();
+    let store = open_remote(&reg.reference("team/app:v1"));
+    let image = push_image(&store, "v1");
+    let sig = push_artifact(&store, &image, "application/example.sig", b"sig one");
+    let sbom = push_artifact(&store, &image, "application/example.sbom", b"sbom one");
+
+    // The API itself lists them (not only the fallback tag).
+    let url = format!(
+        "http://{}/v2/team/app/referrers/{}",
+        reg.host(),
+        image.digest
+    );
+    let out = std::process::Command::new("curl")
+        .args(["-sf", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "curl {url} failed");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed["manifests"].as_array().unwrap().len(), 2, "{listed}");
+
+    let fresh = open_remote(&reg.reference("team/app:v1"));
+    let all = fresh.referrers(&image.digest, None).unwrap();
+    assert_eq!(
+        sorted(all.iter().map(|r| r.digest.clone()).collect()),
+        sorted(vec![sig.clone(), sbom.clone()])
+    );
+    let only = fresh
+        .referrers(&image.digest, Some("application/example.sig"))
+        .unwrap();
+    assert_eq!(only.iter().map(|r| &r.digest).collect::<Vec<_>>(), [&sig]);
 }

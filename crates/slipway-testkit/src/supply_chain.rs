@@ -6,13 +6,82 @@ use std::process::Command;
 
 use crate::{repo_root, require, stdout_ok};
 
-/// cosign v2, built once from the Go module proxy by `scripts/install-cosign.sh`.
+/// cosign v2 (the `.sig`/`.att` tag format), built once from the Go module
+/// proxy by `scripts/install-cosign.sh`.
 pub fn cosign() -> PathBuf {
+    cosign_version("v2.6.5")
+}
+
+/// cosign v3 (Sigstore bundles as OCI 1.1 referrers by default).
+pub fn cosign_v3() -> PathBuf {
+    cosign_version("v3.1.3")
+}
+
+fn cosign_version(version: &str) -> PathBuf {
     let out = Command::new("bash")
         .arg(repo_root().join("scripts/install-cosign.sh"))
+        .arg(version)
         .output()
         .expect("running scripts/install-cosign.sh");
     PathBuf::from(stdout_ok(&out, "scripts/install-cosign.sh").trim())
+}
+
+/// A peer tool built once from the Go module proxy by
+/// `scripts/install-go-tool.sh`: `oras`, `referrers-registry`.
+pub fn go_tool(name: &str) -> PathBuf {
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/install-go-tool.sh"))
+        .arg(name)
+        .output()
+        .expect("running scripts/install-go-tool.sh");
+    PathBuf::from(stdout_ok(&out, "scripts/install-go-tool.sh").trim())
+}
+
+/// A running registry that serves the OCI 1.1 referrers API
+/// (go-containerregistry's, in memory, plain HTTP on loopback); killed on drop.
+pub struct ReferrersRegistry {
+    child: std::process::Child,
+    host: String,
+}
+
+impl ReferrersRegistry {
+    pub fn start() -> ReferrersRegistry {
+        use std::io::BufRead;
+        let bin = go_tool("referrers-registry");
+        let mut child = Command::new(&bin)
+            .args(["-addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("reading the registry's address");
+        let host = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the referrers registry said {line:?}"))
+            .to_string();
+        ReferrersRegistry { child, host }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        self.host.clone()
+    }
+
+    /// `127.0.0.1:PORT/repo_and_tag`.
+    pub fn reference(&self, repo_and_tag: &str) -> String {
+        format!("{}/{repo_and_tag}", self.host)
+    }
+}
+
+impl Drop for ReferrersRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// pip tools live in Python's script directory, which must be on PATH.
