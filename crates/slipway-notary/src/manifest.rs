@@ -1,6 +1,6 @@
 //! The signature manifest: an OCI image manifest with artifactType
-//! `application/vnd.cncf.notary.signature`, the empty config, the envelope as
-//! its one layer, `subject` = the signed manifest, and the chain's SHA-256
+//! `application/vnd.cncf.notary.signature`, the empty JSON config (typed as
+//! the signature too), the envelope as its one layer, `subject` = the signed manifest, and the chain's SHA-256
 //! thumbprints in an annotation. Registries list it as a referrer of the
 //! subject. Readers also accept the OCI 1.0 form (no artifactType, the
 //! signature type as the config media type).
@@ -16,7 +16,6 @@ use crate::error::NotaryError;
 pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
 pub const THUMBPRINT_ANNOTATION: &str = "io.cncf.notary.x509chain.thumbprint#S256";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 /// The empty JSON object, the config of artifacts without one.
 pub const EMPTY_CONFIG: &[u8] = b"{}";
 const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
@@ -75,11 +74,16 @@ pub fn signature_manifest(
         size: envelope.len() as u64,
         data: None,
     };
+    // The config is the empty JSON object typed as the signature (the OCI
+    // 1.0 form notation writes by default), and `artifactType` says the same
+    // (the OCI 1.1 form): registries that derive a referrer's type from the
+    // config (go-containerregistry's) and those that read `artifactType`
+    // both list it as a Notary signature.
     let config = Descriptor {
-        media_type: EMPTY_MEDIA_TYPE.into(),
+        media_type: SIGNATURE_ARTIFACT_TYPE.into(),
         digest: Digest::of(EMPTY_CONFIG).to_string(),
         size: EMPTY_CONFIG.len() as u64,
-        data: Some("e30=".into()),
+        data: None,
     };
     let thumbs = serde_json::to_string(thumbprints)
         .map_err(|e| NotaryError::Format(format!("thumbprints: {e}")))?;
@@ -111,7 +115,7 @@ pub fn signature_manifest(
         media_type: OCI_MANIFEST,
         blobs: vec![
             (JWS_MEDIA_TYPE, envelope),
-            (EMPTY_MEDIA_TYPE, EMPTY_CONFIG.to_vec()),
+            (SIGNATURE_ARTIFACT_TYPE, EMPTY_CONFIG.to_vec()),
         ],
     })
 }

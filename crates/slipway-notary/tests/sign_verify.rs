@@ -102,8 +102,9 @@ fn manifest_is_a_referrer_with_thumbprints() {
     assert_eq!(v["subject"]["digest"], target().digest.as_str());
     assert_eq!(
         v["config"]["mediaType"],
-        "application/vnd.oci.empty.v1+json"
+        "application/vnd.cncf.notary.signature"
     );
+    assert_eq!(v["config"]["size"], 2);
     assert_eq!(v["layers"][0]["mediaType"], "application/jose+json");
     let thumbs: Vec<String> = serde_json::from_str(
         v["annotations"]["io.cncf.notary.x509chain.thumbprint#S256"]

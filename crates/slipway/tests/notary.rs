@@ -525,3 +525,94 @@ fn bad_input_is_exit_2_with_a_reason() {
     );
     assert!(err.contains("has no Notary signature"), "{err}");
 }
+
+/// On a registry with the referrers API (go-containerregistry's), both tools
+/// find each other's signatures through the API instead of the tag schema.
+#[test]
+fn through_the_referrers_api() {
+    use slipway_testkit::supply_chain::ReferrersRegistry;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let reg = ReferrersRegistry::start();
+    let ca = Ca::new("Acme CA", KeyKind::P256);
+    let layout = write_test_layout(
+        &dir.join("image"),
+        "v1",
+        &["linux/amd64", "linux/arm64"],
+        2048,
+        11,
+    );
+    let image = reg.reference("team/api:v1");
+    ok(&["copy", &format!("oci:{}:v1", layout.dir.display()), &image]);
+    let scope = format!("{}/team/api", reg.host());
+    let pinned = format!("{scope}@{}", layout.index_digest);
+    let trust = Trust::new(&dir.join("trust"), &[&ca], &scope, "strict", ACME);
+
+    let (key, chain) = files(
+        dir,
+        "signer",
+        &ca.issue(&Leaf::new("Acme", "slipway signer")),
+    );
+    ok(&[
+        "sign",
+        "--notation",
+        "--key",
+        s(&key),
+        "--cert",
+        s(&chain),
+        &image,
+    ]);
+    stdout_ok(
+        &trust.notation(&["verify", "--insecure-registry", &pinned]),
+        "notation verify through the API",
+    );
+
+    let mut leaf = Leaf::new("Acme", "notation signer");
+    leaf.key = KeyKind::P384;
+    let (nkey, nchain) = files(dir, "notation-signer", &ca.issue(&leaf));
+    std::fs::write(
+        trust.xdg.join("notation/signingkeys.json"),
+        format!(
+            r#"{{"default":"acme","keys":[{{"name":"acme","keyPath":"{}","certPath":"{}"}}]}}"#,
+            nkey.display(),
+            nchain.display()
+        ),
+    )
+    .unwrap();
+    let out = trust.notation(&[
+        "sign",
+        "--insecure-registry",
+        "--force-referrers-tag=false",
+        "--key",
+        "acme",
+        &pinned,
+    ]);
+    stdout_ok(&out, "notation sign through the referrers API");
+    let listed = stdout_ok(
+        &trust.notation(&["list", "--insecure-registry", &pinned]),
+        "notation list",
+    );
+    assert_eq!(
+        listed.matches("sha256:").count(),
+        3,
+        "the image and two signatures:\n{listed}"
+    );
+    // Only notation's signature passes a policy that trusts its signer alone.
+    let only = Trust::new(
+        &dir.join("only"),
+        &[&ca],
+        &scope,
+        "strict",
+        "x509.subject: C=US, ST=WA, O=Acme, CN=notation signer",
+    );
+    let v: Value =
+        serde_json::from_str(&ok(&[&only.args(&image)[..], &["--json"]].concat())).unwrap();
+    assert_eq!(v["algorithm"], "ES384");
+    assert!(
+        v["signer"]
+            .as_str()
+            .unwrap()
+            .starts_with("CN=notation signer"),
+        "{v}"
+    );
+}
