@@ -322,3 +322,19 @@ fn verify_one(
         now,
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("24h"), Some(86_400));
+        assert_eq!(parse_duration("3h20m"), Some(12_000));
+        assert_eq!(parse_duration("7d"), Some(604_800));
+        assert_eq!(parse_duration("90s"), Some(90));
+        for bad in ["", "h", "24", "1y", "-1h", "0m", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}
