@@ -142,6 +142,8 @@ impl Envelope {
 /// An artifact a statement is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {
+    /// cosign v3's signature statements leave it out.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Algorithm → lowercase hex, e.g. `{"sha256": "<64 hex>"}`.
     pub digest: BTreeMap<String, String>,

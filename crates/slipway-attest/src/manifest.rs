@@ -54,6 +54,27 @@ pub fn sbom_manifest(media_type: &str, document: Vec<u8>) -> WrittenManifest {
     m.write()
 }
 
+/// Merge two versions of one `.sig`/`.att`/`.sbom` manifest (the one at a
+/// copy's destination and the one arriving): the destination's layers, then
+/// the arriving layers it lacks, with a config to match. `None` when the
+/// destination already has every arriving layer (nothing to write). The
+/// arriving layers' blobs must be stored before the result.
+pub fn merge_layered(
+    existing: &[u8],
+    arriving: &[u8],
+) -> Result<Option<WrittenManifest>, ManifestError> {
+    let mut merged = Layered::parse(existing)?;
+    let incoming = Layered::parse(arriving)?;
+    let mut changed = false;
+    for layer in incoming.layers {
+        if !merged.layers.contains(&layer) {
+            merged.layers.push(layer);
+            changed = true;
+        }
+    }
+    Ok(changed.then(|| merged.write()))
+}
+
 /// A layer descriptor with go-containerregistry's field order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerDescriptor {

@@ -21,9 +21,48 @@ pub struct CopyOptions {
     pub immutable: bool,
     /// Also copy `sha256-<hex>.sig/.att/.sbom` tags of the copied manifests.
     pub attachments: bool,
+    /// Which OCI 1.1 referrers to carry (recursively: referrers of referrers
+    /// too), of the root and of every platform manifest.
+    pub referrers: ReferrerSelection,
+    /// Combines a `.sig`/`.att`/`.sbom` manifest the destination already has
+    /// with the arriving one, so signatures only the destination had survive.
+    /// Without it, the arriving manifest replaces the destination's.
+    pub merge: Option<MergeFn>,
     /// Blob transfers in flight at once.
     pub jobs: usize,
 }
+
+/// Which referrers a copy carries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ReferrerSelection {
+    #[default]
+    All,
+    None,
+    /// Only referrers of these artifact types (and what refers to them).
+    Types(Vec<String>),
+}
+
+impl ReferrerSelection {
+    fn wants(&self, artifact_type: Option<&str>) -> bool {
+        match self {
+            ReferrerSelection::All => true,
+            ReferrerSelection::None => false,
+            ReferrerSelection::Types(t) => artifact_type.is_some_and(|a| t.iter().any(|x| x == a)),
+        }
+    }
+}
+
+/// A merged attachment manifest: its bytes and the small blobs (a config)
+/// to store first.
+pub struct Merged {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    pub blobs: Vec<(String, Vec<u8>)>,
+}
+
+/// `merge(existing, arriving)`: `Ok(None)` when the existing one already
+/// holds everything arriving.
+pub type MergeFn = fn(&RawManifest, &RawManifest) -> std::result::Result<Option<Merged>, String>;
 
 /// What a copy did, as `slipway push --json` reports it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -37,6 +76,8 @@ pub struct CopyReport {
     pub mounted_blobs: usize,
     /// The attachment tags copied along (`sha256-….sig`, …).
     pub attachments: Vec<String>,
+    /// The OCI 1.1 referrers copied along, by digest.
+    pub referrers: Vec<String>,
 }
 
 /// Everything one image consists of, in push order.
@@ -136,21 +177,47 @@ pub fn copy_root(
         )));
     }
     let image = closure(src, root)?;
-    // Things attached to the image or to one of its platforms.
+    // Things attached to the image or to one of its platforms: legacy tags,
+    // and referrers, recursively (signatures of attestations too).
     let mut attached: Vec<(String, Closure)> = Vec::new();
-    if options.attachments {
-        for m in &image.manifests {
+    let mut referrers: Vec<Closure> = Vec::new();
+    let mut seen_referrers: HashSet<Digest> = HashSet::new();
+    let mut queue: Vec<Digest> = image.manifests.iter().map(|m| m.digest.clone()).collect();
+    while let Some(digest) = queue.pop() {
+        if options.attachments {
             for kind in ["sig", "att", "sbom"] {
-                let tag = attachment_tag(&m.digest, kind);
-                if let Some(a) = src.tagged(&tag)? {
+                let tag = attachment_tag(&digest, kind);
+                if !attached.iter().any(|(t, _)| *t == tag)
+                    && let Some(a) = src.tagged(&tag)?
+                {
                     attached.push((tag, closure(src, a)?));
                 }
             }
         }
+        if options.referrers == ReferrerSelection::None {
+            continue;
+        }
+        for r in src.referrers(&digest, None)? {
+            if !options.referrers.wants(r.artifact_type.as_deref())
+                || !seen_referrers.insert(r.digest.clone())
+            {
+                continue;
+            }
+            if seen_referrers.len() > 10_000 {
+                return Err(RegistryError::Integrity(format!(
+                    "{}: more than 10000 referrers hang off {}; refusing to follow more",
+                    src.describe(),
+                    root_digest_text(&image)
+                )));
+            }
+            let m = src.manifest(&r.digest)?;
+            queue.push(m.digest.clone());
+            referrers.push(closure(src, m)?);
+        }
     }
     let mut blobs: Vec<Blob> = image.blobs.clone();
     let mut seen: HashSet<Digest> = blobs.iter().map(|b| b.digest.clone()).collect();
-    for (_, c) in &attached {
+    for c in attached.iter().map(|(_, c)| c).chain(referrers.iter()) {
         for b in &c.blobs {
             if seen.insert(b.digest.clone()) {
                 blobs.push(b.clone());
@@ -164,7 +231,8 @@ pub fn copy_root(
     };
     transfer_blobs(src, dst, &blobs, options.jobs, progress, &mut report)?;
 
-    let mut put = |m: &RawManifest, tag: Option<&str>| -> Result<()> {
+    let written = std::cell::Cell::new(0usize);
+    let put = |m: &RawManifest, tag: Option<&str>| -> Result<()> {
         let present = match tag {
             Some(t) => dst.tag_digest(t)?.as_ref() == Some(&m.digest),
             None => dst.has_manifest(&m.digest)?,
@@ -172,7 +240,7 @@ pub fn copy_root(
         if !present {
             dst.push_manifest(m, tag)?;
         }
-        report.manifests += 1;
+        written.set(written.get() + 1);
         progress.manifest_written(&m.digest, tag);
         Ok(())
     };
@@ -182,17 +250,62 @@ pub fn copy_root(
     }
     // Signatures and attestations first, so the tag never names an image
     // whose attachments have not arrived.
+    let mut tops = Vec::new();
+    for c in &referrers {
+        let (top, rest) = c.manifests.split_last().expect("closure has its root");
+        for m in rest {
+            put(m, None)?;
+        }
+        tops.push(top.clone());
+        report.referrers.push(top.digest.to_string());
+    }
+    // Added to what the destination lists, never replacing it.
+    dst.push_referrers(&tops)?;
+    written.set(written.get() + tops.len());
     for (tag, c) in &attached {
         let (top, rest) = c.manifests.split_last().expect("closure has its root");
         for m in rest {
             put(m, None)?;
         }
-        put(top, Some(tag))?;
+        match (options.merge, dst.tagged(tag)?) {
+            (Some(merge), Some(existing)) if existing.digest != top.digest => {
+                let merged = merge(&existing, top).map_err(|e| {
+                    RegistryError::Integrity(format!(
+                        "{}: cannot merge {tag} with the one already there: {e}",
+                        dst.describe()
+                    ))
+                })?;
+                if let Some(m) = merged {
+                    let blobs: Vec<(&str, &[u8])> = m
+                        .blobs
+                        .iter()
+                        .map(|(t, b)| (t.as_str(), b.as_slice()))
+                        .collect();
+                    crate::store::put_manifest_with_blobs(
+                        dst,
+                        &m.bytes,
+                        &m.media_type,
+                        &blobs,
+                        tag,
+                    )?;
+                    written.set(written.get() + 1);
+                }
+            }
+            _ => put(top, Some(tag))?,
+        }
         report.attachments.push(tag.clone());
     }
     put(root, options.tag.as_deref())?;
     dst.finish()?;
+    report.manifests = written.get();
     Ok(report)
+}
+
+fn root_digest_text(image: &Closure) -> String {
+    image
+        .manifests
+        .last()
+        .map_or_else(String::new, |m| m.digest.to_string())
 }
 
 fn transfer_blobs(

@@ -19,7 +19,10 @@ mod remote;
 mod store;
 
 pub use client::{Client, ClientOptions, Counters, RetryPolicy, is_loopback};
-pub use copy::{Closure, CopyOptions, CopyReport, attachment_tag, closure, copy, copy_root};
+pub use copy::{
+    Closure, CopyOptions, CopyReport, MergeFn, Merged, ReferrerSelection, attachment_tag, closure,
+    copy, copy_root,
+};
 pub use credentials::{Credentials, Secret, docker_config_path, from_docker_config};
 pub use error::{RegistryError, Result};
 pub use layout::{Layout, REFERRER_SUBJECT, is_attachment_tag};

@@ -525,20 +525,34 @@ impl Store for Remote {
     }
 
     fn push_referrer(&self, manifest: &RawManifest) -> Result<()> {
-        let subject = manifest.subject()?.ok_or_else(|| {
-            RegistryError::Input(format!(
-                "manifest {} has no subject, so it is not a referrer",
-                manifest.digest
-            ))
-        })?;
-        let processed = self.put_manifest(manifest, None, None)?;
-        if processed {
-            *self.referrers_api.lock().unwrap() = Some(true);
-            return Ok(());
+        self.push_referrers(std::slice::from_ref(manifest))
+    }
+
+    fn push_referrers(&self, manifests: &[RawManifest]) -> Result<()> {
+        // Subjects whose fallback tag needs these entries.
+        let mut fallback: Vec<(Digest, Vec<Referrer>)> = Vec::new();
+        for manifest in manifests {
+            let subject = manifest.subject()?.ok_or_else(|| {
+                RegistryError::Input(format!(
+                    "manifest {} has no subject, so it is not a referrer",
+                    manifest.digest
+                ))
+            })?;
+            if self.put_manifest(manifest, None, None)? {
+                *self.referrers_api.lock().unwrap() = Some(true);
+                continue;
+            }
+            // No `OCI-Subject` in the answer: the registry did not index the
+            // subject, so the client keeps the fallback tag up to date.
+            let entry = manifest.as_referrer()?;
+            match fallback.iter_mut().find(|(s, _)| *s == subject.digest) {
+                Some((_, list)) => list.push(entry),
+                None => fallback.push((subject.digest, vec![entry])),
+            }
         }
-        // No `OCI-Subject` in the answer: the registry did not index the
-        // subject, so the client keeps the fallback tag up to date.
-        self.add_to_fallback(&subject.digest, manifest.as_referrer()?)
+        fallback
+            .into_iter()
+            .try_for_each(|(subject, entries)| self.add_to_fallback(&subject, entries))
     }
 
     fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
@@ -729,40 +743,35 @@ impl Remote {
     /// (conditionally, where the registry honours `If-Match`), then read
     /// again after a pause. A concurrent writer who wrote over our entry is
     /// detected by that check, and we write again, merged with theirs.
-    fn add_to_fallback(&self, subject: &Digest, entry: Referrer) -> Result<()> {
+    fn add_to_fallback(&self, subject: &Digest, entries: Vec<Referrer>) -> Result<()> {
         let tag = referrers_tag(subject);
-        let mut confirmations = 0;
-        let mut wrote = false;
         for attempt in 0u32..12 {
             let current = self.fallback_list(subject)?;
             let (mut list, etag) = match current {
                 Some((l, d)) => (l, Some(d)),
                 None => (Vec::new(), None),
             };
-            if list.iter().any(|r| r.digest == entry.digest) {
-                if !wrote {
-                    return Ok(()); // listed already, by an earlier push
-                }
-                confirmations += 1;
-                if confirmations >= 2 {
-                    return Ok(());
-                }
-            } else {
-                confirmations = 0;
-                wrote = true;
-                list.push(entry.clone());
-                let bytes = ReferrersIndex::new(list).to_bytes();
-                let raw = RawManifest::verify(bytes, Some(OCI_INDEX), None, &tag)?;
-                match self.put_manifest(&raw, Some(&tag), etag.as_ref()) {
-                    Ok(_) | Err(RegistryError::Conflict(_)) => {}
-                    Err(e) => return Err(e),
-                }
+            let missing: Vec<&Referrer> = entries
+                .iter()
+                .filter(|e| !list.iter().any(|r| r.digest == e.digest))
+                .collect();
+            if missing.is_empty() {
+                // Listed: by an earlier push, or ours survived the pause.
+                return Ok(());
+            }
+            // Missing after our write: someone wrote over it; merge again with theirs.
+            list.extend(missing.into_iter().cloned());
+            let bytes = ReferrersIndex::new(list).to_bytes();
+            let raw = RawManifest::verify(bytes, Some(OCI_INDEX), None, &tag)?;
+            match self.put_manifest(&raw, Some(&tag), etag.as_ref()) {
+                Ok(_) | Err(RegistryError::Conflict(_)) => {}
+                Err(e) => return Err(e),
             }
             // Long enough for a concurrent read-modify-write to land, with
-            // jitter so two writers do not stay in step.
-            let jitter = u64::from(entry.digest.hex().as_bytes()[attempt as usize % 64] % 16);
+            // jitter so two writers do not stay in step; then read again.
+            let seed = entries[0].digest.hex().as_bytes()[attempt as usize % 64];
             std::thread::sleep(std::time::Duration::from_millis(
-                40 + jitter * 5 + 20 * u64::from(attempt),
+                25 + u64::from(seed % 16) * 2 + 20 * u64::from(attempt),
             ));
         }
         Err(RegistryError::Remote(format!(

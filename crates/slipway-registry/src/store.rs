@@ -325,6 +325,12 @@ pub trait Store: Sync {
         )))
     }
 
+    /// [`Store::push_referrer`] for several manifests at once (a registry
+    /// without the API updates each fallback tag once, not once per referrer).
+    fn push_referrers(&self, manifests: &[RawManifest]) -> Result<()> {
+        manifests.iter().try_for_each(|m| self.push_referrer(m))
+    }
+
     /// The manifests whose `subject` is `subject`, optionally only those of
     /// one `artifact_type`, as the referrers API lists them (fallback tag
     /// and layout index included). Nothing refers to it: an empty list.

@@ -507,6 +507,12 @@ pub struct SupplyChainArgs {
     #[arg(long, value_name = "KEY")]
     pub sign_key: Option<PathBuf>,
 
+    /// How --sign-key's signature and attestations are stored: `bundle`
+    /// (Sigstore bundles as OCI 1.1 referrers, of the index and of each
+    /// platform) or `legacy` (sha256-<digest>.sig/.att tags of the index).
+    #[arg(long, value_name = "bundle|legacy", default_value = "bundle")]
+    pub sign_format: SignatureFormat,
+
     /// Attach an SPDX SBOM to every platform (cosign's sha256-<digest>.sbom form).
     #[arg(long)]
     pub sbom: bool,
@@ -592,9 +598,22 @@ pub struct CopyArgs {
     #[command(flatten)]
     pub tag: TagArgs,
 
-    /// Copy only the image, not its signatures, attestations and SBOMs.
+    /// Copy only the image, not its signatures, attestations and SBOMs
+    /// (the same as --referrers none).
     #[arg(long)]
     pub no_attachments: bool,
+
+    /// Which OCI 1.1 referrers to carry, recursively, of the image and of
+    /// each platform: `all` (default; the legacy sha256-….sig/.att/.sbom tags
+    /// too), `none`, or artifact types (e.g.
+    /// application/vnd.dev.sigstore.bundle.v0.3+json), comma-separated or repeated.
+    #[arg(
+        long,
+        value_name = "all|none|TYPE",
+        value_delimiter = ',',
+        default_value = "all"
+    )]
+    pub referrers: Vec<String>,
 
     /// Before copying, verify the source's signatures with this public key
     /// and refuse to copy unless one verifies (the far side of an air gap).
@@ -628,6 +647,9 @@ pub struct SignArgs {
     /// registry repository, or the name recorded in the layout.
     #[arg(long, value_name = "NAME")]
     pub identity: Option<String>,
+
+    #[command(flatten)]
+    pub cosign: CosignFormatArgs,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -680,6 +702,29 @@ pub struct NotaryTrustArgs {
     pub scope: Option<String>,
 }
 
+/// How signatures and attestations are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignatureFormat {
+    /// Sigstore bundle v0.3 in an OCI 1.1 referrer (cosign v3's default).
+    Bundle,
+    /// cosign's `sha256-<digest>.sig` / `.att` tags (cosign v2's format).
+    Legacy,
+}
+
+/// `slipway sign`'s format options.
+#[derive(Debug, Args)]
+pub struct CosignFormatArgs {
+    /// `bundle` (Sigstore bundle v0.3 as an OCI 1.1 referrer, what cosign v3
+    /// writes) or `legacy` (the sha256-<digest>.sig tag cosign v2 writes).
+    #[arg(long, value_name = "bundle|legacy", default_value = "bundle")]
+    pub format: SignatureFormat,
+
+    /// Sign each platform manifest too, so a device that checks only the
+    /// manifest it pulls finds a signature. Default: on for multi-platform images.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub recursive: Option<bool>,
+}
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The image: host/repository[:tag|@digest], oci:DIR[:tag] or oci-archive:FILE[:tag].
@@ -727,6 +772,20 @@ pub struct AttestArgs {
     /// The SBOM format: spdx-json or cyclonedx-json.
     #[arg(long, value_name = "FORMAT", default_value = "spdx-json")]
     pub format: String,
+
+    /// How the attestations are stored: `bundle` (Sigstore bundles as OCI
+    /// 1.1 referrers, cosign v3's default) or `legacy` (the sha256-….att tag).
+    #[arg(
+        long = "store-as",
+        value_name = "bundle|legacy",
+        default_value = "bundle"
+    )]
+    pub store_as: SignatureFormat,
+
+    /// Attest each platform manifest too (its own SBOM). Default: on for
+    /// multi-platform images.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub recursive: Option<bool>,
 
     #[command(flatten)]
     pub registry: RegistryArgs,

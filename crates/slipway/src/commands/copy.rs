@@ -1,6 +1,6 @@
 //! `slipway copy`: move an image between registries, layouts and archives.
 
-use slipway_registry::{CopyOptions, Location};
+use slipway_registry::{CopyOptions, Location, Merged, RawManifest, ReferrerSelection};
 
 use crate::cli::CopyArgs;
 use crate::commands::transfer::{TransferProgress, client_options, human_bytes, requested_tag};
@@ -47,6 +47,7 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         _ => format!("slipway/image:{}", tag.as_deref().unwrap_or("latest")),
     };
 
+    let selection = referrer_selection(&args.referrers)?;
     let source = slipway_registry::open_source(&src_loc, &options)?;
     // Resolved once: what is verified is what is copied.
     let root = source.root()?;
@@ -54,6 +55,16 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         // The far side of an air gap: nothing goes in unless its signature holds.
         let key = crate::commands::sign::public_key(key_file)?;
         let checked = crate::commands::sign::verify_all(source.as_ref(), &root, &key)?;
+        // Every blob of the image is checked too before anything is written,
+        // so a corrupt layer leaves the destination untouched. (A registry
+        // source is checked as it streams; a local one is cheap to read twice.)
+        if source.as_remote().is_none() {
+            let image = slipway_registry::closure(source.as_ref(), root.clone())?;
+            let scratch = tempfile::tempdir()?;
+            for blob in &image.blobs {
+                source.fetch_blob(blob, scratch.path(), &slipway_registry::Quiet)?;
+            }
+        }
         ui.status(format!(
             "{}: {checked} signature and attestation manifest{} verified with {}",
             source.describe(),
@@ -88,7 +99,13 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         &CopyOptions {
             tag: tag.clone(),
             immutable: args.tag.immutable,
-            attachments: !args.no_attachments,
+            attachments: !args.no_attachments && selection == ReferrerSelection::All,
+            referrers: if args.no_attachments {
+                ReferrerSelection::None
+            } else {
+                selection
+            },
+            merge: Some(merge_attachment),
             jobs: options.jobs,
         },
         &progress,
@@ -108,11 +125,63 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         if report.uploaded_blobs == 1 { "" } else { "s" },
         human_bytes(report.uploaded_bytes),
         report.reused_blobs + report.mounted_blobs,
-        if report.attachments.is_empty() {
-            String::new()
-        } else {
-            format!("; with {}", report.attachments.join(", "))
+        match (report.attachments.len(), report.referrers.len()) {
+            (0, 0) => String::new(),
+            (a, r) => format!(
+                "; with {r} referrer{} and {a} attachment tag{}",
+                if r == 1 { "" } else { "s" },
+                if a == 1 { "" } else { "s" }
+            ),
         }
     ));
     Ok(())
+}
+
+/// `--referrers all|none|TYPE…`.
+fn referrer_selection(values: &[String]) -> anyhow::Result<ReferrerSelection> {
+    let values: Vec<&str> = values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
+    Ok(match values.as_slice() {
+        [] | ["all"] => ReferrerSelection::All,
+        ["none"] => ReferrerSelection::None,
+        many if many.iter().any(|v| *v == "all" || *v == "none") => {
+            return Err(crate::input(
+                "--referrers: `all` and `none` stand alone; otherwise list artifact types"
+                    .to_string(),
+            )
+            .into());
+        }
+        types => {
+            if let Some(bad) = types.iter().find(|t| !t.contains('/')) {
+                return Err(crate::input(format!(
+                    "--referrers {bad}: an artifact type is a media type like \
+                     application/vnd.dev.sigstore.bundle.v0.3+json (or use all / none)"
+                ))
+                .into());
+            }
+            ReferrerSelection::Types(types.iter().map(|t| t.to_string()).collect())
+        }
+    })
+}
+
+/// A `.sig`/`.att`/`.sbom` tag the destination has already: keep its layers
+/// and add the arriving ones (signatures only the destination had survive).
+fn merge_attachment(
+    existing: &RawManifest,
+    arriving: &RawManifest,
+) -> Result<Option<Merged>, String> {
+    let merged = slipway_attest::merge_layered(&existing.bytes, &arriving.bytes)
+        .map_err(|e| e.to_string())?;
+    Ok(merged.map(|m| Merged {
+        bytes: m.bytes,
+        media_type: m.media_type,
+        blobs: m
+            .blobs
+            .into_iter()
+            .map(|b| (b.media_type, b.bytes))
+            .collect(),
+    }))
 }

@@ -98,6 +98,8 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             tag: None,
             immutable: false,
             attachments: false,
+            referrers: slipway_registry::ReferrerSelection::None,
+            merge: None,
             jobs: options.jobs,
         },
         &progress,

@@ -1,12 +1,18 @@
 //! `slipway sign`, `verify` and `attest`, and the signing `image` and `push`
-//! do with `--sign-key`/`--sbom`: cosign's tag forms (`sha256-<hex>.sig`,
-//! `.att`, `.sbom`) in whatever store holds the image.
+//! do with `--sign-key`/`--sbom`, in whatever store holds the image: Sigstore
+//! bundles as OCI 1.1 referrers (cosign v3's default), or cosign's legacy tag
+//! forms (`sha256-<hex>.sig`, `.att`, `.sbom`). Verification reads both.
 
 use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;
 use serde_json::{Value, json};
+use slipway_attest::RejectReason;
+use slipway_attest::bundle::{
+    BUNDLE_MEDIA_TYPE, COSIGN_SIGN_PREDICATE, PREDICATE_ANNOTATION, SubjectDescriptor,
+    bundle_layer, bundle_referrer, signature_statement, verify_bundle_blob,
+};
 use slipway_attest::provenance::ProvenanceInput;
 use slipway_attest::{
     Added, AttestationSet, PublicKey, SignatureSet, SigningKey, Statement, Subject,
@@ -14,11 +20,11 @@ use slipway_attest::{
 };
 use slipway_oci::Digest;
 use slipway_registry::contents::PlatformContents;
-use slipway_registry::{Blob, Location, Quiet, Store, attachment_tag};
+use slipway_registry::{Blob, Children, Location, Quiet, RawManifest, Store, attachment_tag};
 use slipway_toolchain::CacheDir;
 use zeroize::Zeroizing;
 
-use crate::cli::{AttestArgs, SignArgs, SupplyChainArgs, VerifyArgs};
+use crate::cli::{AttestArgs, SignArgs, SignatureFormat, SupplyChainArgs, VerifyArgs};
 use crate::commands::image_ref::ImagePlatform;
 use crate::commands::sbom::{Hints, image_input};
 use crate::commands::transfer::client_options;
@@ -199,6 +205,102 @@ fn sbom_statements(
         .collect()
 }
 
+/// The time recorded in bundle referrers: SOURCE_DATE_EPOCH, else 1970, so
+/// signing the same image with the same key always gives the same bytes.
+fn created() -> String {
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    slipway_oci::spec::rfc3339(epoch)
+}
+
+fn subject_of(m: &RawManifest) -> SubjectDescriptor {
+    SubjectDescriptor {
+        media_type: m.media_type.clone(),
+        digest: m.digest.clone(),
+        size: m.bytes.len() as u64,
+    }
+}
+
+/// Store a bundle referrer unless the store lists it already.
+fn add_referrer(
+    store: &dyn Store,
+    subject: &Digest,
+    written: &WrittenManifest,
+) -> anyhow::Result<Added> {
+    if store
+        .referrers(subject, Some(BUNDLE_MEDIA_TYPE))?
+        .iter()
+        .any(|r| r.digest == written.digest)
+    {
+        return Ok(Added::AlreadyPresent);
+    }
+    let blobs: Vec<(&str, &[u8])> = written
+        .blobs
+        .iter()
+        .map(|b| (b.media_type.as_str(), b.bytes.as_slice()))
+        .collect();
+    slipway_registry::put_referrer(store, &written.bytes, &blobs)?;
+    Ok(Added::Appended)
+}
+
+/// What gets signed: the root and, when `recursive` (default: when the
+/// root is an index), each platform manifest.
+pub fn sign_targets(
+    store: &dyn Store,
+    root: &RawManifest,
+    recursive: Option<bool>,
+) -> anyhow::Result<Vec<RawManifest>> {
+    let mut out = vec![root.clone()];
+    if recursive.unwrap_or(true)
+        && let Children::Manifests(children) = root.children()?
+    {
+        for c in children {
+            out.push(store.manifest(&c.digest)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Sign `target` in `format`.
+pub fn sign_one(
+    store: &dyn Store,
+    target: &RawManifest,
+    key: &SigningKey,
+    identity: &str,
+    format: SignatureFormat,
+) -> anyhow::Result<Added> {
+    match format {
+        SignatureFormat::Legacy => sign_image(store, &target.digest, key, identity),
+        SignatureFormat::Bundle => {
+            let statement = signature_statement(identity, &target.digest);
+            let written = bundle_referrer(key, &statement, &subject_of(target), &created());
+            add_referrer(store, &target.digest, &written)
+        }
+    }
+}
+
+/// Attest `statements` as bundles: each becomes a referrer of every target
+/// manifest it is about. Returns how many referrers were new.
+fn attest_bundles(
+    store: &dyn Store,
+    targets: &[RawManifest],
+    key: &SigningKey,
+    statements: &[Statement],
+) -> anyhow::Result<usize> {
+    let mut added = 0;
+    for statement in statements {
+        for target in targets.iter().filter(|t| statement.is_about(&t.digest)) {
+            let written = bundle_referrer(key, statement, &subject_of(target), &created());
+            if add_referrer(store, &target.digest, &written)? == Added::Appended {
+                added += 1;
+            }
+        }
+    }
+    Ok(added)
+}
+
 pub fn run_sign(args: SignArgs, ui: Ui) -> anyhow::Result<()> {
     if args.notary.notation {
         let location: Location = args.reference.parse()?;
@@ -227,80 +329,275 @@ pub fn run_sign(args: SignArgs, ui: Ui) -> anyhow::Result<()> {
             .into());
         }
     };
-    let added = sign_image(store.as_ref(), &root.digest, &key, &identity)?;
+    let targets = sign_targets(store.as_ref(), &root, args.cosign.recursive)?;
+    let mut added = Added::AlreadyPresent;
+    for target in &targets {
+        if sign_one(store.as_ref(), target, &key, &identity, args.cosign.format)? == Added::Appended
+        {
+            added = Added::Appended;
+        }
+    }
     store.finish()?;
-    let tag = signature_tag(&root.digest);
+    let format = match args.cosign.format {
+        SignatureFormat::Bundle => "bundle",
+        SignatureFormat::Legacy => "legacy",
+    };
     let fingerprint = key.public_key().fingerprint();
     if args.json {
-        let v = json!({
+        let mut v = json!({
             "digest": root.digest.to_string(),
-            "tag": tag,
+            "format": format,
+            "signed": targets.iter().map(|t| t.digest.to_string()).collect::<Vec<_>>(),
             "identity": identity,
             "key": fingerprint.to_string(),
             "added": added == Added::Appended,
         });
+        if args.cosign.format == SignatureFormat::Legacy {
+            v["tag"] = json!(signature_tag(&root.digest));
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("{}@{}", identity, root.digest);
     }
+    let what = match args.cosign.format {
+        SignatureFormat::Bundle => "a Sigstore bundle referrer".to_string(),
+        SignatureFormat::Legacy => signature_tag(&root.digest),
+    };
+    let platforms = targets.len() - 1;
     ui.status(match added {
-        Added::Appended => format!("signed {} as {identity} ({tag})", root.digest),
+        Added::Appended => format!(
+            "signed {} as {identity} ({what}{})",
+            root.digest,
+            if platforms > 0 {
+                format!(", and its {platforms} platform manifests")
+            } else {
+                String::new()
+            }
+        ),
         Added::AlreadyPresent => format!("{} already carries this key's signature", root.digest),
     });
     Ok(())
 }
 
-/// The signatures of `digest` by `key`: at least one must verify.
-fn verify_signatures(store: &dyn Store, digest: &Digest, key: &PublicKey) -> anyhow::Result<Value> {
+/// Signatures and attestations in Sigstore bundle referrers of `digest`:
+/// what verified (the statement, by referrer digest) and what did not.
+struct BundleCheck {
+    signatures: Vec<(Digest, Statement)>,
+    attestations: Vec<(Digest, Statement)>,
+    /// (is a signature, referrer, reason)
+    rejected: Vec<(bool, Digest, RejectReason)>,
+}
+
+fn check_bundles(
+    store: &dyn Store,
+    digest: &Digest,
+    key: &PublicKey,
+) -> anyhow::Result<BundleCheck> {
+    let scratch = tempfile::tempdir()?;
+    let mut out = BundleCheck {
+        signatures: vec![],
+        attestations: vec![],
+        rejected: vec![],
+    };
+    for r in store.referrers(digest, None)? {
+        if !r
+            .artifact_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"))
+        {
+            continue; // another kind of artifact (a Notary signature, an SBOM)
+        }
+        let manifest = store.manifest(&r.digest)?;
+        let Some(found) = bundle_layer(&manifest.bytes) else {
+            continue;
+        };
+        let is_signature = found
+            .annotations
+            .get(PREDICATE_ANNOTATION)
+            .is_none_or(|p| p == COSIGN_SIGN_PREDICATE);
+        let layers = [found.layer.clone()];
+        let outcome = fetcher(store, &layers, scratch.path())(&found.layer.digest)
+            .map_err(RejectReason::Fetch)
+            .and_then(|blob| verify_bundle_blob(&found, &blob, digest, key));
+        match outcome {
+            Ok(st) if st.predicate_type == COSIGN_SIGN_PREDICATE => {
+                out.signatures.push((r.digest, st))
+            }
+            Ok(st) => out.attestations.push((r.digest, st)),
+            Err(reason) => out.rejected.push((is_signature, r.digest, reason)),
+        }
+    }
+    Ok(out)
+}
+
+/// Reasons that mean the content was altered, not merely signed by someone
+/// else: these stop an air-gap gate even when another signature verifies.
+fn is_tampering(reason: &RejectReason) -> bool {
+    !matches!(
+        reason,
+        RejectReason::WrongKey { .. } | RejectReason::NotVerified { .. }
+    )
+}
+
+/// The signatures of `digest` by `key`, in either format: at least one must
+/// verify. With `strict`, any altered signature fails too (the gate).
+fn verify_signatures(
+    store: &dyn Store,
+    digest: &Digest,
+    key: &PublicKey,
+    bundles: &BundleCheck,
+    strict: bool,
+) -> anyhow::Result<Value> {
     let scratch = tempfile::tempdir()?;
     let tag = signature_tag(digest);
-    let sigs = store.tagged(&tag)?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "{} has no signature: there is no {tag} for {digest}. Sign it with `slipway sign`",
-            store.describe()
-        )
-    })?;
-    let set = SignatureSet::from_manifest(&sigs.bytes).with_context(|| format!("reading {tag}"))?;
-    let layers = set.layers().to_vec();
-    let verified = set
-        .verify(digest, key, fetcher(store, &layers, scratch.path()))
-        .with_context(|| format!("{}: no signature verifies with the key", store.describe()))?;
+    let mut found = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    for (referrer, st) in &bundles.signatures {
+        found.push(json!({
+            "format": "bundle",
+            "referrer": referrer.to_string(),
+            "identity": st.subject.iter().find(|s| s.digest.get("sha256").map(String::as_str) == Some(digest.hex())).map(|s| s.name.clone()).unwrap_or_default(),
+        }));
+    }
+    for (is_sig, referrer, reason) in &bundles.rejected {
+        if *is_sig {
+            problems.push(format!("bundle referrer {referrer}: {reason}"));
+            if strict && is_tampering(reason) {
+                anyhow::bail!(
+                    "{}: the signature bundle {referrer} of {digest} does not verify: {reason}",
+                    store.describe()
+                );
+            }
+        }
+    }
+    let legacy = store.tagged(&tag)?;
+    if let Some(sigs) = &legacy {
+        let set =
+            SignatureSet::from_manifest(&sigs.bytes).with_context(|| format!("reading {tag}"))?;
+        let layers = set.layers().to_vec();
+        match set.verify(digest, key, fetcher(store, &layers, scratch.path())) {
+            Ok(verified) => {
+                for r in &verified.rejected {
+                    if strict && is_tampering(&r.reason) {
+                        anyhow::bail!("{}: {tag}: {r}", store.describe());
+                    }
+                }
+                for v in &verified.verified {
+                    found.push(json!({
+                        "format": "legacy",
+                        "tag": tag,
+                        "identity": v.claims.docker_reference,
+                        "payload": v.payload_digest.to_string(),
+                    }));
+                }
+            }
+            Err(e) => {
+                if strict && e.rejections().iter().any(|r| is_tampering(&r.reason)) {
+                    anyhow::bail!("{}: {tag}: {e}", store.describe());
+                }
+                problems.push(format!("{tag}: {e}"));
+            }
+        }
+    }
+    if found.is_empty() {
+        if problems.is_empty() {
+            anyhow::bail!(
+                "{} has no signature for {digest}: no Sigstore bundle referrer and no {tag}. \
+                 Sign it with `slipway sign`",
+                store.describe()
+            );
+        }
+        anyhow::bail!(
+            "{}: no signature of {digest} verifies with the key:\n  - {}",
+            store.describe(),
+            problems.join("\n  - ")
+        );
+    }
     Ok(json!({
         "digest": digest.to_string(),
-        "signatures": verified.verified.iter().map(|v| json!({
-            "identity": v.claims.docker_reference,
-            "payload": v.payload_digest.to_string(),
-        })).collect::<Vec<_>>(),
-        "other_layers": verified.rejected.iter().map(|r| r.reason.to_string()).collect::<Vec<_>>(),
+        "signatures": found,
+        "formats": formats(&found),
+        "other_signatures": problems,
     }))
 }
 
-/// The attestations about `digest` signed by `key`: at least one must verify.
-/// Returns their predicate types.
+fn formats(found: &[Value]) -> Vec<String> {
+    let mut f: Vec<String> = found
+        .iter()
+        .filter_map(|v| v["format"].as_str().map(str::to_string))
+        .collect();
+    f.sort();
+    f.dedup();
+    f
+}
+
+/// The attestations about `digest` signed by `key`, in either format: at
+/// least one must verify. Returns their predicate types and formats.
 fn verify_attestations(
     store: &dyn Store,
     digest: &Digest,
     key: &PublicKey,
+    bundles: &BundleCheck,
+    strict: bool,
 ) -> anyhow::Result<Value> {
     let scratch = tempfile::tempdir()?;
     let tag = attestation_tag(digest);
-    let atts = store.tagged(&tag)?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "{} has no attestations: there is no {tag}. Add some with `slipway attest`",
-            store.describe()
-        )
-    })?;
-    let set =
-        AttestationSet::from_manifest(&atts.bytes).with_context(|| format!("reading {tag}"))?;
-    let layers = set.layers().to_vec();
-    let verified = set
-        .verify(digest, key, fetcher(store, &layers, scratch.path()))
-        .with_context(|| format!("{}: no attestation verifies with the key", store.describe()))?;
-    Ok(verified
-        .verified
-        .iter()
-        .map(|a| Value::String(a.predicate_type.clone()))
-        .collect())
+    let mut found = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    for (referrer, st) in &bundles.attestations {
+        found.push(json!({"format": "bundle", "referrer": referrer.to_string(), "predicate_type": st.predicate_type}));
+    }
+    for (is_sig, referrer, reason) in &bundles.rejected {
+        if !*is_sig {
+            if strict && is_tampering(reason) {
+                anyhow::bail!(
+                    "{}: the attestation bundle {referrer} of {digest} does not verify: {reason}",
+                    store.describe()
+                );
+            }
+            problems.push(format!("bundle referrer {referrer}: {reason}"));
+        }
+    }
+    if let Some(atts) = store.tagged(&tag)? {
+        let set =
+            AttestationSet::from_manifest(&atts.bytes).with_context(|| format!("reading {tag}"))?;
+        let layers = set.layers().to_vec();
+        match set.verify(digest, key, fetcher(store, &layers, scratch.path())) {
+            Ok(verified) => {
+                for r in &verified.rejected {
+                    if strict && is_tampering(&r.reason) {
+                        anyhow::bail!("{}: {tag}: {r}", store.describe());
+                    }
+                }
+                for a in &verified.verified {
+                    found.push(
+                        json!({"format": "legacy", "tag": tag, "predicate_type": a.predicate_type}),
+                    );
+                }
+            }
+            Err(e) => {
+                if strict && e.rejections().iter().any(|r| is_tampering(&r.reason)) {
+                    anyhow::bail!("{}: {tag}: {e}", store.describe());
+                }
+                problems.push(format!("{tag}: {e}"));
+            }
+        }
+    }
+    if found.is_empty() {
+        if problems.is_empty() {
+            anyhow::bail!(
+                "{} has no attestations for {digest}: no Sigstore bundle referrer and no {tag}. \
+                 Add some with `slipway attest`",
+                store.describe()
+            );
+        }
+        anyhow::bail!(
+            "{}: no attestation of {digest} verifies with the key:\n  - {}",
+            store.describe(),
+            problems.join("\n  - ")
+        );
+    }
+    Ok(Value::Array(found))
 }
 
 /// Verify the signatures (and optionally the attestations) of `digest`.
@@ -310,16 +607,18 @@ pub fn verify_image(
     key: &PublicKey,
     attestations: bool,
 ) -> anyhow::Result<Value> {
-    let mut report = verify_signatures(store, digest, key)?;
+    let bundles = check_bundles(store, digest, key)?;
+    let mut report = verify_signatures(store, digest, key, &bundles, false)?;
     if attestations {
-        report["attestations"] = verify_attestations(store, digest, key)?;
+        report["attestations"] = verify_attestations(store, digest, key, &bundles, false)?;
     }
     Ok(report)
 }
 
-/// Everything signed that a copy would carry must hold: the image's own
-/// signature (required), and any `.sig`/`.att` of the image or of its
-/// platforms. Returns how many signature and attestation manifests verified.
+/// The gate of an air gap: the image's own signature is required, and every
+/// signature and attestation a copy would carry (bundle referrers and tags,
+/// of the image and of its platforms) must verify or at least be unaltered
+/// (another signer's is let through). Returns how many were checked.
 pub fn verify_all(
     store: &dyn Store,
     root: &slipway_registry::RawManifest,
@@ -328,13 +627,21 @@ pub fn verify_all(
     let closure = slipway_registry::closure(store, root.clone())?;
     let mut checked = 0;
     for m in &closure.manifests {
-        if m.digest == root.digest || store.tag_digest(&signature_tag(&m.digest))?.is_some() {
-            verify_signatures(store, &m.digest, key)?;
-            checked += 1;
+        let bundles = check_bundles(store, &m.digest, key)?;
+        let has_bundle_sigs =
+            !bundles.signatures.is_empty() || bundles.rejected.iter().any(|(is_sig, _, _)| *is_sig);
+        if m.digest == root.digest
+            || has_bundle_sigs
+            || store.tag_digest(&signature_tag(&m.digest))?.is_some()
+        {
+            let r = verify_signatures(store, &m.digest, key, &bundles, true)?;
+            checked += r["signatures"].as_array().map_or(0, Vec::len);
         }
-        if store.tag_digest(&attestation_tag(&m.digest))?.is_some() {
-            verify_attestations(store, &m.digest, key)?;
-            checked += 1;
+        let has_bundle_atts = !bundles.attestations.is_empty()
+            || bundles.rejected.iter().any(|(is_sig, _, _)| !*is_sig);
+        if has_bundle_atts || store.tag_digest(&attestation_tag(&m.digest))?.is_some() {
+            let r = verify_attestations(store, &m.digest, key, &bundles, true)?;
+            checked += r.as_array().map_or(0, Vec::len);
         }
     }
     Ok(checked)
@@ -365,14 +672,25 @@ pub fn run_verify(args: VerifyArgs, ui: Ui) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for s in report["signatures"].as_array().into_iter().flatten() {
+            let place = match s["format"].as_str() {
+                Some("bundle") => format!(
+                    "Sigstore bundle, referrer {}",
+                    s["referrer"].as_str().unwrap_or("")
+                ),
+                _ => format!("legacy, {}", s["tag"].as_str().unwrap_or("")),
+            };
             println!(
-                "signature: {} ({})",
+                "signature: {} ({}) [{place}]",
                 s["identity"].as_str().unwrap_or(""),
                 root.digest
             );
         }
         for a in report["attestations"].as_array().into_iter().flatten() {
-            println!("attestation: {}", a.as_str().unwrap_or(""));
+            println!(
+                "attestation: {} [{}]",
+                a["predicate_type"].as_str().unwrap_or(""),
+                a["format"].as_str().unwrap_or("")
+            );
         }
     }
     ui.status(format!(
@@ -445,23 +763,35 @@ pub fn run_attest(args: AttestArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<
             sbom_statements(&name, &root.digest, &sboms, format)?
         }
     };
-    let added = attest_image(store.as_ref(), &root.digest, &key, &statements)?;
+    let (added, place) = match args.store_as {
+        SignatureFormat::Legacy => (
+            attest_image(store.as_ref(), &root.digest, &key, &statements)?,
+            attestation_tag(&root.digest),
+        ),
+        SignatureFormat::Bundle => {
+            let targets = sign_targets(store.as_ref(), &root, args.recursive)?;
+            (
+                attest_bundles(store.as_ref(), &targets, &key, &statements)?,
+                "Sigstore bundle referrers".to_string(),
+            )
+        }
+    };
     store.finish()?;
     if args.json {
         let v = json!({
             "digest": root.digest.to_string(),
-            "tag": attestation_tag(&root.digest),
+            "format": match args.store_as { SignatureFormat::Legacy => "legacy", SignatureFormat::Bundle => "bundle" },
+            "stored_as": place,
             "statements": statements.len(),
             "added": added,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     }
     ui.status(format!(
-        "{} statement{} about {} signed into {} ({added} new)",
+        "{} statement{} about {} signed into {place} ({added} new)",
         statements.len(),
         if statements.len() == 1 { "" } else { "s" },
         root.digest,
-        attestation_tag(&root.digest)
     ));
     Ok(())
 }
@@ -507,7 +837,6 @@ pub fn finish_image(
     }
     if let Some(key) = key {
         let identity = name.clone();
-        sign_image(store, &root.digest, key, &identity)?;
         let mut statements = sbom_statements(&name, &root.digest, &sboms, format)?;
         statements.push(
             slipway_attest::provenance::statement(
@@ -516,9 +845,28 @@ pub fn finish_image(
             )
             .context("building the provenance statement")?,
         );
-        attest_image(store, &root.digest, key, &statements)?;
-        summary["signature"] = json!(signature_tag(&root.digest));
-        summary["attestations"] = json!(attestation_tag(&root.digest));
+        match args.sign_format {
+            SignatureFormat::Legacy => {
+                sign_image(store, &root.digest, key, &identity)?;
+                attest_image(store, &root.digest, key, &statements)?;
+                summary["signature"] = json!(signature_tag(&root.digest));
+                summary["attestations"] = json!(attestation_tag(&root.digest));
+            }
+            SignatureFormat::Bundle => {
+                let targets = sign_targets(store, &root, None)?;
+                for t in &targets {
+                    sign_one(store, t, key, &identity, SignatureFormat::Bundle)?;
+                }
+                attest_bundles(store, &targets, key, &statements)?;
+                summary["signed"] = json!(
+                    targets
+                        .iter()
+                        .map(|t| t.digest.to_string())
+                        .collect::<Vec<_>>()
+                );
+                summary["format"] = json!("bundle");
+            }
+        }
         ui.status(format!(
             "signed {} and attested its provenance and {} SBOM{}",
             root.digest,
