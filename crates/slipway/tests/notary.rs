@@ -342,6 +342,32 @@ fn notation_and_slipway_verify_each_other() {
     ];
     ok(&copy);
     assert!(out_ok.is_file());
+    // The archive carries notation's signature (a referrer), and on into an
+    // "isolated" repository, gated again, where notation verifies it.
+    let archived = format!("oci-archive:{}", out_ok.display());
+    ok(&[&trust2.args(&archived)[..], &["--scope", &scope2]].concat());
+    let isolated = reg.reference("isolated/app2:v1");
+    ok(&[
+        "copy",
+        "--trust-policy",
+        s(&trust2.policy),
+        "--trust-store",
+        s(&trust2.store),
+        "--scope",
+        &scope2,
+        &archived,
+        &isolated,
+    ]);
+    let scope4 = format!("{}/isolated/app2", reg.host());
+    let far = Trust::new(&dir.join("far"), &[&ca], &scope4, "strict", ACME);
+    stdout_ok(
+        &far.notation(&[
+            "verify",
+            "--insecure-registry",
+            &format!("{scope4}@{digest2}"),
+        ]),
+        "notation verify after the air gap",
+    );
     let refused = dir.join("app.tar");
     let err = fails(
         &[
