@@ -84,8 +84,8 @@ impl PublicKey {
     }
 
     /// Check a JWS signature (`r||s` for ECDSA, RSASSA-PSS with any salt
-    /// length for RSA) over `message` made with `alg`.
-    pub fn verify_jws(&self, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
+    /// length for RSA) over `message` made with `alg`, in portable code.
+    fn verify_jws_portable(&self, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
         use p256::ecdsa::signature::Verifier as _;
         match (self, alg) {
             (PublicKey::P256(k), Algorithm::Es256) => {
@@ -159,7 +159,7 @@ pub(crate) fn rsa_bits(key: &rsa::PublicKey) -> u32 {
     key.n().bit_width()
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hash {
     Sha256,
     Sha384,
@@ -177,7 +177,7 @@ impl Hash {
 }
 
 /// How a certificate is signed by its issuer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CertSig {
     Ecdsa(Hash),
     RsaPkcs1(Hash),
@@ -226,6 +226,8 @@ pub struct Certificate {
     pub not_before: i64,
     pub not_after: i64,
     pub key: PublicKey,
+    /// The subjectPublicKey bits (EC point or PKCS#1 RSA key), for ring.
+    key_bits: Vec<u8>,
     key_usage: Option<(bool, KeyUsage)>,
     ext_key_usage: Option<Vec<der::asn1::ObjectIdentifier>>,
     basic_constraints: Option<BasicConstraints>,
@@ -274,6 +276,11 @@ impl Certificate {
             .to_der()
             .map_err(|e| bad(format!("{subject}: its public key: {e}")))?;
         let key = public_key(tbs_cert.subject_public_key_info(), &spki_der);
+        let key_bits = tbs_cert
+            .subject_public_key_info()
+            .subject_public_key
+            .raw_bytes()
+            .to_vec();
         Ok(Certificate {
             der: der.to_vec(),
             tbs,
@@ -286,6 +293,7 @@ impl Certificate {
             not_before: validity.not_before.to_unix_duration().as_secs() as i64,
             not_after: validity.not_after.to_unix_duration().as_secs() as i64,
             key,
+            key_bits,
             key_usage,
             ext_key_usage,
             basic_constraints,
@@ -341,11 +349,61 @@ impl Certificate {
     /// Whether `issuer` signed this certificate and is named as its issuer.
     pub fn is_issued_by(&self, issuer: &Certificate) -> Result<bool, String> {
         let kind = self.signature_kind.clone()?;
-        let tbs = &self.der[self.tbs.clone()];
-        if !issuer.key.verify_x509(kind, tbs, &self.signature) {
+        if self.raw_issuer != issuer.raw_subject {
+            // Not named as the issuer: no need for the (costly) signature check.
             return Ok(false);
         }
-        Ok(self.raw_issuer == issuer.raw_subject)
+        let tbs = &self.der[self.tbs.clone()];
+        use ring::signature as r;
+        let fast: Option<&'static dyn r::VerificationAlgorithm> = match (&issuer.key, kind) {
+            (PublicKey::P256(_), CertSig::Ecdsa(Hash::Sha256)) => Some(&r::ECDSA_P256_SHA256_ASN1),
+            (PublicKey::P256(_), CertSig::Ecdsa(Hash::Sha384)) => Some(&r::ECDSA_P256_SHA384_ASN1),
+            (PublicKey::P384(_), CertSig::Ecdsa(Hash::Sha256)) => Some(&r::ECDSA_P384_SHA256_ASN1),
+            (PublicKey::P384(_), CertSig::Ecdsa(Hash::Sha384)) => Some(&r::ECDSA_P384_SHA384_ASN1),
+            (PublicKey::Rsa(_), CertSig::RsaPkcs1(Hash::Sha256)) => {
+                Some(&r::RSA_PKCS1_2048_8192_SHA256)
+            }
+            (PublicKey::Rsa(_), CertSig::RsaPkcs1(Hash::Sha384)) => {
+                Some(&r::RSA_PKCS1_2048_8192_SHA384)
+            }
+            (PublicKey::Rsa(_), CertSig::RsaPkcs1(Hash::Sha512)) => {
+                Some(&r::RSA_PKCS1_2048_8192_SHA512)
+            }
+            (PublicKey::Rsa(_), CertSig::RsaPss(Hash::Sha256)) => {
+                Some(&r::RSA_PSS_2048_8192_SHA256)
+            }
+            (PublicKey::Rsa(_), CertSig::RsaPss(Hash::Sha384)) => {
+                Some(&r::RSA_PSS_2048_8192_SHA384)
+            }
+            (PublicKey::Rsa(_), CertSig::RsaPss(Hash::Sha512)) => {
+                Some(&r::RSA_PSS_2048_8192_SHA512)
+            }
+            _ => None,
+        };
+        Ok(verify_fast_then_portable(
+            fast,
+            &issuer.key,
+            &issuer.key_bits,
+            tbs,
+            &self.signature,
+            || issuer.key.verify_x509(kind, tbs, &self.signature),
+        ))
+    }
+
+    /// Check a JWS signature made with `alg` by this certificate's key.
+    pub fn verify_jws(&self, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
+        use ring::signature as r;
+        let fast: Option<&'static dyn r::VerificationAlgorithm> = match (&self.key, alg) {
+            (PublicKey::P256(_), Algorithm::Es256) => Some(&r::ECDSA_P256_SHA256_FIXED),
+            (PublicKey::P384(_), Algorithm::Es384) => Some(&r::ECDSA_P384_SHA384_FIXED),
+            (PublicKey::Rsa(_), Algorithm::Ps256) => Some(&r::RSA_PSS_2048_8192_SHA256),
+            (PublicKey::Rsa(_), Algorithm::Ps384) => Some(&r::RSA_PSS_2048_8192_SHA384),
+            (PublicKey::Rsa(_), Algorithm::Ps512) => Some(&r::RSA_PSS_2048_8192_SHA512),
+            _ => None,
+        };
+        verify_fast_then_portable(fast, &self.key, &self.key_bits, message, sig, || {
+            self.key.verify_jws_portable(alg, message, sig)
+        })
     }
 
     pub fn is_self_signed(&self) -> Result<bool, String> {
@@ -468,6 +526,29 @@ impl Certificate {
             )),
             Some((true, ku)) => Ok(*ku),
         }
+    }
+}
+
+/// Verify with ring (assembly; several times faster than the portable
+/// code) where it has the combination. Its "no" is final for ECDSA; for RSA
+/// it only takes keys of 2048+ bits and PSS salts as long as the hash, so a
+/// "no" there is asked again of the portable code.
+fn verify_fast_then_portable(
+    fast: Option<&'static dyn ring::signature::VerificationAlgorithm>,
+    key: &PublicKey,
+    key_bits: &[u8],
+    message: &[u8],
+    sig: &[u8],
+    portable: impl FnOnce() -> bool,
+) -> bool {
+    match fast {
+        Some(alg) => {
+            ring::signature::UnparsedPublicKey::new(alg, key_bits)
+                .verify(message, sig)
+                .is_ok()
+                || (matches!(key, PublicKey::Rsa(_)) && portable())
+        }
+        None => portable(),
     }
 }
 

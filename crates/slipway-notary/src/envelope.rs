@@ -338,10 +338,7 @@ pub fn open(bytes: &[u8]) -> Result<Envelope, String> {
         }
     }
     let signing_input = format!("{}.{}", jws.protected, jws.payload);
-    if !leaf
-        .key
-        .verify_jws(algorithm, signing_input.as_bytes(), &signature)
-    {
+    if !leaf.verify_jws(algorithm, signing_input.as_bytes(), &signature) {
         return Err(format!(
             "the signature does not verify with the key of `{}`: the envelope was altered after signing, or signed by another key",
             leaf.subject
