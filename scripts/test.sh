@@ -9,6 +9,8 @@ scripts/setup.sh
 # The signing tests check against a real cosign, built once from the Go module
 # proxy (several minutes the first time); build it before tests run in parallel.
 scripts/install-cosign.sh >/dev/null
+# The Notary tests check against a real notation, built the same way (about 2 minutes).
+scripts/install-notation.sh >/dev/null
 cargo fmt --all -- --check
 # Lints and docs fail the run on any warning, so they never pile up.
 cargo clippy --workspace --all-targets --locked -- -D warnings

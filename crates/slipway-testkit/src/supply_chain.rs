@@ -136,3 +136,12 @@ pub fn validate_cyclonedx(file: &Path) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// notation v1.3.2, built once from the Go module proxy by `scripts/install-notation.sh`.
+pub fn notation() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/install-notation.sh"))
+        .output()
+        .expect("running scripts/install-notation.sh");
+    PathBuf::from(stdout_ok(&out, "scripts/install-notation.sh").trim())
+}

@@ -139,7 +139,11 @@ docker-archive:FILE                 a tar for `docker load` (DST only)",
   slipway copy oci-archive:hello-v1.tar registry.plant.local/team/hello:v1 --verify-key release.pub
 
   # only the Sigstore bundles, not SBOMs or other artifacts
-  slipway copy SRC DST --referrers application/vnd.dev.sigstore.bundle.v0.3+json"
+  slipway copy SRC DST --referrers application/vnd.dev.sigstore.bundle.v0.3+json
+
+  # ... only if a Notary signature verifies with the plant's trust policy
+  slipway copy oci-archive:hello-v1.tar registry.plant.local/team/hello:v1 \\
+    --trust-policy trustpolicy.json --trust-store truststore"
     )]
     Copy(CopyArgs),
 
@@ -220,7 +224,10 @@ comes from COSIGN_PASSWORD or a prompt.",
   slipway sign 127.0.0.1:5000/team/hello:v1 --key cosign.key --format legacy --recursive=false
 
   # check with cosign (v3 reads both formats, v2 the legacy one)
-  cosign verify --key cosign.pub --insecure-ignore-tlog=true 127.0.0.1:5000/team/hello@sha256:…"
+  cosign verify --key cosign.pub --insecure-ignore-tlog=true 127.0.0.1:5000/team/hello@sha256:…
+
+  # a Notary Project signature (notation's format) with an X.509 key and its chain
+  slipway sign --notation --key signer.key --cert signer-chain.pem 127.0.0.1:5000/team/hello:v1"
     )]
     Sign(SignArgs),
 
@@ -234,7 +241,10 @@ are signed by the key and are about the image. Exit 1 otherwise, saying which ch
 signature, a tampered payload, another image's digest, a corrupted signature, or another key.",
         after_help = "Examples:
   slipway verify 127.0.0.1:5000/team/hello:v1 --key cosign.pub
-  slipway verify oci-archive:hello-v1.tar --key cosign.pub --attestations --json"
+  slipway verify oci-archive:hello-v1.tar --key cosign.pub --attestations --json
+
+  # Notary Project signatures, judged by notation's trust policy and trust store
+  slipway verify --trust-policy trustpolicy.json --trust-store truststore 127.0.0.1:5000/team/hello:v1"
     )]
     Verify(VerifyArgs),
 
@@ -710,6 +720,11 @@ pub struct CopyArgs {
     #[arg(long, value_name = "PUB")]
     pub verify_key: Option<PathBuf>,
 
+    /// Before copying, require a Notary signature that passes this trust
+    /// policy (with --trust-store), and refuse to copy otherwise.
+    #[command(flatten)]
+    pub notary: NotaryTrustArgs,
+
     #[command(flatten)]
     pub registry: RegistryArgs,
 
@@ -742,6 +757,49 @@ pub struct SignArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub notary: NotarySignArgs,
+}
+
+/// How `sign` makes a Notary Project signature instead of a cosign one.
+#[derive(Debug, Args)]
+pub struct NotarySignArgs {
+    /// Write a Notary Project signature (the format `notation` verifies): a
+    /// JWS envelope signed with --key (unencrypted PKCS#8, EC or RSA PEM) under
+    /// the X.509 chain --cert, stored as an OCI 1.1 referrer of the image.
+    #[arg(long)]
+    pub notation: bool,
+
+    /// With --notation: the signing certificate, then its CAs up to the root (PEM).
+    #[arg(long, value_name = "FILE", requires = "notation")]
+    pub cert: Option<PathBuf>,
+
+    /// With --notation: a "best by" time after which verifiers reject the
+    /// signature (24h, 30m, 3h20m, 7d). The signing time is now, or
+    /// SOURCE_DATE_EPOCH when set.
+    #[arg(long, value_name = "DURATION", requires = "notation")]
+    pub expiry: Option<String>,
+}
+
+/// How `verify` and `copy` judge Notary Project signatures: notation's trust
+/// policy and trust store, offline.
+#[derive(Debug, Args)]
+pub struct NotaryTrustArgs {
+    /// notation's trust policy document (trustpolicy.json, version 1.0): at
+    /// least one Notary signature of the image must pass its statement.
+    #[arg(long, value_name = "FILE")]
+    pub trust_policy: Option<PathBuf>,
+
+    /// The trust store the policy names (DIR/x509/ca/NAME/*.pem; notation's
+    /// configuration directory works too).
+    #[arg(long, value_name = "DIR", requires = "trust_policy")]
+    pub trust_store: Option<PathBuf>,
+
+    /// The registry scope to choose the statement by (REGISTRY/REPOSITORY).
+    /// Default: the registry repository, or the name a layout recorded.
+    #[arg(long, value_name = "SCOPE", requires = "trust_policy")]
+    pub scope: Option<String>,
 }
 
 /// How signatures and attestations are stored.
@@ -774,8 +832,12 @@ pub struct VerifyArgs {
     pub reference: String,
 
     /// The public key (PKIX PEM, as `slipway keygen` and cosign write it).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    /// Not needed with --trust-policy alone.
+    #[arg(long, value_name = "FILE", required_unless_present = "trust_policy")]
+    pub key: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub notary: NotaryTrustArgs,
 
     /// Also require attestations signed by the key, and list them.
     #[arg(long)]

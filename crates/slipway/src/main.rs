@@ -141,6 +141,13 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 _ => 2,
             };
         }
+        if let Some(n) = cause.downcast_ref::<slipway_notary::NotaryError>() {
+            return match n {
+                slipway_notary::NotaryError::Io { .. } => 3,
+                slipway_notary::NotaryError::Format(_) => 1,
+                _ => 2,
+            };
+        }
         if cause.is::<slipway_attest::KeyError>() {
             return 2;
         }

@@ -72,6 +72,24 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
             key_file.display()
         ));
     }
+    if let Some(policy) = &args.notary.trust_policy {
+        // The air gap's Notary gate: a signature must pass the plant's policy.
+        use crate::commands::notary;
+        let trust = notary::NotaryTrust::load(policy, args.notary.trust_store.as_deref())?;
+        let scope = match (&args.notary.scope, &dst_loc) {
+            (Some(s), _) => notary::scope_of(source.as_ref(), &src_loc, Some(s))?,
+            // Judged by where the image is going, as the destination's verifiers will.
+            (None, Location::Remote(r)) => r.name(),
+            (None, _) => notary::scope_of(source.as_ref(), &src_loc, None)?,
+        };
+        let report = notary::verify_image(source.as_ref(), &root, &scope, &trust, ui)?;
+        ui.status(format!(
+            "{}: Notary signature by `{}` verified with trust policy statement {} for {scope}",
+            source.describe(),
+            report["signer"].as_str().unwrap_or("?"),
+            report["policy"]
+        ));
+    }
     let destination = slipway_registry::open_destination(&dst_loc, &options, &docker_name)?;
     let progress = TransferProgress::new(ui);
     let report = slipway_registry::copy_root(

@@ -8,6 +8,7 @@ pub mod image;
 pub mod image_ref;
 pub mod inspect;
 pub mod keygen;
+pub mod notary;
 pub mod push;
 pub mod sbom;
 pub mod scan;

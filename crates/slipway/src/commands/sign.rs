@@ -302,6 +302,18 @@ fn attest_bundles(
 }
 
 pub fn run_sign(args: SignArgs, ui: Ui) -> anyhow::Result<()> {
+    if args.notary.notation {
+        let location: Location = args.reference.parse()?;
+        return crate::commands::notary::run_sign(
+            &args.reference,
+            &args.key,
+            args.notary.cert.as_deref(),
+            args.notary.expiry.as_deref(),
+            &client_options(&args.registry, &location)?,
+            args.json,
+            ui,
+        );
+    }
     let key = signing_key(&args.key)?;
     let location: Location = args.reference.parse()?;
     let store =
@@ -652,12 +664,26 @@ pub fn verify_all(
 }
 
 pub fn run_verify(args: VerifyArgs, ui: Ui) -> anyhow::Result<()> {
-    let key = public_key(&args.key)?;
+    let Some(key_file) = &args.key else {
+        return run_verify_notary(&args, ui);
+    };
+    let key = public_key(key_file)?;
     let location: Location = args.reference.parse()?;
     let store =
         slipway_registry::open_source(&location, &client_options(&args.registry, &location)?)?;
     let root = store.root()?;
-    let report = verify_image(store.as_ref(), &root.digest, &key, args.attestations)?;
+    let mut report = verify_image(store.as_ref(), &root.digest, &key, args.attestations)?;
+    if let Some(policy) = &args.notary.trust_policy {
+        let trust =
+            crate::commands::notary::NotaryTrust::load(policy, args.notary.trust_store.as_deref())?;
+        let scope = crate::commands::notary::scope_of(
+            store.as_ref(),
+            &location,
+            args.notary.scope.as_deref(),
+        )?;
+        report["notary"] =
+            crate::commands::notary::verify_image(store.as_ref(), &root, &scope, &trust, ui)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -685,9 +711,44 @@ pub fn run_verify(args: VerifyArgs, ui: Ui) -> anyhow::Result<()> {
     }
     ui.status(format!(
         "{location}: verified with {} ({})",
-        args.key.display(),
+        key_file.display(),
         key.fingerprint()
     ));
+    Ok(())
+}
+
+/// `verify --trust-policy` without `--key`: Notary signatures only.
+fn run_verify_notary(args: &VerifyArgs, ui: Ui) -> anyhow::Result<()> {
+    use crate::commands::notary;
+    let policy = args
+        .notary
+        .trust_policy
+        .as_deref()
+        .ok_or_else(|| input("give --key PUB, or --trust-policy with --trust-store"))?;
+    let trust = notary::NotaryTrust::load(policy, args.notary.trust_store.as_deref())?;
+    let location: Location = args.reference.parse()?;
+    let store =
+        slipway_registry::open_source(&location, &client_options(&args.registry, &location)?)?;
+    let root = store.root()?;
+    let scope = notary::scope_of(store.as_ref(), &location, args.notary.scope.as_deref())?;
+    let report = notary::verify_image(store.as_ref(), &root, &scope, &trust, ui)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if report["verified"] == true {
+        println!(
+            "notary signature: {} ({})",
+            report["signer"].as_str().unwrap_or(""),
+            root.digest
+        );
+    }
+    if report["verified"] == true {
+        ui.status(format!(
+            "{location}: Notary signature by `{}` verified with trust policy statement {} (level {})",
+            report["signer"].as_str().unwrap_or(""),
+            report["policy"],
+            report["level"].as_str().unwrap_or("")
+        ));
+    }
     Ok(())
 }
 
