@@ -886,11 +886,18 @@ fn every_tampering_case_has_its_own_message() {
 
 // ---------------------------------------------------------------- 4, 5: push/image --sign-key --sbom
 
-#[test]
-fn push_and_image_attach_signed_provenance_and_sboms() {
+/// The example pushed to a fresh registry as `team/hello:v2` with
+/// `--sign-key` (the fixture's release key) and `--sbom`.
+struct Pushed {
+    tmp: tempfile::TempDir,
+    reg: TestRegistry,
+    reference: String,
+    digest: String,
+}
+
+fn pushed_signed_with_sboms() -> Pushed {
     let tmp = tempfile::tempdir().unwrap();
     let m = hello(tmp.path());
-    let (key, public, _) = keygen(tmp.path(), "k");
     let reg = TestRegistry::plain();
     let reference = reg.reference("team/hello:v2");
     let pushed = ok_json(&[
@@ -902,11 +909,28 @@ fn push_and_image_attach_signed_provenance_and_sboms() {
         "--libc",
         "none",
         "--sign-key",
-        &key,
+        &fixture().release.private,
         "--sbom",
         "--json",
     ]);
     let digest = pushed["digest"].as_str().unwrap().to_string();
+    Pushed {
+        tmp,
+        reg,
+        reference,
+        digest,
+    }
+}
+
+#[test]
+fn push_with_sign_key_and_sbom_attaches_signature_provenance_and_sboms() {
+    let Pushed {
+        tmp,
+        reg,
+        reference,
+        digest,
+    } = pushed_signed_with_sboms();
+    let public = fixture().release.public.clone();
 
     let v = ok_json(&[
         "verify",
@@ -972,7 +996,12 @@ fn push_and_image_attach_signed_provenance_and_sboms() {
             .unwrap();
         assert!(purl.contains(&format!("arch={arch}")), "{purl}");
     }
+}
 
+#[test]
+fn cosign_reads_the_pushed_signature_and_attestations() {
+    let Pushed { reg, digest, .. } = pushed_signed_with_sboms();
+    let public = fixture().release.public.clone();
     // cosign reads the signature and the SLSA provenance slipway attested.
     let cosign = cosign();
     let by_digest = reg.reference(&format!("team/hello@{digest}"));
@@ -1012,7 +1041,19 @@ fn push_and_image_attach_signed_provenance_and_sboms() {
         &by_digest,
     );
     stdout_ok(&out, "cosign verify-attestation --type spdx");
+}
 
+#[test]
+fn attest_adds_a_statement_once_and_cosign_reads_it() {
+    let Pushed {
+        tmp,
+        reg,
+        reference,
+        digest,
+    } = pushed_signed_with_sboms();
+    let (key, public) = (&fixture().release.private, &fixture().release.public);
+    let cosign = cosign();
+    let by_digest = reg.reference(&format!("team/hello@{digest}"));
     // `slipway attest` adds a statement of the user's own; re-running it adds
     // nothing; slipway and cosign both read it back.
     let predicate_type = "https://example.com/slipway-test/review/v1";
@@ -1024,7 +1065,7 @@ fn push_and_image_attach_signed_provenance_and_sboms() {
         "attest",
         &reference,
         "--key",
-        &key,
+        key,
         "--predicate",
         s(&predicate),
         "--type",
@@ -1040,7 +1081,7 @@ fn push_and_image_attach_signed_provenance_and_sboms() {
         "verify",
         &reference,
         "--key",
-        &public,
+        public,
         "--attestations",
         "--json",
     ]);
@@ -1055,7 +1096,7 @@ fn push_and_image_attach_signed_provenance_and_sboms() {
     let out = cosign_verify(
         &cosign,
         &["verify-attestation", "--type", predicate_type],
-        &public,
+        public,
         &by_digest,
     );
     let envelope = first_json_line(&stdout_ok(&out, "cosign verify-attestation (custom)"));
@@ -1069,7 +1110,13 @@ fn push_and_image_attach_signed_provenance_and_sboms() {
         statement["predicate"],
         json!({"reviewed": true, "by": "test"})
     );
+}
 
+#[test]
+fn image_with_sign_key_and_sbom_offline_is_the_pushed_image() {
+    let Pushed { tmp, digest, .. } = pushed_signed_with_sboms();
+    let m = hello(&tmp.path().join("offline"));
+    let (key, public) = (&fixture().release.private, &fixture().release.public);
     // The same offline: a layout holding the image, its .sig, .att and a .sbom per platform.
     let layout = tmp.path().join("layout");
     image(
@@ -1080,7 +1127,7 @@ fn push_and_image_attach_signed_provenance_and_sboms() {
             "--libc",
             "none",
             "--sign-key",
-            &key,
+            key,
             "--sbom",
         ],
         &layout,
@@ -1101,7 +1148,7 @@ fn push_and_image_attach_signed_provenance_and_sboms() {
         "verify",
         &format!("oci:{}", layout.display()),
         "--key",
-        &public,
+        public,
         "--attestations",
         "--json",
     ]);
@@ -1190,14 +1237,43 @@ fn write_db(dir: &Path, go: &str) {
     .unwrap();
 }
 
+/// The example with a dependency as a pure-Go two-platform image in a
+/// layout, built once per test process (tests only read it).
+fn deps_layout() -> &'static Path {
+    static LAYOUT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LAYOUT.get_or_init(|| {
+        let dir = fixture().dir.join("deps");
+        let module = hello_with_a_dependency(&dir);
+        let layout = dir.join("pure");
+        image(&module, &["--platform", TWO, "--libc", "none"], &layout);
+        layout
+    })
+}
+
+/// The pure layout, an archive copy and a registry copy of it.
+fn three_sources(tmp: &Path) -> (String, String, String, TestRegistry) {
+    let oci = format!("oci:{}", deps_layout().display());
+    let archive = tmp.join("pure.tar");
+    let archive_ref = format!("oci-archive:{}", archive.display());
+    ok(&["copy", &oci, &archive_ref]);
+    let reg = TestRegistry::plain();
+    let remote = reg.reference("team/hello:deps");
+    ok(&["copy", &oci, &remote]);
+    (oci, archive_ref, remote, reg)
+}
+
+fn scan_with(args: &[&str]) -> Output {
+    let mut all = vec!["scan"];
+    all.extend(args);
+    run(&all)
+}
+
 #[test]
-fn sbom_and_scan_read_images_from_layouts_archives_and_registries() {
+fn sboms_of_each_platform_are_valid_deterministic_and_match_the_binary() {
     let tmp = tempfile::tempdir().unwrap();
-    let deps = hello_with_a_dependency(tmp.path());
     let plain = hello(tmp.path());
-    let pure = tmp.path().join("pure");
+    let pure = deps_layout().to_path_buf();
     let musl = tmp.path().join("musl");
-    image(&deps, &["--platform", TWO, "--libc", "none"], &pure);
     image(&plain, &["--platform", TWO, "--libc", "musl"], &musl);
 
     for (layout, cgo) in [(&pure, false), (&musl, true)] {
@@ -1282,7 +1358,11 @@ fn sbom_and_scan_read_images_from_layouts_archives_and_registries() {
             std::fs::read(tmp.path().join("arm64.spdx.json")).unwrap()
         );
     }
+}
 
+#[test]
+fn sbom_of_an_unknown_platform_is_invalid_input() {
+    let pure = deps_layout();
     // An unknown platform is invalid input, and the message lists the real ones.
     let oci = format!("oci:{}", pure.display());
     let err = fails(&["sbom", &oci, "--platform", "linux/s390x"], 2);
@@ -1290,15 +1370,14 @@ fn sbom_and_scan_read_images_from_layouts_archives_and_registries() {
         err.contains("linux/s390x") && err.contains("linux/amd64") && err.contains("linux/arm64"),
         "{err}"
     );
+}
 
+#[test]
+fn sbom_is_the_same_from_a_layout_an_archive_and_a_registry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (oci, archive_ref, remote, _reg) = three_sources(tmp.path());
     // An archive and a registry give the same document for the same platform
     // (the name differs, so compare what the image is made of).
-    let archive = tmp.path().join("pure.tar");
-    let archive_ref = format!("oci-archive:{}", archive.display());
-    ok(&["copy", &oci, &archive_ref]);
-    let reg = TestRegistry::plain();
-    let remote = reg.reference("team/hello:deps");
-    ok(&["copy", &oci, &remote]);
     let checksums = |reference: &str| -> BTreeSet<String> {
         let doc: Value =
             serde_json::from_str(&ok(&["sbom", reference, "--platform", "linux/amd64"])).unwrap();
@@ -1320,16 +1399,17 @@ fn sbom_and_scan_read_images_from_layouts_archives_and_registries() {
     );
     assert_eq!(checksums(&archive_ref), from_layout);
     assert_eq!(checksums(&remote), from_layout);
+}
 
-    // scan: the stdlib entry matches every platform's binary.
+#[test]
+fn scan_trips_the_gate_for_every_platform_from_every_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (oci, archive_ref, remote, _reg) = three_sources(tmp.path());
     let go = go_version();
     let db = tmp.path().join("db");
     write_db(&db, &go);
-    let scan = |args: &[&str]| -> Output {
-        let mut all = vec!["scan"];
-        all.extend(args);
-        run(&all)
-    };
+    let scan = scan_with;
+    // scan: the stdlib entry matches every platform's binary.
     for target in [&oci, &archive_ref, &remote] {
         let out = scan(&[target, "--db", s(&db), "--json"]);
         assert_eq!(
@@ -1356,6 +1436,15 @@ fn sbom_and_scan_read_images_from_layouts_archives_and_registries() {
             assert_eq!(b["go"], go.as_str());
         }
     }
+}
+
+#[test]
+fn scan_by_platform_and_with_the_gate_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let oci = format!("oci:{}", deps_layout().display());
+    let db = tmp.path().join("db");
+    write_db(&db, &go_version());
+    let scan = scan_with;
     let out = scan(&[&oci, "--db", s(&db), "--platform", "linux/arm64", "--json"]);
     assert_eq!(exit_code(&out), 1);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
