@@ -105,6 +105,24 @@ impl Runtime {
     }
 }
 
+/// How many C runtime archives (libc, libc_nonshared, compiler-rt) zig's
+/// cache holds. A count that grew during a build means zig really compiled
+/// one; only then is the build's time a cold time worth learning from (a
+/// missing marker alone may just mean an older slipway warmed zig's cache).
+pub fn archives_in_zig_cache(cache: &CacheDir) -> usize {
+    let Ok(dirs) = std::fs::read_dir(cache.zig_cache().join("o")) else {
+        return 0;
+    };
+    dirs.filter_map(Result::ok)
+        .map(|d| {
+            ["libc.a", "libc_nonshared.a", "libcompiler_rt.a"]
+                .iter()
+                .filter(|f| d.path().join(f).is_file())
+                .count()
+        })
+        .sum()
+}
+
 fn timings_path(cache: &CacheDir) -> PathBuf {
     cache.path("toolchains/cold-runtimes.json")
 }
@@ -167,6 +185,14 @@ mod tests {
         runtime("aarch64-linux-musl", None).mark_warm(&cache, Some(Duration::from_secs(50)));
         runtime("x86_64-linux-musl", None).mark_warm(&cache, Some(Duration::from_secs(60)));
         assert_eq!(estimate(&cache, &arm6), (Duration::from_secs(60), true));
+        // zig's archives are counted, whatever the hash directory.
+        assert_eq!(archives_in_zig_cache(&cache), 0);
+        let o = cache.zig_cache().join("o/0123abcd");
+        std::fs::create_dir_all(&o).unwrap();
+        std::fs::write(o.join("libc.a"), b"!<arch>\n").unwrap();
+        std::fs::write(o.join("libcompiler_rt.a"), b"!<arch>\n").unwrap();
+        std::fs::write(o.join("other.o"), b"").unwrap();
+        assert_eq!(archives_in_zig_cache(&cache), 2);
         // Wiping zig's cache wipes the markers, not the timings.
         std::fs::remove_dir_all(cache.zig_cache()).unwrap();
         assert!(!arm.is_warm(&cache));

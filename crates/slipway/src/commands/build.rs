@@ -373,6 +373,8 @@ struct Progress {
     cold: Vec<(Target, Runtime)>,
     /// Targets building now, and since when (for the plain-line heartbeat).
     running: Mutex<BTreeMap<String, std::time::Instant>>,
+    /// zig's runtime archives before the build, to tell a real cold build.
+    archives_before: usize,
 }
 
 /// One status line per target; they stay on screen after the build as its summary.
@@ -389,6 +391,11 @@ impl Progress {
             cache: plan.cache.clone(),
             cold: cold.to_vec(),
             running: Mutex::new(BTreeMap::new()),
+            archives_before: if cold.is_empty() {
+                0
+            } else {
+                runtime::archives_in_zig_cache(&plan.cache)
+            },
         };
         if !ui.live {
             return progress;
@@ -455,7 +462,9 @@ impl Progress {
         if let Event::Finished { target, elapsed } = event
             && let Some(rt) = self.runtime_of(target)
         {
-            rt.mark_warm(&self.cache, Some(elapsed));
+            // Its time is learned only if zig really compiled a runtime.
+            let compiled = runtime::archives_in_zig_cache(&self.cache) > self.archives_before;
+            rt.mark_warm(&self.cache, compiled.then_some(elapsed));
         }
         let Some(bars) = &self.bars else {
             match event {

@@ -202,6 +202,7 @@ fn warm_one(job: &Job, cache: &CacheDir) -> Row {
         return row("already built", None, None);
     }
     let started = Instant::now();
+    let archives = runtime::archives_in_zig_cache(cache);
     let result = (|| -> Result<(), String> {
         let dir = tempfile::tempdir().map_err(|e| format!("a scratch directory: {e}"))?;
         let src = dir.path().join("warm.c");
@@ -223,7 +224,8 @@ fn warm_one(job: &Job, cache: &CacheDir) -> Row {
     let took = started.elapsed();
     match result {
         Ok(()) => {
-            job.runtime.mark_warm(cache, Some(took));
+            let compiled = runtime::archives_in_zig_cache(cache) > archives;
+            job.runtime.mark_warm(cache, compiled.then_some(took));
             row("built", Some(took.as_secs_f64()), None)
         }
         Err(e) => row("failed", Some(took.as_secs_f64()), Some(e)),
