@@ -128,6 +128,10 @@ pub struct PlatformCheck {
     pub binaries: Vec<Closure>,
     /// How long the check took (merging the layers' file lists included).
     pub micros: u64,
+    /// With a base image: reading and uncompressing its layers for the check
+    /// (and, the first time, copying them into the blob store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_micros: Option<u64>,
 }
 
 /// A stored image set and what it took.
@@ -338,7 +342,9 @@ impl Prepared {
 
         // The base's layers, copied into the store once per digest.
         let mut from_base = Vec::new();
+        let mut base_micros = Vec::new();
         for p in &planned {
+            let started = Instant::now();
             from_base.push(match base {
                 Some(b) => {
                     let image = b.image_for(&p.target.platform)?;
@@ -347,13 +353,14 @@ impl Prepared {
                 }
                 None => None,
             });
+            base_micros.push(base.map(|_| started.elapsed().as_micros() as u64));
         }
         let base_files_used = self.base.entries().next().is_some();
 
         // ... or while a binary could not start.
         let mut checks = Vec::new();
         let mut problems = Vec::new();
-        for (p, b) in planned.iter().zip(&from_base) {
+        for ((p, b), base_micros) in planned.iter().zip(&from_base).zip(base_micros) {
             let started = Instant::now();
             let mut fs = RootFs::new();
             if let Some((_, layers, tars)) = b {
@@ -400,6 +407,7 @@ impl Prepared {
                 platform: p.target.label.clone(),
                 binaries,
                 micros: started.elapsed().as_micros() as u64,
+                base_micros,
             });
         }
         if !problems.is_empty() {

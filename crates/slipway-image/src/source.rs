@@ -320,6 +320,7 @@ pub fn check_images(
                 .map(|p| crate::check(&fs, p, triplet))
                 .collect(),
             micros: started.elapsed().as_micros() as u64,
+            base_micros: None,
         });
     }
     Ok(out)
