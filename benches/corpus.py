@@ -4,8 +4,7 @@
 Cold: a fresh Go build cache and a fresh slipway cache (so zig compiles each
 target's libc again and every cgo package is compiled anew); Go's module cache
 stays, since downloads are the network's cost, not the build's. Warm: the same
-suite again with those caches. Each test's own time is read from
-`cargo test`'s report; the suite's wall time is measured here.
+suite again with those caches. The suite's wall time is measured here.
 
     python3 benches/corpus.py [--warm-only] [--threads N]
 """
@@ -23,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run_suite(env, threads):
     cmd = [
         "cargo", "test", "-q", "-p", "slipway", "--test", "corpus", "--",
-        f"--test-threads={threads}", "-Z", "unstable-options", "--report-time",
+        f"--test-threads={threads}",
     ]
     start = time.monotonic()
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -44,7 +43,7 @@ def main():
         ["cargo", "test", "-q", "-p", "slipway", "--test", "corpus", "--no-run"],
         cwd=ROOT, check=True,
     )
-    env = dict(os.environ, RUSTC_BOOTSTRAP="1")
+    env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="slipway-corpus-") as tmp:
         if not args.warm_only:
             env["GOCACHE"] = os.path.join(tmp, "go-build")

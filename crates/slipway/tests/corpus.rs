@@ -95,30 +95,31 @@ fn service_module(module: &str, version: &str, sum: &str, work: &Path) -> PathBu
     dir
 }
 
-/// A main package that uses a library at a pinned version (no dependencies of its own).
+/// A main package that uses a library at a pinned version. `deps` are the
+/// library's own requirements: (module, version, zip hash, go.mod hash).
 fn library_main(
     work: &Path,
     module: &str,
     version: &str,
     sums: (&str, &str),
+    deps: &[(&str, &str, &str, &str)],
     main_go: &str,
 ) -> PathBuf {
     download(module, version, sums.0);
     let dir = work.join("src");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("go.mod"),
-        format!("module example.com/corpus\n\ngo 1.22\n\nrequire {module} {version}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("go.sum"),
-        format!(
-            "{module} {version} {}\n{module} {version}/go.mod {}\n",
-            sums.0, sums.1
-        ),
-    )
-    .unwrap();
+    let mut go_mod =
+        format!("module example.com/corpus\n\ngo 1.22\n\nrequire {module} {version}\n");
+    let mut go_sum = format!(
+        "{module} {version} {}\n{module} {version}/go.mod {}\n",
+        sums.0, sums.1
+    );
+    for (dep, v, zip, gomod) in deps {
+        go_mod.push_str(&format!("require {dep} {v} // indirect\n"));
+        go_sum.push_str(&format!("{dep} {v} {zip}\n{dep} {v}/go.mod {gomod}\n"));
+    }
+    std::fs::write(dir.join("go.mod"), go_mod).unwrap();
+    std::fs::write(dir.join("go.sum"), go_sum).unwrap();
     std::fs::write(dir.join("main.go"), main_go).unwrap();
     dir
 }
@@ -339,6 +340,12 @@ fn modbus_tcp_round_trip() {
             "h1:E03lBz/JftDza/+Ue+vxwkNZ/WW1xiqyFCUQ4NhqHn0=",
             "h1:hh90ZaTaPLcK2REj6/fpTbiV0J6S7GWmd8q+GVRObPw=",
         ),
+        &[(
+            "github.com/goburrow/serial",
+            "v0.1.0",
+            "h1:v2T1SQa/dlUqQiYIT8+Cu7YolfqAi3K96UmhwYyuSrA=",
+            "h1:sAiqG0nRVswsm1C97xsttiYCzSLBmUZ/VSlVLZJ8haA=",
+        )],
         MODBUS_MAIN,
     );
     build_and_run(
@@ -409,6 +416,7 @@ fn go_sqlite3(version: &str, sums: (&str, &str), archs: &[Arch]) {
         "github.com/mattn/go-sqlite3",
         version,
         sums,
+        &[],
         SQLITE_MAIN,
     );
     build_and_run(
@@ -492,6 +500,7 @@ fn datadog_zstd() {
             "h1:ybO8RBeh29qrxIhCA9E8gKY6xfONU9T6G6aP9DTKfLE=",
             "h1:g4AWEaM3yOg3HYfnJ3YIawPnVdXJh9QME85blwSAmyw=",
         ),
+        &[],
         ZSTD_MAIN,
     );
     build_and_run(

@@ -526,3 +526,47 @@ fn finished_style() -> ProgressStyle {
     ProgressStyle::with_template("  {prefix:<28} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_target_tables_resolve_paths_and_refuse_one_platform_twice() {
+        let cfg = config::parse(
+            "[build.target.\"linux/arm64\"]\nsysroot = \"sdk\"\npkg_config_path = [\"sdk/pc\"]\n",
+        )
+        .unwrap();
+        let settings = c_settings(&cfg.build, Path::new("/m")).unwrap();
+        let arm64: Platform = "linux/arm64".parse().unwrap();
+        assert_eq!(
+            settings[&arm64].sysroot.as_deref(),
+            Some(Path::new("/m/sdk"))
+        );
+        assert_eq!(
+            settings[&arm64].pkg_config_path,
+            [PathBuf::from("/m/sdk/pc")]
+        );
+
+        let twice = config::parse(
+            "[build.target.\"linux/arm\"]\ncflags = [\"-O1\"]\n[build.target.\"linux/arm/v7\"]\ncflags = [\"-O2\"]\n",
+        )
+        .unwrap();
+        let e = c_settings(&twice.build, Path::new("/m"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("are the same platform (linux/arm/v7): merge them"),
+            "{e}"
+        );
+
+        let bad = config::parse("[build.target.\"linux/sparc\"]\n").unwrap();
+        let e = c_settings(&bad.build, Path::new("/m"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("slipway.toml: [build.target.\"linux/sparc\"]: "),
+            "{e}"
+        );
+    }
+}
