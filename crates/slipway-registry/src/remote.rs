@@ -550,9 +550,41 @@ impl Store for Remote {
                 None => fallback.push((subject.digest, vec![entry])),
             }
         }
-        fallback
-            .into_iter()
-            .try_for_each(|(subject, entries)| self.add_to_fallback(&subject, entries))
+        // Some registries index `subject` without saying so: if the API
+        // lists the entries already, the fallback tag is not needed.
+        let mut pending = Vec::new();
+        for (subject, entries) in fallback {
+            let listed = if *self.referrers_api.lock().unwrap() == Some(false) {
+                None
+            } else {
+                self.referrers_from_api(&subject, None)?
+            };
+            match listed {
+                Some(list)
+                    if entries
+                        .iter()
+                        .all(|e| list.iter().any(|r| r.digest == e.digest)) => {}
+                Some(_) => pending.push((subject, entries)),
+                None => {
+                    *self.referrers_api.lock().unwrap() = Some(false);
+                    pending.push((subject, entries));
+                }
+            }
+        }
+        // One read-add-write per subject, the subjects side by side.
+        std::thread::scope(|s| {
+            let handles: Vec<_> = pending
+                .into_iter()
+                .map(|(subject, entries)| s.spawn(move || self.add_to_fallback(&subject, entries)))
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(RegistryError::Remote(
+                        "updating a referrers fallback tag failed unexpectedly".into(),
+                    ))
+                })
+            })
+        })
     }
 
     fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
@@ -745,7 +777,9 @@ impl Remote {
     /// detected by that check, and we write again, merged with theirs.
     fn add_to_fallback(&self, subject: &Digest, entries: Vec<Referrer>) -> Result<()> {
         let tag = referrers_tag(subject);
-        for attempt in 0u32..12 {
+        let mut wrote = false;
+        let mut confirmations = 0;
+        for attempt in 0u32..16 {
             let current = self.fallback_list(subject)?;
             let (mut list, etag) = match current {
                 Some((l, d)) => (l, Some(d)),
@@ -756,22 +790,30 @@ impl Remote {
                 .filter(|e| !list.iter().any(|r| r.digest == e.digest))
                 .collect();
             if missing.is_empty() {
-                // Listed: by an earlier push, or ours survived the pause.
-                return Ok(());
+                // Listed by an earlier push: done. Listed after our own
+                // write: done once it is still there after a second pause,
+                // long enough for a concurrent read-add-write to land.
+                confirmations += 1;
+                if !wrote || confirmations >= 2 {
+                    return Ok(());
+                }
+            } else {
+                // Missing after our write: someone wrote over it; merge again
+                // with theirs.
+                confirmations = 0;
+                list.extend(missing.into_iter().cloned());
+                let bytes = ReferrersIndex::new(list).to_bytes();
+                let raw = RawManifest::verify(bytes, Some(OCI_INDEX), None, &tag)?;
+                match self.put_manifest(&raw, Some(&tag), etag.as_ref()) {
+                    Ok(_) | Err(RegistryError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                wrote = true;
             }
-            // Missing after our write: someone wrote over it; merge again with theirs.
-            list.extend(missing.into_iter().cloned());
-            let bytes = ReferrersIndex::new(list).to_bytes();
-            let raw = RawManifest::verify(bytes, Some(OCI_INDEX), None, &tag)?;
-            match self.put_manifest(&raw, Some(&tag), etag.as_ref()) {
-                Ok(_) | Err(RegistryError::Conflict(_)) => {}
-                Err(e) => return Err(e),
-            }
-            // Long enough for a concurrent read-modify-write to land, with
-            // jitter so two writers do not stay in step; then read again.
+            // Jitter, so two writers do not stay in step.
             let seed = entries[0].digest.hex().as_bytes()[attempt as usize % 64];
             std::thread::sleep(std::time::Duration::from_millis(
-                25 + u64::from(seed % 16) * 2 + 20 * u64::from(attempt),
+                40 + u64::from(seed % 16) * 5 + 10 * u64::from(attempt),
             ));
         }
         Err(RegistryError::Remote(format!(
