@@ -36,7 +36,9 @@ def main() -> int:
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "slipway"], cwd=ROOT, check=True)
     slipway = os.path.join(ROOT, "target/release/slipway")
-    cosign = subprocess.run(["bash", os.path.join(ROOT, "scripts/install-cosign.sh")], check=True,
+    # The legacy .sig format on both sides (cosign v2; slipway --format legacy);
+    # the bundle format against cosign v3 is in referrers.py.
+    cosign = subprocess.run(["bash", os.path.join(ROOT, "scripts/install-cosign.sh"), "v2.6.5"], check=True,
                             capture_output=True, text=True).stdout.strip()
     tmp = tempfile.mkdtemp(prefix="sign-bench-")
     env = dict(os.environ, COSIGN_PASSWORD="bench", COSIGN_YES="true")
@@ -59,7 +61,8 @@ def main() -> int:
                                      capture_output=True, text=True, env=env).stdout
                 pinned = f"{reg.host}/bench/{tool}{i}@{json.loads(out)['digest']}"
                 if tool == "slipway":
-                    times["slipway sign"].append(timed([slipway, "sign", ref, "--key", key + ".key"], env))
+                    times["slipway sign"].append(timed([slipway, "sign", ref, "--key", key + ".key",
+                                                        "--format", "legacy", "--recursive=false"], env))
                     times["slipway verify"].append(timed([slipway, "verify", ref, "--key", key + ".pub"], env))
                 else:
                     times["cosign sign"].append(timed(

@@ -69,8 +69,14 @@ pub fn platforms(store: &dyn Store, root: &RawManifest) -> Result<Vec<PlatformCo
         }
         let mut files: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
         for layer in layers {
-            let bytes = read_blob(store, layer, scratch.path())?;
-            read_layer(&bytes, layer, &mut files)?;
+            // Streamed from disk: a layer is never held in memory whole.
+            let path = store.fetch_blob(layer, scratch.path(), &Quiet)?;
+            let f = std::fs::File::open(&path)
+                .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?;
+            read_layer_from(f, layer, &mut files)?;
+            if path.starts_with(scratch.path()) {
+                let _ = std::fs::remove_file(&path);
+            }
         }
         out.push(PlatformContents {
             platform: match &p.variant {
@@ -95,18 +101,31 @@ pub fn read_layer(
     layer: &Blob,
     files: &mut std::collections::BTreeMap<String, Vec<u8>>,
 ) -> Result<()> {
+    read_layer_from(bytes, layer, files)
+}
+
+/// [`read_layer`] from a reader (a blob file), streaming: only the ELF
+/// files found are kept in memory.
+pub fn read_layer_from<R: Read>(
+    reader: R,
+    layer: &Blob,
+    files: &mut std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<()> {
+    use std::io::BufRead;
     let bad = |e: std::io::Error| {
         RegistryError::Integrity(format!("layer {} is not a readable tar: {e}", layer.digest))
     };
-    let reader: Box<dyn Read> = if bytes.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(bytes).take(LAYER_LIMIT))
+    let mut buffered = std::io::BufReader::with_capacity(256 << 10, reader);
+    let gzip = buffered.fill_buf().map_err(bad)?.starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read> = if gzip {
+        Box::new(flate2::bufread::MultiGzDecoder::new(buffered).take(LAYER_LIMIT))
     } else if layer.media_type.ends_with("+zstd") {
         return Err(RegistryError::Integrity(format!(
             "layer {} is zstd-compressed, which slipway does not read yet",
             layer.digest
         )));
     } else {
-        Box::new(bytes)
+        Box::new(buffered)
     };
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(bad)? {

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use slipway_oci::spec::{Descriptor, Index, REF_NAME};
-use slipway_oci::{Digest, LayerTar};
+use std::os::unix::fs::PermissionsExt;
+
+use slipway_oci::Digest;
 
 use crate::error::{RegistryError, Result};
 use crate::store::{
@@ -515,24 +517,11 @@ impl Store for Layout {
             Kind::Dir => return write(&self.root.join("index.json"), &index_bytes),
             Kind::OciArchive(f) | Kind::DockerArchive(f) => f,
         };
-        let mut tar = LayerTar::new();
-        tar.file("oci-layout", 0o644, LAYOUT_FILE.to_vec())?;
-        tar.file("index.json", 0o644, index_bytes)?;
-        if let Some(name) = &self.docker_name {
-            tar.file("manifest.json", 0o644, self.docker_manifest(name)?)?;
-        }
-        let mut names: Vec<PathBuf> = std::fs::read_dir(self.root.join("blobs/sha256"))
-            .map_err(|e| RegistryError::io("listing blobs", e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        names.sort();
-        for path in names {
-            let data = std::fs::read(&path)
-                .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?;
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            tar.file(&format!("blobs/sha256/{name}"), 0o644, data)?;
-        }
-        write(file, &tar.to_bytes(0)?)
+        let docker = match &self.docker_name {
+            Some(name) => Some(self.docker_manifest(name)?),
+            None => None,
+        };
+        self.write_archive(file, &index_bytes, docker)
     }
 
     fn target_tag(&self) -> Option<String> {
@@ -562,6 +551,94 @@ impl Store for Layout {
 }
 
 impl Layout {
+    /// Write the layout as one tar at `file`, streaming each blob from disk
+    /// (bounded memory whatever the image's size) into a temporary file that
+    /// replaces `file` once complete. Entries are sorted and every header
+    /// field is fixed, as in slipway's layers, so the bytes are reproducible.
+    fn write_archive(&self, file: &Path, index: &[u8], docker: Option<Vec<u8>>) -> Result<()> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.root.join("blobs/sha256"))
+            .map_err(|e| RegistryError::io("listing blobs", e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        names.sort();
+        let parent = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".slipway-archive-")
+            .tempfile_in(parent)
+            .map_err(|e| {
+                RegistryError::io(format!("creating a file in {}", parent.display()), e)
+            })?;
+        let io = |what: &str, e: std::io::Error| {
+            RegistryError::io(format!("writing {}: {what}", file.display()), e)
+        };
+        let out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+        let mut builder = tar::Builder::new(out);
+        let header = |path: &str, size: u64, mode: u32, dir: bool| -> Result<tar::Header> {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_path(path).map_err(|e| io(path, e))?;
+            h.set_size(size);
+            h.set_mode(mode);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            h.set_username("").map_err(|e| io(path, e))?;
+            h.set_groupname("").map_err(|e| io(path, e))?;
+            h.set_device_major(0).map_err(|e| io(path, e))?;
+            h.set_device_minor(0).map_err(|e| io(path, e))?;
+            h.set_cksum();
+            Ok(h)
+        };
+        for dir in ["blobs/", "blobs/sha256/"] {
+            builder
+                .append(&header(dir, 0, 0o755, true)?, std::io::empty())
+                .map_err(|e| io(dir, e))?;
+        }
+        for path in names {
+            let name = format!(
+                "blobs/sha256/{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
+            let f = std::fs::File::open(&path)
+                .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?;
+            let size = f
+                .metadata()
+                .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?
+                .len();
+            builder
+                .append(&header(&name, size, 0o644, false)?, f)
+                .map_err(|e| io(&name, e))?;
+        }
+        let mut small: Vec<(&str, &[u8])> =
+            vec![("index.json", index), ("oci-layout", LAYOUT_FILE)];
+        if let Some(d) = &docker {
+            small.push(("manifest.json", d));
+        }
+        small.sort();
+        for (name, bytes) in small {
+            builder
+                .append(&header(name, bytes.len() as u64, 0o644, false)?, bytes)
+                .map_err(|e| io(name, e))?;
+        }
+        let out = builder.into_inner().map_err(|e| io("the end", e))?;
+        out.into_inner()
+            .map_err(|e| io("flushing", e.into_error()))?
+            .sync_all()
+            .map_err(|e| io("syncing", e))?;
+        let mode = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(tmp.path(), mode).map_err(|e| io("permissions", e))?;
+        tmp.persist(file)
+            .map_err(|e| RegistryError::io(format!("replacing {}", file.display()), e.error))?;
+        Ok(())
+    }
+
     /// The `subject` of the manifest an index.json entry names (cached).
     fn subject_of(&self, entry: &Descriptor) -> Result<Option<Digest>> {
         if let Some(s) = entry

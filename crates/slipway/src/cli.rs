@@ -120,9 +120,12 @@ REF is host[:port]/repository[:tag]. HTTPS is used unless the registry is on thi
     /// Copy an image with all its platforms and signatures between registries,
     /// OCI layouts and archives (the air-gap path).
     #[command(
-        long_about = "Copy an image, every platform of it, and its cosign signatures, attestations \
-and SBOMs (sha256-<digest>.sig/.att/.sbom tags), from SRC to DST. Blobs move verbatim and \
-manifests as raw bytes, so digests never change.\n\n\
+        long_about = "Copy an image, every platform of it, and what refers to it, from SRC to DST: \
+every OCI 1.1 referrer of the index and of each platform, recursively (Sigstore bundles, SBOMs, \
+signatures of attestations), and cosign's legacy sha256-<digest>.sig/.att/.sbom tags. What the \
+destination already has is kept (merged, never replaced). Blobs move verbatim and manifests as \
+raw bytes, so digests never change. With --verify-key nothing is written unless the signature \
+verifies and no signature, attestation or blob was altered.\n\n\
 SRC and DST are each one of:\n  \
 host[:port]/repo[:tag|@sha256:…]   a registry\n  \
 oci:DIR[:tag]                       an OCI layout directory\n  \
@@ -132,8 +135,11 @@ docker-archive:FILE                 a tar for `docker load` (DST only)",
   # connected side: registry to a file that can be carried across
   slipway copy registry.example.com/team/hello:v1 oci-archive:hello-v1.tar
 
-  # isolated side: the file into the local registry, same digest
-  slipway copy oci-archive:hello-v1.tar registry.plant.local/team/hello:v1
+  # isolated side: the file into the local registry, same digest, through the gate
+  slipway copy oci-archive:hello-v1.tar registry.plant.local/team/hello:v1 --verify-key release.pub
+
+  # only the Sigstore bundles, not SBOMs or other artifacts
+  slipway copy SRC DST --referrers application/vnd.dev.sigstore.bundle.v0.3+json
 
   # ... only if a Notary signature verifies with the plant's trust policy
   slipway copy oci-archive:hello-v1.tar registry.plant.local/team/hello:v1 \\
@@ -201,18 +207,23 @@ twice on a terminal.",
     )]
     Keygen(KeygenArgs),
 
-    /// Sign an image with a cosign key (the sha256-<digest>.sig form cosign verifies).
+    /// Sign an image with a cosign key (a Sigstore bundle referrer, as cosign v3 writes).
     #[command(
-        long_about = "Sign the image REF names (its index digest) with a cosign-compatible key: the \
-simple-signing payload and a signature layer in the sha256-<digest>.sig manifest, in the same \
-registry repository, OCI layout or archive. Works offline on layouts and archives, and signatures \
-travel with `slipway copy`. Signing again with the same key changes nothing; another key adds a \
-layer. The key's password comes from COSIGN_PASSWORD or a prompt.",
+        long_about = "Sign the image REF names (its index digest) with a cosign-compatible key, in the \
+same registry repository, OCI layout or archive. By default the signature is a Sigstore bundle \
+v0.3 (an in-toto statement about the digest in a DSSE envelope, key-based, no transparency log) \
+stored as an OCI 1.1 referrer of the image, as cosign v3 does; on a registry without the \
+referrers API it is listed under the sha256-<digest> fallback tag. A multi-platform image's \
+platform manifests are signed too (--recursive). --format legacy writes cosign v2's \
+sha256-<digest>.sig tag instead. Works offline on layouts and archives, and signatures travel \
+with `slipway copy`. Signing again with the same key changes nothing. The key's password \
+comes from COSIGN_PASSWORD or a prompt.",
         after_help = "Examples:
   slipway sign 127.0.0.1:5000/team/hello:v1 --key cosign.key
   slipway sign oci-archive:hello-v1.tar --key cosign.key --identity registry.plant.local/team/hello
+  slipway sign 127.0.0.1:5000/team/hello:v1 --key cosign.key --format legacy --recursive=false
 
-  # check with cosign
+  # check with cosign (v3 reads both formats, v2 the legacy one)
   cosign verify --key cosign.pub --insecure-ignore-tlog=true 127.0.0.1:5000/team/hello@sha256:…
 
   # a Notary Project signature (notation's format) with an X.509 key and its chain
@@ -223,9 +234,11 @@ layer. The key's password comes from COSIGN_PASSWORD or a prompt.",
     /// Verify an image's signatures (and attestations) with a public key.
     #[command(
         long_about = "Check that REF carries a signature by the key that verifies and whose payload \
-names REF's digest; with --attestations, also that its in-toto attestations are signed by the key \
-and are about the image. Exit 1 otherwise, saying which check failed: no signature, a tampered \
-payload, another image's digest, a corrupted signature, or another key.",
+names REF's digest, in either format: a Sigstore bundle referrer (cosign v3's default, found \
+through the referrers API or the sha256-<digest> fallback tag) or a legacy sha256-<digest>.sig \
+tag; the output says which it found. With --attestations, also that its in-toto attestations \
+are signed by the key and are about the image. Exit 1 otherwise, saying which check failed: no \
+signature, a tampered payload, another image's digest, a corrupted signature, or another key.",
         after_help = "Examples:
   slipway verify 127.0.0.1:5000/team/hello:v1 --key cosign.pub
   slipway verify oci-archive:hello-v1.tar --key cosign.pub --attestations --json
@@ -239,9 +252,10 @@ payload, another image's digest, a corrupted signature, or another key.",
     /// or a predicate from a file.
     #[command(
         long_about = "Sign in-toto statements about REF in DSSE envelopes and store them the cosign \
-way (sha256-<digest>.att). By default: an SBOM of every platform (SPDX, or --format \
-cyclonedx-json), each about the index and the platform's manifest. With --predicate FILE \
---type URI: that predicate instead (e.g. provenance from another system).",
+way: Sigstore bundle referrers by default (of the index, and of each platform for its own SBOM), \
+or the sha256-<digest>.att tag with --store-as legacy. By default: an SBOM of every platform \
+(SPDX, or --format cyclonedx-json), each about the index and the platform's manifest. With \
+--predicate FILE --type URI: that predicate instead (e.g. provenance from another system).",
         after_help = "Examples:
   slipway attest 127.0.0.1:5000/team/hello:v1 --key cosign.key
   slipway attest oci:dist/image --key cosign.key --predicate scan.json --type https://example.com/scan/v1"

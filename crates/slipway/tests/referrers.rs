@@ -507,18 +507,29 @@ fn manifest_in_archive(archive: &Path, digest: &str) -> Value {
 fn air_gap_with_a_gate_and_every_tool_agreeing_on_the_far_side() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (layout, index) = build(dir);
     let (key, public) = keygen(dir, "release");
+    let module = dir.join("hello");
+    copy_tree(&example("hello"), &module);
 
-    // 1. The connected side: pushed, signed (bundle and legacy), attested.
+    // 1. The connected side: built and pushed, signed and attested (SBOMs and
+    //    provenance) as bundles at push time; a legacy signature added too.
     let connected = TestRegistry::plain();
     let src = format!("{}/team/hello:v1", connected.host());
-    ok(&["copy", &format!("oci:{}", layout.display()), &src]);
-    ok(&["sign", &src, "--key", &key]);
+    let pushed = ok_json(&[
+        "push",
+        s(&module),
+        &src,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--libc",
+        "none",
+        "--sign-key",
+        &key,
+        "--sbom",
+        "--json",
+    ]);
+    let index = pushed["digest"].as_str().unwrap().to_string();
     ok(&["sign", &src, "--key", &key, "--format", "legacy"]);
-    ok(&["attest", &src, "--key", &key]);
-    ok(&["attest", &src, "--key", &key, "--store-as", "legacy"]);
-
     // 2. To the USB drive, and through the gate into the isolated registry.
     let usb = dir.join("usb.tar");
     ok(&["copy", &src, &format!("oci-archive:{}", usb.display())]);
@@ -529,7 +540,11 @@ fn air_gap_with_a_gate_and_every_tool_agreeing_on_the_far_side() {
     // Tampered copies of the archive are refused at the gate, naming the
     // failure, and nothing reaches the isolated side.
     let layer = {
-        let m = manifest_in_archive(&usb, &platforms(&layout, &index)[0]);
+        let platform = manifest_in_archive(&usb, &index)["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let m = manifest_in_archive(&usb, &platform);
         m["layers"][0]["digest"].as_str().unwrap().to_string()
     };
     let report = ok_json(&[

@@ -407,7 +407,19 @@ fn check_bundles(
         {
             continue; // another kind of artifact (a Notary signature, an SBOM)
         }
-        let manifest = store.manifest(&r.digest)?;
+        let manifest = match store.manifest(&r.digest) {
+            Ok(m) => m,
+            Err(e) => {
+                // Listed but unreadable (missing, or not matching its digest).
+                let is_signature = r
+                    .annotations
+                    .get(PREDICATE_ANNOTATION)
+                    .is_none_or(|p| p == COSIGN_SIGN_PREDICATE);
+                out.rejected
+                    .push((is_signature, r.digest, RejectReason::Fetch(e.to_string())));
+                continue;
+            }
+        };
         let Some(found) = bundle_layer(&manifest.bytes) else {
             continue;
         };
@@ -452,6 +464,8 @@ fn verify_signatures(
     let tag = signature_tag(digest);
     let mut found = Vec::new();
     let mut problems: Vec<String> = Vec::new();
+    // Layers of a .sig that verified which did not themselves verify.
+    let mut other_layers: Vec<String> = Vec::new();
     for (referrer, st) in &bundles.signatures {
         found.push(json!({
             "format": "bundle",
@@ -481,6 +495,7 @@ fn verify_signatures(
                     if strict && is_tampering(&r.reason) {
                         anyhow::bail!("{}: {tag}: {r}", store.describe());
                     }
+                    other_layers.push(r.reason.to_string());
                 }
                 for v in &verified.verified {
                     found.push(json!({
@@ -518,6 +533,7 @@ fn verify_signatures(
         "signatures": found,
         "formats": formats(&found),
         "other_signatures": problems,
+        "other_layers": other_layers,
     }))
 }
 
@@ -679,11 +695,11 @@ pub fn run_verify(args: VerifyArgs, ui: Ui) -> anyhow::Result<()> {
                 ),
                 _ => format!("legacy, {}", s["tag"].as_str().unwrap_or("")),
             };
-            println!(
-                "signature: {} ({}) [{place}]",
-                s["identity"].as_str().unwrap_or(""),
-                root.digest
-            );
+            let identity = match s["identity"].as_str() {
+                Some(i) if !i.is_empty() => i.to_string(),
+                _ => store.image_name().unwrap_or_else(|| store.describe()),
+            };
+            println!("signature: {identity} ({}) [{place}]", root.digest);
         }
         for a in report["attestations"].as_array().into_iter().flatten() {
             println!(
