@@ -432,6 +432,31 @@ fn looping_version_chains_are_errors() {
     assert!(text.contains("vn_aux"), "{text}");
 }
 
+/// Found by `cargo fuzz` (target `elf`): a `.dynsym` entry naming a section
+/// that strip removes was rewritten to SHN_UNDEF, changing loaded bytes and
+/// turning a defined symbol into an undefined one.
+#[test]
+fn strip_never_rewrites_the_loaded_dynamic_symbols() {
+    let (_, c) = &samples().files[2];
+    let at = shdr(c, section_index(c, ".dynsym"));
+    let offset = u64::from_le_bytes(c[at + 24..at + 32].try_into().unwrap()) as usize;
+    let size = u64::from_le_bytes(c[at + 32..at + 40].try_into().unwrap()) as usize;
+    let debug_info = section_index(c, ".debug_info") as u16;
+    let mut d = c.clone();
+    // Symbol 1's st_shndx (64-bit: 24-byte entries, st_shndx at +6).
+    put(&mut d, offset + 24 + 6, &debug_info.to_le_bytes());
+    for mode in [StripMode::All, StripMode::Debug] {
+        let out = slipway_elf::strip(&d, mode, Some("x.debug"))
+            .unwrap()
+            .stripped
+            .to_vec();
+        assert!(
+            out[offset..offset + size] == d[offset..offset + size],
+            "{mode:?}: .dynsym changed"
+        );
+    }
+}
+
 #[test]
 fn fake_go_buildinfo_is_an_error() {
     let (_, go) = &samples().files[0];
