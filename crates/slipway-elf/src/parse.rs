@@ -248,8 +248,9 @@ impl<'a> Elf<'a> {
 
     /// A section's bytes in the file (empty for NOBITS).
     pub fn section_data(&self, s: &Section) -> Result<&'a [u8], ElfError> {
-        // A NOBITS offset is only a position hint; it may lie past the end.
-        if s.kind == SHT_NOBITS {
+        // A NOBITS or empty section's offset is only a position hint; it may
+        // lie past the end (strip leaves such hints when it shortens a file).
+        if s.file_size() == 0 {
             return Ok(&[]);
         }
         self.reader().bytes(s.offset, s.file_size()).map_err(|_| {

@@ -457,6 +457,27 @@ fn strip_never_rewrites_the_loaded_dynamic_symbols() {
     }
 }
 
+/// Found by `cargo fuzz` (target `elf`): strip kept an empty section whose
+/// offset pointed past the end of the shortened file, and its own reader
+/// then refused the output. An empty section's offset is only a hint.
+#[test]
+fn an_empty_section_past_the_end_is_read_and_stripped() {
+    let (_, c) = &samples().files[2];
+    let at = shdr(c, section_index(c, ".comment"));
+    let mut d = c.clone();
+    put(&mut d, at + 24, &(c.len() as u64 + 0x1000).to_le_bytes());
+    put(&mut d, at + 32, &0u64.to_le_bytes());
+    exercise(&d);
+    slipway_elf::inspect(&d).unwrap();
+    for mode in [StripMode::All, StripMode::Debug] {
+        let out = slipway_elf::strip(&d, mode, Some("x.debug"))
+            .unwrap()
+            .stripped
+            .to_vec();
+        slipway_elf::inspect(&out).unwrap();
+    }
+}
+
 #[test]
 fn fake_go_buildinfo_is_an_error() {
     let (_, go) = &samples().files[0];
