@@ -142,9 +142,10 @@ impl Section {
     pub fn is_alloc(&self) -> bool {
         self.flags & SHF_ALLOC != 0
     }
-    /// Bytes this section occupies in the file (NOBITS occupy none).
+    /// Bytes this section occupies in the file (NOBITS and NULL occupy none;
+    /// a NULL header's size means nothing, or a section count).
     pub fn file_size(&self) -> u64 {
-        if self.kind == SHT_NOBITS {
+        if self.kind == SHT_NOBITS || self.kind == 0 {
             0
         } else {
             self.size

@@ -478,6 +478,22 @@ fn an_empty_section_past_the_end_is_read_and_stripped() {
     }
 }
 
+/// Found by `cargo fuzz` (target `elf`): a size in the null section header
+/// (index 0, which has no contents) made strip's output unreadable.
+#[test]
+fn the_null_section_has_no_contents_whatever_its_size() {
+    let (_, c) = &samples().files[2];
+    let mut d = c.clone();
+    put(&mut d, shdr(c, 0) + 32, &(c.len() as u64 * 2).to_le_bytes());
+    exercise(&d);
+    slipway_elf::check_structure(&d).unwrap();
+    let out = slipway_elf::strip(&d, StripMode::All, None)
+        .unwrap()
+        .stripped
+        .to_vec();
+    slipway_elf::check_structure(&out).unwrap();
+}
+
 #[test]
 fn fake_go_buildinfo_is_an_error() {
     let (_, go) = &samples().files[0];
