@@ -143,9 +143,10 @@ impl Section {
     pub fn is_alloc(&self) -> bool {
         self.flags & SHF_ALLOC != 0
     }
-    /// Bytes this section occupies in the file (NOBITS occupy none).
+    /// Bytes this section occupies in the file (NOBITS and NULL occupy none;
+    /// a NULL header's size means nothing, or a section count).
     pub fn file_size(&self) -> u64 {
-        if self.kind == SHT_NOBITS {
+        if self.kind == SHT_NOBITS || self.kind == 0 {
             0
         } else {
             self.size
@@ -249,8 +250,9 @@ impl<'a> Elf<'a> {
 
     /// A section's bytes in the file (empty for NOBITS).
     pub fn section_data(&self, s: &Section) -> Result<&'a [u8], ElfError> {
-        // A NOBITS offset is only a position hint; it may lie past the end.
-        if s.kind == SHT_NOBITS {
+        // A NOBITS or empty section's offset is only a position hint; it may
+        // lie past the end (strip leaves such hints when it shortens a file).
+        if s.file_size() == 0 {
             return Ok(&[]);
         }
         self.reader().bytes(s.offset, s.file_size()).map_err(|_| {

@@ -13,8 +13,8 @@
 
 use crate::ElfError;
 use crate::parse::{
-    Elf, Header, PT_LOAD, PT_PHDR, SHF_INFO_LINK, SHN_LORESERVE, SHT_DYNSYM, SHT_NOBITS, SHT_NOTE,
-    SHT_SYMTAB, SHT_SYMTAB_SHNDX, Section,
+    Elf, Header, PT_LOAD, PT_PHDR, SHF_INFO_LINK, SHN_LORESERVE, SHT_NOBITS, SHT_NOTE, SHT_SYMTAB,
+    SHT_SYMTAB_SHNDX, Section,
 };
 
 const SHT_PROGBITS: u32 = 1;
@@ -379,26 +379,17 @@ fn stripped_file<'a>(
     if let Some((_, end)) = &trimmed {
         prefix_end = *end;
     }
-    let mut prefix = Some(&elf.data[..prefix_end as usize]);
-    let mut patched_prefix: Option<Vec<u8>> = None;
-    // Dynamic symbols name section indices; keep them true if indices move.
-    if changes_indices {
-        for s in elf.sections.iter().filter(|s| s.kind == SHT_DYNSYM) {
-            if s.offset + s.size <= prefix_end {
-                let buf =
-                    patched_prefix.get_or_insert_with(|| elf.data[..prefix_end as usize].to_vec());
-                let range = s.offset as usize..(s.offset + s.size) as usize;
-                remap_symbols(&mut buf[range], h, &remap);
-                prefix = None;
-            }
-        }
-    }
+    // Every loaded byte is kept as it is, `.dynsym` included: the loader reads
+    // it from memory, and rewriting a section index there could turn a
+    // defined symbol into SHN_UNDEF. Its other section indices matter to no
+    // loader; they may go stale when non-loaded sections before them go.
+    let prefix = &elf.data[..prefix_end as usize];
 
     let mut out = Output::default();
     // The header is rewritten at the end; reserve its bytes now.
     out.push(Piece::Zeros(h.ehsize() as usize));
-    match (prefix, &patched_prefix, trimmed) {
-        (Some(p), _, Some((segments, _))) => {
+    match trimmed {
+        Some((segments, _)) => {
             // Same bytes, except the program headers with the trimmed sizes.
             let (start, end) = (h.ehsize() as usize, h.phoff as usize);
             let table_end = end + usize::from(h.phnum) * usize::from(h.phentsize);
@@ -406,13 +397,11 @@ fn stripped_file<'a>(
             for seg in &segments {
                 encode_segment(&mut table, h, seg);
             }
-            out.push(Piece::Borrowed(&p[start..end]));
+            out.push(Piece::Borrowed(&prefix[start..end]));
             out.push(Piece::Owned(table));
-            out.push(Piece::Borrowed(&p[table_end..]));
+            out.push(Piece::Borrowed(&prefix[table_end..]));
         }
-        (Some(p), _, None) => out.push(Piece::Borrowed(&p[h.ehsize() as usize..])),
-        (None, Some(p), _) => out.push(Piece::Owned(p[h.ehsize() as usize..].to_vec())),
-        (None, None, _) => {}
+        None => out.push(Piece::Borrowed(&prefix[h.ehsize() as usize..])),
     }
 
     let mut rebuilt = if mode == StripMode::Debug {

@@ -432,6 +432,68 @@ fn looping_version_chains_are_errors() {
     assert!(text.contains("vn_aux"), "{text}");
 }
 
+/// Found by `cargo fuzz` (target `elf`): a `.dynsym` entry naming a section
+/// that strip removes was rewritten to SHN_UNDEF, changing loaded bytes and
+/// turning a defined symbol into an undefined one.
+#[test]
+fn strip_never_rewrites_the_loaded_dynamic_symbols() {
+    let (_, c) = &samples().files[2];
+    let at = shdr(c, section_index(c, ".dynsym"));
+    let offset = u64::from_le_bytes(c[at + 24..at + 32].try_into().unwrap()) as usize;
+    let size = u64::from_le_bytes(c[at + 32..at + 40].try_into().unwrap()) as usize;
+    let debug_info = section_index(c, ".debug_info") as u16;
+    let mut d = c.clone();
+    // Symbol 1's st_shndx (64-bit: 24-byte entries, st_shndx at +6).
+    put(&mut d, offset + 24 + 6, &debug_info.to_le_bytes());
+    for mode in [StripMode::All, StripMode::Debug] {
+        let out = slipway_elf::strip(&d, mode, Some("x.debug"))
+            .unwrap()
+            .stripped
+            .to_vec();
+        assert!(
+            out[offset..offset + size] == d[offset..offset + size],
+            "{mode:?}: .dynsym changed"
+        );
+    }
+}
+
+/// Found by `cargo fuzz` (target `elf`): strip kept an empty section whose
+/// offset pointed past the end of the shortened file, and its own reader
+/// then refused the output. An empty section's offset is only a hint.
+#[test]
+fn an_empty_section_past_the_end_is_read_and_stripped() {
+    let (_, c) = &samples().files[2];
+    let at = shdr(c, section_index(c, ".comment"));
+    let mut d = c.clone();
+    put(&mut d, at + 24, &(c.len() as u64 + 0x1000).to_le_bytes());
+    put(&mut d, at + 32, &0u64.to_le_bytes());
+    exercise(&d);
+    slipway_elf::inspect(&d).unwrap();
+    for mode in [StripMode::All, StripMode::Debug] {
+        let out = slipway_elf::strip(&d, mode, Some("x.debug"))
+            .unwrap()
+            .stripped
+            .to_vec();
+        slipway_elf::inspect(&out).unwrap();
+    }
+}
+
+/// Found by `cargo fuzz` (target `elf`): a size in the null section header
+/// (index 0, which has no contents) made strip's output unreadable.
+#[test]
+fn the_null_section_has_no_contents_whatever_its_size() {
+    let (_, c) = &samples().files[2];
+    let mut d = c.clone();
+    put(&mut d, shdr(c, 0) + 32, &(c.len() as u64 * 2).to_le_bytes());
+    exercise(&d);
+    slipway_elf::check_structure(&d).unwrap();
+    let out = slipway_elf::strip(&d, StripMode::All, None)
+        .unwrap()
+        .stripped
+        .to_vec();
+    slipway_elf::check_structure(&out).unwrap();
+}
+
 #[test]
 fn fake_go_buildinfo_is_an_error() {
     let (_, go) = &samples().files[0];
