@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use slipway_notary::testca::{Ca, Issued, KeyKind, Leaf};
+use slipway_notary::testca::{Ca, KeyKind, Leaf};
 use slipway_testkit::registry::TestRegistry;
 use slipway_testkit::registry::write_test_layout;
 use slipway_testkit::stdout_ok;
-use slipway_testkit::supply_chain::notation;
 
 mod common;
+use common::notary::{ACME, Trust, files};
 use common::*;
 
 fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -49,70 +49,6 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A notation configuration directory (XDG_CONFIG_HOME/notation) with a
-/// trust policy and a trust store holding `roots` as ca:release.
-struct Trust {
-    /// XDG_CONFIG_HOME for notation.
-    xdg: PathBuf,
-    policy: PathBuf,
-    store: PathBuf,
-}
-
-impl Trust {
-    fn new(dir: &Path, roots: &[&Ca], scope: &str, level: &str, identity: &str) -> Trust {
-        let xdg = dir.to_path_buf();
-        let config = xdg.join("notation");
-        let named = config.join("truststore/x509/ca/release");
-        std::fs::create_dir_all(&named).unwrap();
-        for (i, ca) in roots.iter().enumerate() {
-            std::fs::write(named.join(format!("root{i}.pem")), &ca.cert_pem).unwrap();
-        }
-        let policy = config.join("trustpolicy.json");
-        std::fs::write(
-            &policy,
-            format!(
-                r#"{{"version":"1.0","trustPolicies":[{{"name":"release","registryScopes":["{scope}"],
-                "signatureVerification":{{"level":"{level}"}},"trustStores":["ca:release"],
-                "trustedIdentities":["{identity}"]}}]}}"#
-            ),
-        )
-        .unwrap();
-        Trust {
-            store: config.join("truststore"),
-            xdg,
-            policy,
-        }
-    }
-
-    fn args<'a>(&'a self, reference: &'a str) -> Vec<&'a str> {
-        vec![
-            "verify",
-            "--trust-policy",
-            s(&self.policy),
-            "--trust-store",
-            s(&self.store),
-            reference,
-        ]
-    }
-
-    fn notation(&self, args: &[&str]) -> Output {
-        Command::new(notation())
-            .args(args)
-            .env("XDG_CONFIG_HOME", &self.xdg)
-            .env("HOME", &self.xdg)
-            .output()
-            .unwrap()
-    }
-}
-
-fn files(dir: &Path, name: &str, issued: &Issued) -> (PathBuf, PathBuf) {
-    let key = dir.join(format!("{name}.key"));
-    let chain = dir.join(format!("{name}.pem"));
-    std::fs::write(&key, &issued.key_pem).unwrap();
-    std::fs::write(&chain, &issued.chain_pem).unwrap();
-    (key, chain)
-}
-
 /// Push a small two-platform image as `repo:v1`; returns its index digest.
 fn push(reg: &TestRegistry, dir: &Path, repo: &str, seed: u64) -> String {
     let layout = write_test_layout(
@@ -129,8 +65,6 @@ fn push(reg: &TestRegistry, dir: &Path, repo: &str, seed: u64) -> String {
     ]);
     layout.index_digest
 }
-
-const ACME: &str = "x509.subject: C=US, ST=WA, O=Acme";
 
 #[test]
 fn notation_and_slipway_verify_each_other() {

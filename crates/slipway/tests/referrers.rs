@@ -3,7 +3,7 @@
 //! round), listed by `oras discover`, on Debian's registry 2.8 (no referrers
 //! API: the fallback tag) and on a registry that serves the API
 //! (go-containerregistry's); `slipway copy` carrying every referrer; and the
-//! air gap with its gate.
+//! air gap with its gate, on cosign and Notary signatures at once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,7 +14,9 @@ use slipway_testkit::supply_chain::{ReferrersRegistry, cosign_v3, go_tool};
 use slipway_testkit::{copy_tree, example, stdout_ok};
 
 mod common;
+use common::notary::{ACME, Trust, files};
 use common::*;
+use slipway_notary::testca::{Ca, KeyKind, Leaf};
 
 const PASSWORD: &str = "referrers-test";
 const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -512,7 +514,8 @@ fn air_gap_with_a_gate_and_every_tool_agreeing_on_the_far_side() {
     copy_tree(&example("hello"), &module);
 
     // 1. The connected side: built and pushed, signed and attested (SBOMs and
-    //    provenance) as bundles at push time; a legacy signature added too.
+    //    provenance) as bundles at push time; a legacy signature added too,
+    //    and a Notary signature under the plant's X.509 PKI.
     let connected = TestRegistry::plain();
     let src = format!("{}/team/hello:v1", connected.host());
     let pushed = ok_json(&[
@@ -530,12 +533,45 @@ fn air_gap_with_a_gate_and_every_tool_agreeing_on_the_far_side() {
     ]);
     let index = pushed["digest"].as_str().unwrap().to_string();
     ok(&["sign", &src, "--key", &key, "--format", "legacy"]);
+    let ca = Ca::new("Acme CA", KeyKind::P256);
+    let (nkey, chain) = files(
+        dir,
+        "notary",
+        &ca.issue(&Leaf::new("Acme", "release signer")),
+    );
+    let notary = ok_json(&[
+        "sign",
+        "--notation",
+        "--key",
+        s(&nkey),
+        "--cert",
+        s(&chain),
+        &src,
+        "--json",
+    ]);
+    assert_eq!(notary["digest"], index.as_str(), "{notary}");
+    let notary_signature = notary["signature"].as_str().unwrap().to_string();
     // 2. To the USB drive, and through the gate into the isolated registry.
     let usb = dir.join("usb.tar");
     ok(&["copy", &src, &format!("oci-archive:{}", usb.display())]);
     let isolated = ReferrersRegistry::start();
     let dst = format!("{}/plant/hello:v1", isolated.host());
     let pinned = format!("{}/plant/hello@{index}", isolated.host());
+    // The plant's notation configuration: its root, for its own repository.
+    let scope = format!("{}/plant/hello", isolated.host());
+    let trust = Trust::new(&dir.join("plant"), &[&ca], &scope, "strict", ACME);
+    // The gate checks both kinds of signature at once.
+    let gate = |archive: &Path| {
+        let mut args = vec![
+            "copy".to_string(),
+            format!("oci-archive:{}", archive.display()),
+            dst.clone(),
+            "--verify-key".to_string(),
+            public.clone(),
+        ];
+        args.extend(trust.flags().into_iter().map(String::from));
+        args
+    };
 
     // Tampered copies of the archive are refused at the gate, naming the
     // failure, and nothing reaches the isolated side.
@@ -586,22 +622,26 @@ fn air_gap_with_a_gate_and_every_tool_agreeing_on_the_far_side() {
         .as_str()
         .unwrap()
         .to_string();
+    let envelope = manifest_in_archive(&usb, &notary_signature)["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for (what, blob, expect) in [
-        ("a layer", &layer, layer.as_str()),
-        ("the bundle", &bundle_blob, "bundle"),
-        ("the legacy signature", &sig_payload, ".sig"),
+        ("a layer", &layer, vec![layer.as_str()]),
+        ("the bundle", &bundle_blob, vec!["bundle"]),
+        ("the legacy signature", &sig_payload, vec![".sig"]),
+        (
+            "the Notary envelope",
+            &envelope,
+            vec!["no Notary signature", &notary_signature, &envelope],
+        ),
     ] {
         let bad = dir.join("bad.tar");
         tamper_archive(&usb, &bad, blob);
-        let err = refused(&[
-            "copy",
-            &format!("oci-archive:{}", bad.display()),
-            &dst,
-            "--verify-key",
-            &public,
-        ]);
+        let args = gate(&bad);
+        let err = refused(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(
-            err.contains(expect) && err.contains("corrupt"),
+            expect.iter().all(|e| err.contains(e)) && err.contains("corrupt"),
             "{what}: {err}"
         );
         let tags = Command::new("curl")
@@ -632,14 +672,15 @@ fn air_gap_with_a_gate_and_every_tool_agreeing_on_the_far_side() {
         );
     }
 
-    // The intact archive passes the gate.
-    ok(&[
-        "copy",
-        &format!("oci-archive:{}", usb.display()),
-        &dst,
-        "--verify-key",
-        &public,
-    ]);
+    // The intact archive passes the gate, on both kinds of signature.
+    let args = gate(&usb);
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(exit_code(&out), 0, "the intact archive is refused: {err}");
+    assert!(
+        err.contains("verified with") && err.contains("Notary signature by"),
+        "both gates report: {err}"
+    );
 
     // 3. On the isolated side every verifier agrees.
     cosign_verify("verify", &public, &pinned, &[]);
@@ -651,7 +692,14 @@ fn air_gap_with_a_gate_and_every_tool_agreeing_on_the_far_side() {
     );
     let v = ok_json(&["verify", &dst, "--key", &public, "--attestations", "--json"]);
     assert_eq!(v["formats"], serde_json::json!(["bundle", "legacy"]), "{v}");
-    // NOTATION STEP: once slipway signs with Notary (issue #12 §3), sign at
-    // step 1 with `slipway sign --notation`, gate with --trust-policy, and run
-    // `notation verify` here.
+    stdout_ok(
+        &trust.notation(&["verify", "--insecure-registry", &pinned]),
+        "notation verify on the isolated side",
+    );
+    let v = ok_json(&[&trust.args(&dst)[..], &["--json"]].concat());
+    assert_eq!(
+        v["signer"], "CN=release signer,O=Acme,L=Seattle,ST=WA,C=US",
+        "{v}"
+    );
+    assert_eq!(v["level"], "strict", "{v}");
 }

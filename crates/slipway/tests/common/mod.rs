@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::Value;
 use slipway_testkit::{require, stdout_ok};
 
+pub mod notary;
+
 pub fn slipway() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin!("slipway"))
 }
