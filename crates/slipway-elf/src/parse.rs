@@ -419,6 +419,14 @@ fn read_sections(r: &Reader<'_>, h: &Header) -> Result<Vec<Section>, ElfError> {
             names.offset, names.size
         ))
     })?;
+    // Index 0 is reserved: the spec makes it SHT_NULL. A file that gives it
+    // a type would have it copied into strip's outputs as a section with
+    // bytes that are not there.
+    if out.first().is_some_and(|s| s.kind != 0) {
+        return Err(ElfError::malformed(
+            "section 0 is not SHT_NULL (the ELF spec reserves it)".to_string(),
+        ));
+    }
     for (i, s) in out.iter_mut().enumerate() {
         if i == 0 && s.name_offset == 0 {
             continue;

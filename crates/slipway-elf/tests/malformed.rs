@@ -494,6 +494,23 @@ fn the_null_section_has_no_contents_whatever_its_size() {
     slipway_elf::check_structure(&out).unwrap();
 }
 
+/// Found by `cargo fuzz` (target `elf`): a null section header (index 0)
+/// given a type and a range was copied into the split debug file, where its
+/// range lay past the end. Index 0 must be SHT_NULL; anything else is refused.
+#[test]
+fn a_typed_null_section_is_refused() {
+    let (_, c) = &samples().files[2];
+    let mut d = c.clone();
+    let at = shdr(c, 0);
+    put(&mut d, at + 4, &1u32.to_le_bytes()); // SHT_PROGBITS
+    put(&mut d, at + 24, &2u64.to_le_bytes());
+    put(&mut d, at + 32, &0x2008u64.to_le_bytes());
+    exercise(&d);
+    let e = slipway_elf::check_structure(&d).unwrap_err().to_string();
+    assert!(e.contains("section 0 is not SHT_NULL"), "{e}");
+    assert!(slipway_elf::strip(&d, StripMode::All, Some("x.debug")).is_err());
+}
+
 #[test]
 fn fake_go_buildinfo_is_an_error() {
     let (_, go) = &samples().files[0];
