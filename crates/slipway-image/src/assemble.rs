@@ -67,7 +67,7 @@ pub struct ImageSettings {
     pub sysroot: Option<PathBuf>,
     /// The base image reference, as written; `None`: slipway's minimal base files.
     pub base: Option<String>,
-    /// A name in the image's /etc/passwd or uid[:gid]; default 65532:65532.
+    /// A name in the image's /etc/passwd or `uid[:gid]`; default 65532:65532.
     pub user: Option<String>,
     /// Absolute; default "/".
     pub workdir: Option<String>,

@@ -53,10 +53,10 @@ pub struct ImageConfig {
     pub runtime: Option<String>,
     /// The sysroot for `runtime`, relative to the module; default Debian's cross glibc.
     pub sysroot: Option<String>,
-    /// A base image: host/repo[:tag|@digest], oci:DIR[:tag] or oci-archive:FILE[:tag]
+    /// A base image: `host/repo[:tag|@digest]`, `oci:DIR[:tag]` or `oci-archive:FILE[:tag]`
     /// (paths relative to the module). Default: slipway's minimal base files.
     pub base: Option<String>,
-    /// The user the image runs as: a name from the image's /etc/passwd, or uid[:gid].
+    /// The user the image runs as: a name from the image's /etc/passwd, or `uid[:gid]`.
     pub user: Option<String>,
     /// The working directory (absolute). Default "/".
     pub workdir: Option<String>,
@@ -67,7 +67,7 @@ pub struct ImageConfig {
     pub entrypoint: Option<Vec<String>>,
     /// Extra files of the module, each with an explicit mode.
     pub files: Option<Vec<ImageFile>>,
-    /// Several main packages, each built and put at /app/<name>; the first is
+    /// Several main packages, each built and put at `/app/<name>`; the first is
     /// what the image starts unless `entrypoint` says otherwise.
     pub packages: Option<Vec<String>>,
     /// Linux file capabilities on the app binaries, e.g. ["CAP_NET_BIND_SERVICE"].

@@ -352,7 +352,7 @@ fn oci_platform(target: &slipway_platform::Target) -> OciPlatform {
     }
 }
 
-/// `--base`, else `base` in [image] (its paths relative to the module): the
+/// `--base`, else `base` in `[image]` (its paths relative to the module): the
 /// name as written (recorded in the image) and where it is.
 fn base_location(
     content: &ContentArgs,
