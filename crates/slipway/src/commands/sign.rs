@@ -506,27 +506,11 @@ fn verify_signatures(
                     }));
                 }
             }
-            Err(e) => {
-                if strict && e.rejections().iter().any(|r| is_tampering(&r.reason)) {
-                    anyhow::bail!("{}: {tag}: {e}", store.describe());
-                }
-                problems.push(format!("{tag}: {e}"));
-            }
+            Err(e) => legacy_failure(store, &tag, &e, strict, &mut problems)?,
         }
     }
     if found.is_empty() {
-        if problems.is_empty() {
-            anyhow::bail!(
-                "{} has no signature for {digest}: no Sigstore bundle referrer and no {tag}. \
-                 Sign it with `slipway sign`",
-                store.describe()
-            );
-        }
-        anyhow::bail!(
-            "{}: no signature of {digest} verifies with the key:\n  - {}",
-            store.describe(),
-            problems.join("\n  - ")
-        );
+        nothing_verified(store, digest, &tag, &problems, Wanted::Signature)?;
     }
     Ok(json!({
         "digest": digest.to_string(),
@@ -535,6 +519,60 @@ fn verify_signatures(
         "other_signatures": problems,
         "other_layers": other_layers,
     }))
+}
+
+/// A legacy `.sig`/`.att` manifest that failed to verify: at the gate
+/// (`strict`) an altered one stops everything; otherwise it is one problem
+/// to report if nothing else verifies.
+fn legacy_failure(
+    store: &dyn Store,
+    tag: &str,
+    e: &slipway_attest::VerifyError,
+    strict: bool,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    if strict && e.rejections().iter().any(|r| is_tampering(&r.reason)) {
+        anyhow::bail!("{}: {tag}: {e}", store.describe());
+    }
+    problems.push(format!("{tag}: {e}"));
+    Ok(())
+}
+
+/// What `verify` looked for, for its messages.
+#[derive(Clone, Copy)]
+enum Wanted {
+    Signature,
+    Attestation,
+}
+
+/// The error when nothing verified: "none there" and "none verifies" are told
+/// apart, and the second lists why each candidate failed.
+fn nothing_verified(
+    store: &dyn Store,
+    digest: &Digest,
+    tag: &str,
+    problems: &[String],
+    wanted: Wanted,
+) -> anyhow::Result<()> {
+    let (none, one, hint) = match wanted {
+        Wanted::Signature => ("no signature", "signature", "Sign it with `slipway sign`"),
+        Wanted::Attestation => (
+            "no attestations",
+            "attestation",
+            "Add some with `slipway attest`",
+        ),
+    };
+    if problems.is_empty() {
+        anyhow::bail!(
+            "{} has {none} for {digest}: no Sigstore bundle referrer and no {tag}. {hint}",
+            store.describe()
+        );
+    }
+    anyhow::bail!(
+        "{}: no {one} of {digest} verifies with the key:\n  - {}",
+        store.describe(),
+        problems.join("\n  - ")
+    )
 }
 
 fn formats(found: &[Value]) -> Vec<String> {
@@ -591,27 +629,11 @@ fn verify_attestations(
                     );
                 }
             }
-            Err(e) => {
-                if strict && e.rejections().iter().any(|r| is_tampering(&r.reason)) {
-                    anyhow::bail!("{}: {tag}: {e}", store.describe());
-                }
-                problems.push(format!("{tag}: {e}"));
-            }
+            Err(e) => legacy_failure(store, &tag, &e, strict, &mut problems)?,
         }
     }
     if found.is_empty() {
-        if problems.is_empty() {
-            anyhow::bail!(
-                "{} has no attestations for {digest}: no Sigstore bundle referrer and no {tag}. \
-                 Add some with `slipway attest`",
-                store.describe()
-            );
-        }
-        anyhow::bail!(
-            "{}: no attestation of {digest} verifies with the key:\n  - {}",
-            store.describe(),
-            problems.join("\n  - ")
-        );
+        nothing_verified(store, digest, &tag, &problems, Wanted::Attestation)?;
     }
     Ok(Value::Array(found))
 }
