@@ -175,42 +175,7 @@ fn sqlite_module(dir: &Path, version: &str, sum: &str, mod_sum: &str) -> PathBuf
                     "github.com/mattn/go-sqlite3 {version} {sum}\ngithub.com/mattn/go-sqlite3 {version}/go.mod {mod_sum}\n"
                 ),
             ),
-            (
-                "main.go",
-                r#"// Command sqlitecheck writes and reads a table with SQLite through cgo.
-package main
-
-import (
-	"database/sql"
-	"fmt"
-	"os"
-
-	_ "github.com/mattn/go-sqlite3"
-)
-
-func main() {
-	db, err := sql.Open("sqlite3", ":memory:")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	var version string
-	var total int
-	err = db.QueryRow("select sqlite_version()").Scan(&version)
-	if err == nil {
-		_, err = db.Exec("create table t(x integer); insert into t values (19), (23)")
-	}
-	if err == nil {
-		err = db.QueryRow("select sum(x) from t").Scan(&total)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fmt.Printf("sqlite %s sum=%d\n", version, total)
-}
-"#,
-            ),
+            ("main.go", common::SQLITE_MAIN),
         ],
     )
 }
@@ -239,7 +204,7 @@ fn go_sqlite3_before_the_lfs64_fix_builds_for_musl() {
         &run_on(Arch::Arm64, &out.join("linux_arm64/sqlitecheck"), &[], None),
         "sqlitecheck",
     );
-    assert_eq!(said.trim(), "sqlite 3.42.0 sum=42");
+    assert_eq!(said.trim(), "sqlite 3.42.0 sum=42 on arm64");
 }
 
 #[test]

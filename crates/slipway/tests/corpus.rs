@@ -363,41 +363,6 @@ fn modbus_tcp_round_trip() {
     );
 }
 
-const SQLITE_MAIN: &str = r#"// Command corpus writes and reads a table with SQLite through cgo.
-package main
-
-import (
-	"database/sql"
-	"fmt"
-	"os"
-	"runtime"
-
-	_ "github.com/mattn/go-sqlite3"
-)
-
-func main() {
-	db, err := sql.Open("sqlite3", ":memory:")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	var version string
-	var total int
-	err = db.QueryRow("select sqlite_version()").Scan(&version)
-	if err == nil {
-		_, err = db.Exec("create table t(x integer); insert into t values (19), (23)")
-	}
-	if err == nil {
-		err = db.QueryRow("select sum(x) from t").Scan(&total)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fmt.Printf("sqlite %s sum=%d on %s\n", version, total, runtime.GOARCH)
-}
-"#;
-
 /// The SQLite version a go-sqlite3 release bundles, from its own header.
 fn bundled_sqlite_version(module_dir: &Path) -> String {
     let header = std::fs::read_to_string(module_dir.join("sqlite3-binding.h")).unwrap();
@@ -417,7 +382,7 @@ fn go_sqlite3(version: &str, sums: (&str, &str), archs: &[Arch]) {
         version,
         sums,
         &[],
-        SQLITE_MAIN,
+        common::SQLITE_MAIN,
     );
     build_and_run(
         &src,

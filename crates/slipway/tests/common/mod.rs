@@ -136,3 +136,40 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     base16ct::lower::encode_string(&sha2::Sha256::digest(bytes))
 }
+
+/// A main package that writes and reads a table with SQLite through
+/// mattn/go-sqlite3 (real C, through cgo) and says which SQLite and arch ran.
+pub const SQLITE_MAIN: &str = r#"// Command sqlitecheck writes and reads a table with SQLite through cgo.
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"runtime"
+
+	_ "github.com/mattn/go-sqlite3"
+)
+
+func main() {
+	db, err := sql.Open("sqlite3", ":memory:")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var version string
+	var total int
+	err = db.QueryRow("select sqlite_version()").Scan(&version)
+	if err == nil {
+		_, err = db.Exec("create table t(x integer); insert into t values (19), (23)")
+	}
+	if err == nil {
+		err = db.QueryRow("select sum(x) from t").Scan(&total)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("sqlite %s sum=%d on %s\n", version, total, runtime.GOARCH)
+}
+"#;
