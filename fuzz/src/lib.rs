@@ -100,7 +100,7 @@ fn loaded(data: &[u8]) -> Option<Loaded> {
             let (a, b) = (a.max(p.offset), b.min(p.offset + p.filesz));
             if a < b {
                 let va = p.vaddr.checked_add(a - p.offset)?;
-                out.headers.push((va, va + (b - a)));
+                out.headers.push((va, va.checked_add(b - a)?));
             }
         }
         bytes.resize(p.memsz as usize, 0);
