@@ -412,13 +412,19 @@ fn read_sections(r: &Reader<'_>, h: &Header) -> Result<Vec<Section>, ElfError> {
             entsize: w(36, 56)?,
         });
     }
+    // e_shstrndx = SHN_UNDEF (0) means the file has no name table; an empty
+    // table's offset is only a hint, as for any empty section.
     let names = &out[usize::from(h.shstrndx)];
-    let table = r.bytes(names.offset, names.file_size()).map_err(|_| {
-        ElfError::malformed(format!(
-            "the section name table (offset {:#x}, size {:#x}) runs past the end of the file",
-            names.offset, names.size
-        ))
-    })?;
+    let table = if h.shstrndx == 0 || names.file_size() == 0 {
+        &[][..]
+    } else {
+        r.bytes(names.offset, names.file_size()).map_err(|_| {
+            ElfError::malformed(format!(
+                "the section name table (offset {:#x}, size {:#x}) runs past the end of the file",
+                names.offset, names.size
+            ))
+        })?
+    };
     // Index 0 is reserved: the spec makes it SHT_NULL. A file that gives it
     // a type would have it copied into strip's outputs as a section with
     // bytes that are not there.
@@ -428,7 +434,7 @@ fn read_sections(r: &Reader<'_>, h: &Header) -> Result<Vec<Section>, ElfError> {
         ));
     }
     for (i, s) in out.iter_mut().enumerate() {
-        if i == 0 && s.name_offset == 0 {
+        if (i == 0 || table.is_empty()) && s.name_offset == 0 {
             continue;
         }
         s.name = section_name(table, s.name_offset as usize).ok_or_else(|| {

@@ -511,6 +511,19 @@ fn a_typed_null_section_is_refused() {
     assert!(slipway_elf::strip(&d, StripMode::All, Some("x.debug")).is_err());
 }
 
+/// Found by `cargo fuzz` (target `elf`): a file whose e_shstrndx is 0
+/// (SHN_UNDEF: no name table) had section 0's range read as the name table,
+/// so the split debug file, shorter than that range, did not parse again.
+#[test]
+fn no_name_table_means_no_names() {
+    let input = include_bytes!("../../../fuzz/seeds/elf/no-name-table");
+    exercise(input);
+    for mode in [StripMode::All, StripMode::Debug] {
+        let split = slipway_elf::strip(input, mode, Some("x.debug")).unwrap();
+        slipway_elf::check_structure(&split.debug.unwrap().to_vec()).unwrap();
+    }
+}
+
 #[test]
 fn fake_go_buildinfo_is_an_error() {
     let (_, go) = &samples().files[0];
