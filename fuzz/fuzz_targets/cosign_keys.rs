@@ -15,6 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = SigningKey::from_pem(text, b"fuzz");
     if let Ok(key) = PublicKey::from_pem(text) {
         let _ = key.fingerprint();
-        let _ = key.verify(b"message", &[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]);
+        let _ = key.verify(
+            b"message",
+            &[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01],
+        );
     }
 });

@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
     // them, so the scan reaches the matching code.
     let loose: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
     let id = loose["id"].as_str().unwrap_or("GO-2026-0001");
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
         return;
     }
     let mut paths: Vec<String> = loose["affected"]
@@ -45,14 +46,25 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     std::fs::create_dir_all(root.join("ID")).expect("ID/");
     std::fs::create_dir_all(root.join("index")).expect("index/");
-    std::fs::write(root.join("index/modules.json"), Value::from(index).to_string()).expect("index");
+    std::fs::write(
+        root.join("index/modules.json"),
+        Value::from(index).to_string(),
+    )
+    .expect("index");
     std::fs::write(root.join(format!("ID/{id}.json")), data).expect("entry");
     let Ok(db) = slipway_scan::osv::Database::open(root) else {
         return;
     };
     // The installed versions: a few fixed ones and each version the entry names.
-    let mut versions = vec!["v0.0.0-20240101000000-abcdef123456".to_string(), "v1.2.3".into()];
-    for ev in loose["affected"][0]["ranges"][0]["events"].as_array().into_iter().flatten() {
+    let mut versions = vec![
+        "v0.0.0-20240101000000-abcdef123456".to_string(),
+        "v1.2.3".into(),
+    ];
+    for ev in loose["affected"][0]["ranges"][0]["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         for k in ["introduced", "fixed", "last_affected"] {
             if let Some(v) = ev[k].as_str() {
                 versions.push(format!("v{v}"));
@@ -64,7 +76,11 @@ fuzz_target!(|data: &[u8]| {
             version: "go1.22.1".into(),
             path: "example.com/m".into(),
             main: Some(module("example.com/m", "(devel)")),
-            deps: paths.iter().filter(|p| *p != "stdlib").map(|p| module(p, v)).collect(),
+            deps: paths
+                .iter()
+                .filter(|p| *p != "stdlib")
+                .map(|p| module(p, v))
+                .collect(),
             settings: Settings(vec![
                 ("GOOS".into(), "linux".into()),
                 ("GOARCH".into(), "amd64".into()),

@@ -52,7 +52,11 @@ pub fn elf_with_section(name: &str, contents: &[u8]) -> Vec<u8> {
         f.extend_from_slice(&(name as u32).to_le_bytes());
         f.extend_from_slice(&kind.to_le_bytes());
         f.extend_from_slice(&flags.to_le_bytes());
-        let addr = if flags & 2 != 0 { 0x40_0000 + at as u64 } else { 0 };
+        let addr = if flags & 2 != 0 {
+            0x40_0000 + at as u64
+        } else {
+            0
+        };
         f.extend_from_slice(&addr.to_le_bytes());
         f.extend_from_slice(&(at as u64).to_le_bytes());
         f.extend_from_slice(&(size as u64).to_le_bytes());
@@ -138,7 +142,9 @@ pub fn same_loaded_bytes(before: &[u8], after: &[u8]) -> Result<(), String> {
             // header ranges were computed without overflowing.
             let at = va.wrapping_add(i as u64);
             if x != y && !skip.iter().any(|(s, e)| (*s..*e).contains(&at)) {
-                return Err(format!("loaded byte at {at:#x} changed: {x:#04x} -> {y:#04x}"));
+                return Err(format!(
+                    "loaded byte at {at:#x} changed: {x:#04x} -> {y:#04x}"
+                ));
             }
         }
     }
