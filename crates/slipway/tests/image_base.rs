@@ -57,6 +57,10 @@ fn glibc_base(work: &Path, name: &str, libs: &[&str]) -> PathBuf {
             "linux",
             "--config.env",
             "BASE_SAYS=hi",
+            "--config.label",
+            "com.example.base=debian-cross",
+            "--config.exposedports",
+            "9100/tcp",
         ],
         None,
     );
@@ -128,6 +132,14 @@ fn a_glibc_service_on_a_glibc_base_starts_and_records_its_base() {
     let config = blob(&layout, manifest["config"]["digest"].as_str().unwrap());
     let env = config["config"]["Env"].as_array().unwrap();
     assert!(env.iter().any(|e| e == "BASE_SAYS=hi"), "{env:?}");
+    // The base's labels and ports stay beside slipway's.
+    let rc = &config["config"];
+    assert_eq!(rc["Labels"]["com.example.base"], "debian-cross", "{rc}");
+    assert!(rc["ExposedPorts"].get("9100/tcp").is_some(), "{rc}");
+    assert_eq!(
+        rc["User"], "65532:65532",
+        "slipway's default user, not the base's: {rc}"
+    );
 
     ensure_binfmt("aarch64");
     let bundle = bundle(&layout, "arm64", None, tmp.path());
