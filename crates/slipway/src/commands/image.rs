@@ -330,7 +330,7 @@ pub fn assemble(
             }
         ));
     }
-    let provenance = provenance(&plan, &meta);
+    let provenance = provenance(&plan, &plans, &meta);
     Ok(Assembled {
         store,
         set: assembly.set,
@@ -467,7 +467,11 @@ fn image_err(e: slipway_image::ImageError, ui: Ui) -> anyhow::Error {
 
 /// What SLSA provenance says about this build: the inputs that decide the
 /// output, with nothing from this machine (no paths, no clock).
-fn provenance(plan: &slipway_build::Plan, meta: &BTreeMap<String, String>) -> ProvenanceInput {
+fn provenance(
+    plan: &slipway_build::Plan,
+    more: &[slipway_build::Plan],
+    meta: &BTreeMap<String, String>,
+) -> ProvenanceInput {
     let first = plan.targets.first();
     // `go build` flags, without the output path and the package.
     let mut flags = Vec::new();
@@ -494,7 +498,10 @@ fn provenance(plan: &slipway_build::Plan, meta: &BTreeMap<String, String>) -> Pr
     };
     ProvenanceInput {
         slipway_version: env!("CARGO_PKG_VERSION").into(),
-        package: plan.package.clone(),
+        packages: std::iter::once(plan)
+            .chain(more)
+            .map(|p| p.package.clone())
+            .collect(),
         platforms: plan
             .targets
             .iter()
