@@ -122,6 +122,22 @@ fn a_glibc_binary_needs_its_loader_and_gets_it_from_the_runtime() {
     );
     let out = run_for_real(&[&runtime, &app_layer], "/app/hello");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+
+    // The NSS modules `hosts: files dns` dlopens come along, with what they need.
+    let bytes = runtime.to_bytes(0).unwrap();
+    let names: Vec<String> = tar::Archive::new(bytes.as_slice())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    for module in ["libnss_files.so.2", "libnss_dns.so.2"] {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.ends_with(&format!("aarch64-linux-gnu/{module}"))),
+            "{module} in {names:?}"
+        );
+    }
 }
 
 #[test]
