@@ -133,7 +133,7 @@ mod tests {
             let e = ChannelName::parse(bad).unwrap_err().to_string();
             assert!(e.contains("not a channel name"), "{bad}: {e}");
         }
-        let long = vec!["abcdefghij"; 12].join("/");
+        let long = ["abcdefghij"; 12].join("/");
         assert!(
             ChannelName::parse(&long)
                 .unwrap_err()
