@@ -19,15 +19,24 @@ fuzz_target!(|data: &[u8]| {
         // their value's rendering.
         assert!(s.range.start >= last, "{text:?}: overlapping ranges");
         last = s.range.end;
-        assert_eq!(text.get(s.range.clone()), Some(render(s.style, &s.value).as_str()), "{text:?}");
+        assert_eq!(
+            text.get(s.range.clone()),
+            Some(render(s.style, &s.value).as_str()),
+            "{text:?}"
+        );
     }
     // Identity changes no byte, by either route.
-    let same: Vec<_> = sites.iter().map(|s| (s.range.clone(), render(s.style, &s.value))).collect();
+    let same: Vec<_> = sites
+        .iter()
+        .map(|s| (s.range.clone(), render(s.style, &s.value)))
+        .collect();
     assert_eq!(splice(text, &same), text);
     assert_eq!(rewrite(text, &sites, |s| Some(s.value.clone())), text);
     // A pinned rewrite changes only the image values: the same images are
     // found again, at the same paths, holding the new values.
-    let pinned = rewrite(text, &sites, |s| Some(format!("{}@sha256:{}", s.value, "a".repeat(64))));
+    let pinned = rewrite(text, &sites, |s| {
+        Some(format!("{}@sha256:{}", s.value, "a".repeat(64)))
+    });
     let again = find_images(&pinned)
         .unwrap_or_else(|e| panic!("{text:?} rewritten as {pinned:?} no longer reads: {e}"));
     assert_eq!(again.len(), sites.len(), "{text:?} -> {pinned:?}");

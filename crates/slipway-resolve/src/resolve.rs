@@ -313,3 +313,32 @@ fn walk_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_name_keeps_host_port_and_short_names() {
+        for (written, name) in [
+            ("nginx:1.25", "nginx"),
+            ("nginx", "nginx"),
+            ("localhost:5000/team/app", "localhost:5000/team/app"),
+            ("localhost:5000/team/app:v1", "localhost:5000/team/app"),
+            ("ghcr.io/o/r:latest", "ghcr.io/o/r"),
+        ] {
+            let r: RemoteRef = written.parse().unwrap();
+            assert_eq!(written_name(written, &r), name, "{written}");
+        }
+    }
+
+    #[test]
+    fn files_join_into_one_stream() {
+        assert_eq!(crate::join_stream(["a: 1", "b: 2\n"]), "a: 1\n---\nb: 2\n");
+        assert_eq!(
+            crate::join_stream(["a: 1\n", "--- \nb: 2\n"]),
+            "a: 1\n--- \nb: 2\n"
+        );
+        assert_eq!(crate::join_stream(["a: 1\n"]), "a: 1\n");
+    }
+}

@@ -423,15 +423,22 @@ fn first_position(node: &Node) -> (usize, usize) {
     }
 }
 
-/// Replace each range with its text; ranges must not overlap. Everything
-/// outside them is copied as it is.
+/// Replace each range with its text. Everything outside the ranges is copied
+/// as it is; a range that overlaps an earlier one, or does not fall on
+/// character boundaries inside `src`, is left out.
 pub fn splice(src: &str, edits: &[(Range<usize>, String)]) -> String {
     let mut edits: Vec<&(Range<usize>, String)> = edits.iter().collect();
     edits.sort_by_key(|(r, _)| r.start);
     let mut out = String::with_capacity(src.len() + edits.len() * 72);
     let mut at = 0;
     for (range, text) in edits {
-        if range.start < at || range.end > src.len() {
+        // Ranges from find_images are always valid; others are skipped
+        // rather than allowed to cut a character in half.
+        if range.start < at
+            || range.end < range.start
+            || !src.is_char_boundary(range.start)
+            || !src.is_char_boundary(range.end)
+        {
             continue;
         }
         out.push_str(&src[at..range.start]);
