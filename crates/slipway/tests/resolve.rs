@@ -471,6 +471,32 @@ fn bad_input_writes_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no manifest"));
     std::fs::remove_file(&missing).unwrap();
 
+    // stdin to stdout, as a filter.
+    let mut child = slipway()
+        .args(["resolve", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(good_text.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        stdout_ok(&out, "resolve from stdin"),
+        good_text.replace(
+            "/team/app:v1\"",
+            &format!("/team/app@{}\"", img.index_digest)
+        )
+    );
+
     // --json needs somewhere else for the YAML; a bad channel name is input.
     assert_eq!(exit_code(&resolve(&["-f", path(&good), "--json"])), 2);
     assert_eq!(
