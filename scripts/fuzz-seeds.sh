@@ -94,4 +94,11 @@ for f in "$vuln"/cmd/govulncheck/testdata/common/vulndb-v1/ID/*.json; do
     seed osv "$(basename "$f")" "$f"
 done
 
+# Kubernetes YAML: Argo Rollouts' examples (Rollouts, analysis templates,
+# experiments, multi-document files with comments), from its Go module.
+rollouts=$(GOFLAGS=-mod=mod go mod download -json github.com/argoproj/argo-rollouts@v1.7.2 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+while IFS= read -r f; do
+    seed k8s_yaml "argo-$(echo "${f#"$rollouts"/examples/}" | tr / -)" "$f"
+done < <(find "$rollouts/examples" -name '*.yaml' | sort)
+
 for dir in "$corpus"/*/; do say "$(basename "$dir"): $(ls "$dir" | wc -l) files"; done

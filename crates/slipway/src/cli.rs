@@ -262,6 +262,40 @@ or the sha256-<digest>.att tag with --store-as legacy. By default: an SBOM of ev
     )]
     Attest(AttestArgs),
 
+    /// Pin the images in Kubernetes manifests to digests (name@sha256:…).
+    #[command(
+        long_about = "Rewrite every container image of the workloads in Kubernetes YAML \
+(Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs, CronJobs, \
+PodTemplates, List items, and Argo Rollouts, AnalysisTemplates and Experiments) to name@sha256:…, \
+looked up in its registry, so what runs is exactly what was tested and signed, whatever the tag \
+does later. containers, initContainers and ephemeralContainers are all covered.\n\n\
+Only the image values change: comments, key order, quoting, indentation and `---` separators stay \
+byte for byte as written. A reference already pinned (name@sha256:… or name:tag@sha256:…) is left \
+as it is after checking the registry has that digest. Other kinds are left untouched.\n\n\
+With --channel NAME, a reference written without a tag (registry.example.com/team/app) resolves \
+through the channel's tag (fleet-eu/stable is held by the tag fleet-eu--stable) instead of \
+`latest`; references with a tag or digest resolve as written.\n\n\
+Everything is resolved before anything is written: bad YAML (reported as FILE:LINE:COLUMN), an \
+unknown tag or an unreachable registry writes nothing. --in-place replaces each changed file \
+atomically. See docs/resolve.md.",
+        after_help = "Examples:
+  # print the pinned manifests, for kubectl apply -f -
+  slipway resolve -f deploy/ | kubectl apply -f -
+
+  # pin the files where they are
+  slipway resolve -f deploy/app.yaml -f deploy/jobs.yaml --in-place
+
+  # an Argo Rollout that follows the canary channel: untagged images take the channel's digest
+  slipway resolve -f rollout.yaml --channel canary -o rollout.pinned.yaml
+
+  # what changed, for a pipeline
+  slipway resolve -R -f k8s/ --in-place --json
+
+Exit codes: 0 resolved; 1 the registry failed; 2 bad YAML, a bad reference, an unknown tag or
+channel, bad arguments; 3 a file could not be read or written."
+    )]
+    Resolve(ResolveArgs),
+
     /// List platforms, variants and libc modes, with their cgo support.
     Targets(TargetsArgs),
 
@@ -938,4 +972,44 @@ pub struct WarmArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// A YAML file, a directory of *.yaml/*.yml/*.json files, or - for stdin; repeatable.
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR",
+        required = true
+    )]
+    pub files: Vec<PathBuf>,
+
+    /// Also read the directories' subdirectories.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+
+    /// Resolve references written without a tag through this release channel's tag.
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
+
+    /// Rewrite each file in place (atomically; unchanged files are not touched).
+    #[arg(long, conflicts_with = "output")]
+    pub in_place: bool,
+
+    /// Write the pinned YAML (all inputs, as one stream) to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print a JSON report of every image on stdout (needs --in-place or -o).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Allow plain HTTP and unverified TLS to registries not on this machine.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Trust this PEM CA certificate (in addition to the system's) for HTTPS.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }

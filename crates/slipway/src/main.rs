@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::run_sign(args, ui),
         Command::Verify(args) => commands::sign::run_verify(args, ui),
         Command::Attest(args) => commands::sign::run_attest(args, &cache, ui),
+        Command::Resolve(args) => commands::resolve::run(args, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -163,6 +164,18 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 E::Registry(r) => registry_exit_code(r),
                 E::Notary(n) => notary_exit_code(n),
             };
+        }
+        if let Some(r) = cause.downcast_ref::<slipway_resolve::ResolveError>() {
+            return match r {
+                slipway_resolve::ResolveError::Io { .. } => 3,
+                r if r.is_input() => 2,
+                _ => 1,
+            };
+        }
+        if let Some(slipway_release::Error::Input(_)) =
+            cause.downcast_ref::<slipway_release::Error>()
+        {
+            return 2;
         }
         if cause.is::<slipway_attest::KeyError>() {
             return 2;
