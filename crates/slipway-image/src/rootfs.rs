@@ -275,6 +275,24 @@ impl<'a> RootFs<'a> {
         }
     }
 
+    /// Every ELF program in the merged file system, sorted: ELF files that
+    /// are not shared objects (`*.so`, `*.so.N`) or objects and archives by
+    /// their names. For `check-image --all`.
+    pub fn elf_programs(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|(path, placed)| {
+                let name = path.rsplit('/').next().unwrap_or(path);
+                let library = name.ends_with(".so")
+                    || name.contains(".so.")
+                    || name.ends_with(".o")
+                    || name.ends_with(".a");
+                !library && matches!(placed.node, Node::File(data) if data.starts_with(b"\x7fELF"))
+            })
+            .map(|(path, _)| format!("/{path}"))
+            .collect()
+    }
+
     /// Names in the directory `path` (through links), sorted.
     pub fn list_dir(&self, path: &str) -> Vec<String> {
         let Some((real, Node::Dir, _)) = self.resolve(path) else {

@@ -284,12 +284,23 @@ fn started_programs(image: &SourceImage, fs: &crate::RootFs<'_>) -> Vec<String> 
     out
 }
 
-/// Run the closure check on existing images: `binaries` when given, else
-/// the programs each image starts.
+/// Which programs of an existing image the closure check looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Programs {
+    /// What the image starts: its entrypoint (or cmd), and the program
+    /// slipway's init starts.
+    Started,
+    /// These paths.
+    Listed(Vec<String>),
+    /// Every ELF program in the image (not shared libraries).
+    EveryElf,
+}
+
+/// Run the closure check on existing images.
 pub fn check_images(
     store: &dyn Store,
     images: &[SourceImage],
-    binaries: &[String],
+    which: &Programs,
     scratch: &Path,
 ) -> Result<Vec<crate::PlatformCheck>, ImageError> {
     let mut out = Vec::new();
@@ -305,17 +316,25 @@ pub fn check_images(
             image.platform.variant.as_deref(),
         )
         .unwrap_or("unknown-linux-gnu");
-        let programs = match binaries.is_empty() {
-            true => started_programs(image, &fs),
-            false => binaries.to_vec(),
+        let programs = match which {
+            Programs::Started => started_programs(image, &fs),
+            Programs::Listed(paths) => paths.clone(),
+            Programs::EveryElf => fs.elf_programs(),
         };
         if programs.is_empty() {
-            return Err(ImageError::Input(format!(
-                "{}: the {} image has no entrypoint or cmd; name the binaries to check with \
-                 --binary PATH",
-                store.describe(),
-                image.platform
-            )));
+            return Err(ImageError::Input(match which {
+                Programs::EveryElf => format!(
+                    "{}: the {} image holds no ELF program",
+                    store.describe(),
+                    image.platform
+                ),
+                _ => format!(
+                    "{}: the {} image has no entrypoint or cmd; name the binaries to check with \
+                     --binary PATH, or check every program with --all",
+                    store.describe(),
+                    image.platform
+                ),
+            }));
         }
         let search = crate::library_path(image.config.config.env.as_deref().unwrap_or_default());
         out.push(crate::PlatformCheck {

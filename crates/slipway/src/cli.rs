@@ -451,6 +451,11 @@ pub struct CheckImageArgs {
     #[arg(long = "binary", value_name = "PATH")]
     pub binaries: Vec<String>,
 
+    /// Check every ELF program in the image (shared libraries are checked
+    /// as what the programs load), not only what it starts.
+    #[arg(long)]
+    pub all: bool,
+
     #[command(flatten)]
     pub registry: RegistryArgs,
 

@@ -102,6 +102,25 @@ fn a_glibc_image_with_the_glibc_runtime_starts_under_runc() {
     let (code, report, stderr) = check_image(&[&reference, "--platform", "linux/arm64"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report["ok"], true);
+    // --all checks every ELF program in the image (the app and the init
+    // here), and no shared library as if it were a program.
+    let (code, report, stderr) = check_image(&[&reference, "--all"]);
+    assert_eq!(code, 0, "{stderr}");
+    let checked: Vec<&str> = report["platforms"][0]["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["binary"].as_str().unwrap())
+        .collect();
+    for program in ["/app/hello", "/sbin/slipway-init"] {
+        assert!(checked.contains(&program), "{program} in {checked:?}");
+    }
+    assert!(
+        !checked.iter().any(|p| p.contains(".so.")),
+        "libraries are not checked as programs: {checked:?}"
+    );
+    let (code, _, stderr) = check_image(&[&reference, "--all", "--binary", "/app/hello"]);
+    assert_eq!(code, 2, "{stderr}");
 
     // umoci deletes libc.so.6 in a new layer (a whiteout): now it cannot start,
     // and the check says which library, for which program.

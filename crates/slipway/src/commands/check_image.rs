@@ -32,12 +32,17 @@ pub fn run(args: CheckImageArgs, ui: Ui) -> anyhow::Result<()> {
         )?],
         None => images,
     };
-    let checks = slipway_image::source::check_images(
-        store.as_ref(),
-        &images,
-        &args.binaries,
-        scratch.path(),
-    )?;
+    use slipway_image::source::Programs;
+    let which = match (args.all, args.binaries.is_empty()) {
+        (true, false) => {
+            return Err(input("--all and --binary both choose what to check: use one").into());
+        }
+        (true, true) => Programs::EveryElf,
+        (false, false) => Programs::Listed(args.binaries.clone()),
+        (false, true) => Programs::Started,
+    };
+    let checks =
+        slipway_image::source::check_images(store.as_ref(), &images, &which, scratch.path())?;
     let failed: usize = checks
         .iter()
         .flat_map(|c| &c.binaries)
