@@ -13,6 +13,7 @@ pub mod push;
 pub mod sbom;
 pub mod scan;
 pub mod sign;
+pub mod size;
 pub mod strip;
 pub mod targets;
 pub mod transfer;
