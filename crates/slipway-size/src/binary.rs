@@ -228,14 +228,32 @@ pub fn debug_file_for(path: &Path, data: &[u8]) -> Result<Option<(String, Vec<u8
 
 /// Analyse a file on disk, using its split debug file when it has no symbols.
 pub fn analyze_path(path: &Path) -> Result<BinaryReport, SizeError> {
-    let data = std::fs::read(path).map_err(|source| SizeError::Io {
+    analyze_files(path, None)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SizeError> {
+    std::fs::read(path).map_err(|source| SizeError::Io {
         what: "reading",
         path: path.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+/// Analyse a file on disk with the symbols of `debug` (a split debug file
+/// known to belong to it, as a build's staging keeps them) or, when `None`,
+/// of the file itself or the debug file its debuglink names.
+pub fn analyze_files(path: &Path, debug: Option<&Path>) -> Result<BinaryReport, SizeError> {
+    let data = read(path)?;
     let mut notes = Vec::new();
     let own = slipway_elf::symbols(&data).map_err(|e| SizeError::elf(path, e))?;
-    let names = if own.is_empty() {
+    let names = if let (true, Some(debug)) = (own.is_empty(), debug) {
+        let bytes = read(debug)?;
+        let symbols = slipway_elf::symbols(&bytes).map_err(|e| SizeError::elf(debug, e))?;
+        Some(Names {
+            symbols,
+            from: format!("debug file {}", debug.display()),
+        })
+    } else if own.is_empty() {
         match debug_file_for(path, &data) {
             Ok(Some((name, bytes))) => match slipway_elf::symbols(&bytes) {
                 Ok(symbols) if !symbols.is_empty() => Some(Names {
@@ -436,6 +454,32 @@ pub fn analyze(label: &str, data: &[u8], names: Option<Names>) -> Result<BinaryR
         unattributed,
         notes,
     })
+}
+
+impl BinaryReport {
+    /// The largest parts of the file across packages, C parts and runtime
+    /// metadata, each labelled with its table: what a budget failure shows.
+    pub fn top(&self, n: usize) -> Vec<Row> {
+        let mut rows: Vec<Row> = self
+            .packages
+            .iter()
+            .map(|r| Row {
+                name: format!("Go package {}", r.name),
+                size: r.size,
+            })
+            .chain(self.c_parts.iter().map(|r| Row {
+                name: format!("C: {}", r.name),
+                size: r.size,
+            }))
+            .chain(self.go_runtime.iter().map(|r| Row {
+                name: format!("Go runtime metadata: {}", r.name),
+                size: r.size,
+            }))
+            .collect();
+        rows.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+        rows.truncate(n);
+        rows
+    }
 }
 
 #[derive(Default)]

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 pub use binary::{
     BinaryReport, C_CODE, ELF_LINKING, GO_PACKAGES, GO_RUNTIME, Names, PADDING, Row, SYMBOLS_DEBUG,
-    SectionRow, UNATTRIBUTED, analyze, analyze_path, debug_file_for,
+    SectionRow, UNATTRIBUTED, analyze, analyze_files, analyze_path, debug_file_for,
 };
 pub use budget::{Budget, BudgetCheck, check_budget, over_budget_message, parse_size};
 pub use diff::{DiffRow, diff};

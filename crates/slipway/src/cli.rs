@@ -585,6 +585,12 @@ pub struct BuildSettings {
     /// unless this is none.
     #[arg(long, value_name = "split|strip|none")]
     pub strip: Option<String>,
+
+    /// The most bytes one shipped binary may take, e.g. 8MiB (overrides
+    /// budget in [build]; `none` turns it off). Over it, nothing is written
+    /// or pushed and the largest packages are listed (docs/size.md).
+    #[arg(long, value_name = "SIZE|none")]
+    pub budget: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -653,6 +659,13 @@ pub struct ContentArgs {
     /// matching manifest; the base is recorded by name and digest.
     #[arg(long, value_name = "REF")]
     pub base: Option<String>,
+
+    /// The most compressed bytes one platform's image may take (layers,
+    /// config and manifest: what a pull transfers), e.g. 12MiB (overrides
+    /// budget in [image]; `none` turns it off). Over it, nothing is written
+    /// or pushed and the largest layers and packages are listed.
+    #[arg(long, value_name = "SIZE|none")]
+    pub image_budget: Option<String>,
 }
 
 /// Signing, attestations and SBOMs for what `image` and `push` produce.
