@@ -102,8 +102,23 @@ const LINKING_SECTIONS: &[&str] = &[
     ".rld_map",
 ];
 
-fn section_type(kind: u32) -> String {
+/// `readelf -S`'s name for a section type (processor-specific ones by machine).
+fn section_type(kind: u32, machine: u16) -> String {
+    const EM_ARM: u16 = 40;
+    const EM_RISCV: u16 = 243;
+    const EM_MIPS: u16 = 8;
+    const EM_X86_64: u16 = 62;
     match kind {
+        0x7000_0003 if machine == EM_ARM => "ARM_ATTRIBUTES".into(),
+        0x7000_0003 if machine == EM_RISCV => "RISCV_ATTRIBUTES".into(),
+        0x7000_0001 if machine == EM_ARM => "ARM_EXIDX".into(),
+        0x7000_0001 if machine == EM_X86_64 => "X86_64_UNWIND".into(),
+        0x7000_0006 if machine == EM_MIPS => "MIPS_REGINFO".into(),
+        0x7000_000d if machine == EM_MIPS => "MIPS_OPTIONS".into(),
+        0x6fff_fff5 => "GNU_ATTRIBUTES".into(),
+        0x6fff_fff7 => "GNU_LIBLIST".into(),
+        17 => "GROUP".into(),
+        18 => "SYMTAB SECTION INDICES".into(),
         0 => "NULL".into(),
         1 => "PROGBITS".into(),
         2 => "SYMTAB".into(),
@@ -122,8 +137,6 @@ fn section_type(kind: u32) -> String {
         0x6fff_fffe => "VERNEED".into(),
         0x6fff_fffd => "VERDEF".into(),
         0x6fff_ffff => "VERSYM".into(),
-        0x7000_0001 => "ARM_EXIDX".into(),
-        0x7000_0003 => "ARM_ATTRIBUTES".into(),
         0x7000_001e => "MIPS_DWARF".into(),
         0x7000_002a => "MIPS_ABIFLAGS".into(),
         n => format!("{n:#x}"),
@@ -341,7 +354,7 @@ pub fn analyze(label: &str, data: &[u8], names: Option<Names>) -> Result<BinaryR
         sections.push(SectionRow {
             index: s.index,
             name: s.name.clone(),
-            kind: section_type(s.kind),
+            kind: section_type(s.kind, layout.machine),
             addr: s.addr,
             offset: s.offset,
             size: s.size,
