@@ -2,7 +2,7 @@
 //! exactly one row of [`BinaryReport::breakdown`], so the rows add up to the
 //! file size by construction; what no rule explains is the `unattributed` row.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use serde::Serialize;
@@ -546,6 +546,16 @@ fn attribute_section(
         .filter(|sym| sym.size > 0 && sym.value >= start && sym.value < end)
         .collect();
     inside.sort_by(|a, b| a.value.cmp(&b.value).then(b.size.cmp(&a.size)));
+    // Aliases (`free` and `c.malloc.free` at one address): the most
+    // specific C part any of them names.
+    let mut alias_part: HashMap<u64, CPart> = HashMap::new();
+    for sym in &inside {
+        let part = c_part(&sym.name, called.contains(sym.name.as_str()));
+        alias_part
+            .entry(sym.value)
+            .and_modify(|p| *p = (*p).min(part))
+            .or_insert(part);
+    }
     let mut cursor = start;
     let mut gaps: Vec<(u64, u64)> = Vec::new();
     for sym in inside {
@@ -568,7 +578,7 @@ fn attribute_section(
                 *acc.packages.entry(package.to_string()).or_default() += n;
             }
         } else {
-            let part: CPart = c_part(&sym.name, called.contains(sym.name.as_str()));
+            let part = alias_part[&sym.value];
             *acc.c_parts.entry(part.label().to_string()).or_default() += n;
         }
         cursor = to;

@@ -37,17 +37,18 @@ pub fn go_metadata(name: &str) -> Option<&'static str> {
     }
 }
 
-/// The C part a non-Go symbol belongs to.
+/// The C part a non-Go symbol belongs to. Aliases of one address take the
+/// first part in this order that any of their names matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CPart {
     /// runtime/cgo's C side and the wrappers cgo generates.
     CgoGlue,
-    /// C functions a Go package calls by name (`C.f` → `_cgo_…_Cfunc_f`).
-    CalledFromGo,
     /// Compiler builtins (zig's compiler-rt, libgcc).
     CompilerRt,
     /// malloc and friends: mimalloc, or the C library's allocator.
     Allocator,
+    /// C functions a Go package calls by name (`C.f` → `_cgo_…_Cfunc_f`).
+    CalledFromGo,
     /// Everything else: the C library and C code reached only from C.
     LibcAndOther,
 }
@@ -144,6 +145,8 @@ const ALLOCATOR_PREFIXES: &[&str] = &[
     "_int_realloc",
     "_int_memalign",
     "__simple_malloc",
+    // zig's own C library code (zig 0.15+ replaces musl's malloc with it)
+    "c.malloc.",
 ];
 
 /// The cgo wrapper markers that name the C function they call.

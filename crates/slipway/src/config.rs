@@ -286,6 +286,58 @@ pkg_config_path = ["sdk/arm64/usr/lib/pkgconfig"]
     }
 
     #[test]
+    fn budgets_from_keys_and_flags() {
+        let c = parse("[build]\nbudget = \"8MiB\"\n[image]\nbudget = 12582912\n").unwrap();
+        let b = budget(
+            None,
+            "--budget",
+            c.build.budget.as_ref(),
+            "budget in [build]",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((b.limit, b.knob.as_str()), (8 << 20, "budget in [build]"));
+        let i = budget(
+            None,
+            "--image-budget",
+            c.image.budget.as_ref(),
+            "budget in [image]",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(i.limit, 12 << 20);
+        let f = budget(Some("1.5MiB"), "--budget", c.build.budget.as_ref(), "k")
+            .unwrap()
+            .unwrap();
+        assert_eq!((f.limit, f.knob.as_str()), (3 << 19, "--budget"));
+        assert_eq!(
+            budget(Some("none"), "--budget", c.build.budget.as_ref(), "k"),
+            Ok(None)
+        );
+        assert_eq!(budget(None, "--budget", None, "k"), Ok(None));
+        for bad in [
+            "[build]\nbudget = -1\n",
+            "[build]\nbudget = true\n",
+            "[build]\nbudget = \"8 mb\"\n",
+        ] {
+            let c = parse(bad).unwrap();
+            let e = budget(
+                None,
+                "--budget",
+                c.build.budget.as_ref(),
+                "budget in [build]",
+            )
+            .unwrap_err();
+            assert!(
+                e.contains("budget in [build]") && e.contains("not a size"),
+                "{bad}: {e}"
+            );
+        }
+        let e = budget(Some("lots"), "--budget", None, "k").unwrap_err();
+        assert!(e.contains("--budget") && e.contains("not a size"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_say_where_and_what_is_valid() {
         let e = parse("[build]\npakage = \"./cmd\"\n")
             .unwrap_err()

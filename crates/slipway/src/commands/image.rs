@@ -405,7 +405,7 @@ fn image_top(
             size: l.size,
         })
         .collect();
-    rows.sort_by(|a, b| b.size.cmp(&a.size));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.size));
     let mut built = vec![app];
     built.extend(more.iter().filter_map(|(_, b)| b.get(platform)));
     for b in built {
