@@ -107,3 +107,47 @@ fn entries(r: &Report) -> BTreeMap<String, u64> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ImageReport, LayerRow, PlatformReport};
+
+    fn image(app_layer: u64, base_layer: u64) -> Report {
+        let layer = |size, by: &str| LayerRow {
+            digest: format!("sha256:{size}"),
+            media_type: "application/vnd.oci.image.layer.v1.tar+zstd".into(),
+            size,
+            created_by: by.into(),
+        };
+        Report::Image(ImageReport {
+            image: "oci:x".into(),
+            platforms: vec![PlatformReport::new(
+                "linux/arm64".into(),
+                "sha256:m".into(),
+                700,
+                800,
+                vec![
+                    layer(base_layer, "base files"),
+                    layer(app_layer, "/app/hello"),
+                ],
+                vec![],
+            )],
+        })
+    }
+
+    #[test]
+    fn image_layers_by_what_made_them_largest_change_first() {
+        let rows = diff(&image(1000, 300), &image(1500, 200));
+        let got: Vec<(&str, i64)> = rows.iter().map(|r| (r.name.as_str(), r.delta)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("linux/arm64: layer /app/hello", 500),
+                ("linux/arm64: compressed total", 400),
+                ("linux/arm64: layer base files", -100),
+            ]
+        );
+        assert!(diff(&image(1000, 300), &image(1000, 300)).is_empty());
+    }
+}

@@ -718,4 +718,16 @@ fn image_and_push_budgets_stop_before_anything_is_written_or_pushed() {
         "size of the pushed image",
     );
     assert_eq!(remote["platforms"][0]["compressed_size"], arm["size"]);
+    // The layout and what was pushed are the same image: no row differs.
+    let same = json(
+        &run(&[
+            "size",
+            "--diff",
+            &format!("oci:{}", layout.display()),
+            &reference,
+            "--json",
+        ]),
+        "size --diff layout registry",
+    );
+    assert_eq!(same["changes"], serde_json::json!([]), "{same}");
 }
