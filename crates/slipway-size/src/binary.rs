@@ -170,6 +170,9 @@ struct GoRanges {
     ranges: Vec<(u64, u64)>,
     /// `runtime.types`..`runtime.etypes`: type descriptors and strings.
     types: Option<(u64, u64)>,
+    /// Go's text as the function table bounds it, when names come from the
+    /// table alone (no symbol table says where C code is).
+    table_text: Option<(u64, u64)>,
 }
 
 impl GoRanges {
@@ -197,6 +200,7 @@ impl GoRanges {
             && let Some(t) = table
         {
             out.ranges.push((t.text_start, t.text_end));
+            out.table_text = Some((t.text_start, t.text_end));
         }
         out
     }
@@ -598,8 +602,29 @@ fn attribute_section(
                 unnamed -= cb - ca;
             }
         }
+        // Without symbols (names from the function table only), code
+        // outside Go's text range is the C side of a cgo build: the table
+        // covers every Go function, and the host linker puts C around them.
+        if let Some((ga, gb)) = ranges.table_text
+            && s.flags & SHF_EXECINSTR != 0
+        {
+            let inside = b.min(gb).saturating_sub(a.max(ga));
+            let outside = (b - a) - inside;
+            // Under 64 bytes is the alignment padding after the last Go
+            // function (functions align to at most 64), not code.
+            if outside >= 64 {
+                *acc.c_parts
+                    .entry(C_WITHOUT_SYMBOLS.to_string())
+                    .or_default() += outside;
+                unnamed -= outside;
+            }
+        }
         if unnamed > 0 {
             *acc.unattributed.entry(s.name.clone()).or_default() += unnamed;
         }
     }
 }
+
+const SHF_EXECINSTR: u64 = 4;
+/// The C part of code only the function table's extent tells apart.
+pub const C_WITHOUT_SYMBOLS: &str = "C code outside Go's text (no symbols to name it)";

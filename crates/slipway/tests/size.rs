@@ -345,6 +345,12 @@ fn example_on_five_architectures_reconciles_with_readelf_and_go_nm() {
         packages["main"] > 0 && packages["net/http"] > 50_000,
         "{packages:?}"
     );
+    // Code outside the table's Go text is the C side (musl, runtime/cgo).
+    let c = rows(&r, "c_parts");
+    assert!(
+        c["C code outside Go's text (no symbols to name it)"] > 10_000,
+        "{c:?}"
+    );
     // A debug file of another build is refused, said, and not used.
     std::fs::copy(
         out.join("linux_arm64/hello.debug"),
