@@ -37,6 +37,14 @@ for spec in amd64: arm:GOARM=7 mips:GOMIPS=softfloat riscv64:; do
     seed go_buildinfo "modinfo-$arch" "$work/mi-$arch"
 done
 seed elf go-amd64 "$work/hello-amd64"
+# slipway size: whole Go binaries (form byte 1) and their raw function
+# tables (form byte 0 little-endian, 2 big-endian).
+for arch in amd64 arm mips riscv64; do
+    { printf '\001'; cat "$work/hello-$arch"; } > "$work/size-$arch" && seed size "elf-$arch" "$work/size-$arch"
+    order='\000'; [[ $arch == mips ]] && order='\002'
+    objcopy --dump-section .gopclntab="$work/pcln" "$work/hello-$arch" 2>/dev/null &&
+        { printf "$order"; cat "$work/pcln"; } > "$work/pcln-$arch" && seed size "gopclntab-$arch" "$work/pcln-$arch"
+done
 seed elf go-mips-softfloat "$work/hello-mips"
 printf '#include <stdio.h>\n#include <pthread.h>\nstatic void *f(void *a) { return a; }\nint main(void) { pthread_t t; pthread_create(&t, 0, f, 0); pthread_join(t, 0); puts("ok"); return 0; }\n' > "$work/v.c"
 gcc -g -O1 -pthread -Wl,--build-id -o "$work/c-gcc" "$work/v.c"

@@ -5,6 +5,8 @@
 //!   Go build info of a binary;
 //! - [`strip()`] / [`strip_file`]: strip and split debug info natively;
 //! - [`summarize`] and [`glibc_floor`]: what `slipway build` checks;
+//! - [`symbols()`], [`file_layout`] and [`go_functions`]: where the bytes
+//!   are, for `slipway size`;
 //! - [`program_headers`] and [`section_contents`]: single facts for other crates.
 
 mod buildinfo;
@@ -13,9 +15,11 @@ mod files;
 mod inspect;
 mod mips;
 mod parse;
+mod pclntab;
 mod policy;
 mod runtime;
 mod strip;
+mod symbols;
 mod views;
 
 pub use buildinfo::{GoBuildInfo, Module, Settings, parse_modinfo};
@@ -24,9 +28,14 @@ pub use files::{StripReport, strip_file, write_output};
 pub use inspect::{Debuglink, Inspection, SectionInfo, arch_name, go_build_id, inspect};
 pub use mips::{SHT_MIPS_DWARF, retype_debug_sections_for_mips};
 pub use parse::check_structure;
+pub use pclntab::{GoFunc, GoFuncTable, go_functions, parse_pclntab};
 pub use policy::{ElfSummary, GlibcFloorViolation, glibc_floor, summarize};
 pub use runtime::{RuntimeNeeds, runtime_needs};
 pub use strip::{Output, Piece, Split, StripMode, debuglink_contents, is_debug_section, strip};
+pub use symbols::{
+    FileLayout, STT_FILE, STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_SECTION, STT_TLS, SectionHeader,
+    Symbol, file_layout, symbols,
+};
 pub use views::{
     PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_STACK, PT_INTERP, PT_LOAD, ProgramHeaders, Segment,
     program_headers, section_contents,

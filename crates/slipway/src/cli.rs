@@ -192,6 +192,37 @@ Exit codes: 0 nothing found (or --fail-on none), 1 vulnerabilities found,
     )]
     Scan(ScanArgs),
 
+    /// Where the bytes go: a binary, a build output or an image by Go package,
+    /// C part, runtime metadata, section and layer; or the diff of two.
+    #[command(
+        override_usage = "slipway size [OPTIONS] BINARY|DIR|IMAGE\n       slipway size [OPTIONS] --diff OLD NEW",
+        long_about = "Account for every byte of a Go binary: by Go package (from the symbol table, the \
+split debug file `slipway build` writes beside a stripped binary, or else Go's function table), the C \
+parts of a cgo build (libc, compiler-rt, the allocator, cgo objects), Go's runtime metadata (function \
+table, type data, build info) and by section. The rows add up to the file size; what no rule explains \
+is shown as `unattributed`. A DIR is a `slipway build` output (every binary in it); an IMAGE \
+(oci:DIR[:tag], oci-archive:FILE[:tag] or host/repository[:tag|@digest]) is reported per platform by \
+layer, with the compressed sizes its layer descriptors record, and by binary. docs/size.md lists the \
+attribution rules.",
+        after_help = "Examples:
+  # one binary (finds dist/linux_arm64/server.debug through its debuglink)
+  slipway size dist/linux_arm64/server
+
+  # every binary of a build, machine-readable
+  slipway size dist/ --json
+
+  # one platform of an image, by layer
+  slipway size oci:dist/image --platform linux/arm64
+
+  # what grew between two builds or two images, largest change first
+  slipway size --diff old/linux_arm64/server dist/linux_arm64/server
+  slipway size --diff registry.example.com/team/app:v1 registry.example.com/team/app:v2
+
+Exit codes: 0 report printed, 2 bad input (not an ELF file, no such image or platform),
+3 an unreadable file."
+    )]
+    Size(SizeArgs),
+
     /// Generate a cosign-compatible ECDSA P-256 key pair (PATH.key, PATH.pub).
     #[command(
         long_about = "Generate an ECDSA P-256 key pair that cosign reads: PATH.key is cosign's \
@@ -385,6 +416,34 @@ pub struct SbomArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SizeArgs {
+    /// A binary, a `slipway build` output directory, or an image:
+    /// oci:DIR[:tag], oci-archive:FILE[:tag] or host/repository[:tag|@digest].
+    #[arg(value_name = "BINARY|DIR|IMAGE", required_unless_present = "diff")]
+    pub target: Option<String>,
+
+    /// Compare two binaries, build outputs or images: every row that
+    /// changed, largest change first.
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with = "target")]
+    pub diff: Option<Vec<String>>,
+
+    /// For an image: only this platform. Default: every platform.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+
+    /// Rows shown per table (the rest are summed into one line); --json lists all.
+    #[arg(long, value_name = "N", default_value_t = 15)]
+    pub top: usize,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ScanArgs {
     /// A Go binary, a directory searched for Go binaries, or an image:
     /// oci:DIR[:tag], oci-archive:FILE[:tag] or host/repository[:tag|@digest].
@@ -565,6 +624,12 @@ pub struct BuildSettings {
     /// unless this is none.
     #[arg(long, value_name = "split|strip|none")]
     pub strip: Option<String>,
+
+    /// The most bytes one shipped binary may take, e.g. 8MiB (overrides
+    /// budget in [build]; `none` turns it off). Over it, nothing is written
+    /// or pushed and the largest packages are listed (docs/size.md).
+    #[arg(long, value_name = "SIZE|none")]
+    pub budget: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -633,6 +698,13 @@ pub struct ContentArgs {
     /// matching manifest; the base is recorded by name and digest.
     #[arg(long, value_name = "REF")]
     pub base: Option<String>,
+
+    /// The most compressed bytes one platform's image may take (layers,
+    /// config and manifest: what a pull transfers), e.g. 12MiB (overrides
+    /// budget in [image]; `none` turns it off). Over it, nothing is written
+    /// or pushed and the largest layers and packages are listed.
+    #[arg(long, value_name = "SIZE|none")]
+    pub image_budget: Option<String>,
 }
 
 /// Signing, attestations and SBOMs for what `image` and `push` produce.

@@ -72,6 +72,8 @@ pub struct ImageConfig {
     pub packages: Option<Vec<String>>,
     /// Linux file capabilities on the app binaries, e.g. ["CAP_NET_BIND_SERVICE"].
     pub capabilities: Option<Vec<String>>,
+    /// The most compressed bytes one platform's image may take: "12MiB" or bytes.
+    pub budget: Option<toml::Value>,
 }
 
 /// One entry of `[image] files`.
@@ -107,6 +109,8 @@ pub struct BuildConfig {
     pub musl_thread_stack: Option<toml::Value>,
     /// Per-platform C settings, `[build.target."linux/arm64"]`.
     pub target: Option<BTreeMap<String, TargetCConfig>>,
+    /// The most bytes one shipped binary may take: "8MiB" or bytes.
+    pub budget: Option<toml::Value>,
 }
 
 /// `[build.target."PLATFORM"]`: C settings for one platform's cgo build,
@@ -154,6 +158,45 @@ pub fn stack_bytes(value: &toml::Value) -> Result<u64, String> {
         .filter(|_| scale > 0)
         .and_then(|n| n.checked_mul(scale))
         .ok_or_else(|| bad(format!("\"{text}\"")))
+}
+
+/// A size budget: `--FLAG` wins over the key in slipway.toml, and `none`
+/// on the command line turns a configured budget off. The knob recorded is
+/// the one a failure message names.
+pub fn budget(
+    flag: Option<&str>,
+    flag_name: &str,
+    key: Option<&toml::Value>,
+    key_name: &str,
+) -> Result<Option<slipway_size::Budget>, String> {
+    if let Some(f) = flag {
+        if f == "none" {
+            return Ok(None);
+        }
+        let limit = slipway_size::parse_size(f).map_err(|e| format!("{flag_name} {e}"))?;
+        return Ok(Some(slipway_size::Budget {
+            limit,
+            knob: flag_name.to_string(),
+        }));
+    }
+    let limit = match key {
+        None => return Ok(None),
+        Some(toml::Value::Integer(n)) => {
+            u64::try_from(*n).map_err(|_| format!("{key_name} = {n} is not a size"))?
+        }
+        Some(toml::Value::String(t)) => {
+            slipway_size::parse_size(t).map_err(|e| format!("{key_name} = {e}"))?
+        }
+        Some(other) => {
+            return Err(format!(
+                "{key_name} = {other} is not a size: write \"12MiB\" or a number of bytes"
+            ));
+        }
+    };
+    Ok(Some(slipway_size::Budget {
+        limit,
+        knob: key_name.to_string(),
+    }))
 }
 
 /// Read `slipway.toml` from the module directory; absent means defaults.
@@ -240,6 +283,58 @@ pkg_config_path = ["sdk/arm64/usr/lib/pkgconfig"]
             e.contains("unknown field `sysrot`") && e.contains("sysroot"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn budgets_from_keys_and_flags() {
+        let c = parse("[build]\nbudget = \"8MiB\"\n[image]\nbudget = 12582912\n").unwrap();
+        let b = budget(
+            None,
+            "--budget",
+            c.build.budget.as_ref(),
+            "budget in [build]",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((b.limit, b.knob.as_str()), (8 << 20, "budget in [build]"));
+        let i = budget(
+            None,
+            "--image-budget",
+            c.image.budget.as_ref(),
+            "budget in [image]",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(i.limit, 12 << 20);
+        let f = budget(Some("1.5MiB"), "--budget", c.build.budget.as_ref(), "k")
+            .unwrap()
+            .unwrap();
+        assert_eq!((f.limit, f.knob.as_str()), (3 << 19, "--budget"));
+        assert_eq!(
+            budget(Some("none"), "--budget", c.build.budget.as_ref(), "k"),
+            Ok(None)
+        );
+        assert_eq!(budget(None, "--budget", None, "k"), Ok(None));
+        for bad in [
+            "[build]\nbudget = -1\n",
+            "[build]\nbudget = true\n",
+            "[build]\nbudget = \"8 mb\"\n",
+        ] {
+            let c = parse(bad).unwrap();
+            let e = budget(
+                None,
+                "--budget",
+                c.build.budget.as_ref(),
+                "budget in [build]",
+            )
+            .unwrap_err();
+            assert!(
+                e.contains("budget in [build]") && e.contains("not a size"),
+                "{bad}: {e}"
+            );
+        }
+        let e = budget(Some("lots"), "--budget", None, "k").unwrap_err();
+        assert!(e.contains("--budget") && e.contains("not a size"), "{e}");
     }
 
     #[test]

@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         Command::Strip(args) => commands::strip::run(args, ui),
         Command::Sbom(args) => commands::sbom::run(args, &cache, ui),
         Command::Scan(args) => commands::scan::run(args, ui),
+        Command::Size(args) => commands::size::run(args, ui),
         Command::Keygen(args) => commands::keygen::run(args, ui),
         Command::Sign(args) => commands::sign::run_sign(args, ui),
         Command::Verify(args) => commands::sign::run_verify(args, ui),
@@ -176,6 +177,13 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             cause.downcast_ref::<slipway_release::Error>()
         {
             return 2;
+        }
+        if let Some(s) = cause.downcast_ref::<slipway_size::SizeError>() {
+            return match s {
+                slipway_size::SizeError::Io { .. } => 3,
+                slipway_size::SizeError::OverBudget(_) => 1,
+                _ => 2,
+            };
         }
         if cause.is::<slipway_attest::KeyError>() {
             return 2;

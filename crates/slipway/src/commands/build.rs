@@ -29,21 +29,28 @@ pub fn run(args: BuildArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         return print_plan(&plan, args.json);
     }
     warn_dropped(&plan, ui);
+    let budget = binary_budget(&args.settings, &cfg.build)?;
 
     let out = OutDir::prepare(&plan.out_dir)?;
     let started = std::time::Instant::now();
+    // The budget is checked between building (in staging) and installing,
+    // so a binary over it never reaches the output directory.
     let artifacts = match execute(&plan, args.settings.jobs, ui)
-        .and_then(|built| slipway_build::install(&plan, &out, &built))
-    {
+        .map_err(anyhow::Error::from)
+        .and_then(|built| {
+            let checks = check_binaries(&plan, &built, budget.as_ref())?;
+            Ok((slipway_build::install(&plan, &out, &built)?, checks))
+        }) {
         Ok(a) => a,
         Err(e) => {
             out.abandon();
-            return Err(e.into());
+            return Err(e);
         }
     };
+    let (artifacts, budgets) = artifacts;
 
     if args.json {
-        print_json(&plan, &artifacts)?;
+        print_json(&plan, &artifacts, &budgets)?;
     } else {
         for a in &artifacts {
             println!("{}  {}", a.sha256, a.path.display());
@@ -282,8 +289,54 @@ struct JsonArtifact<'a> {
     debug: Option<&'a Path>,
 }
 
-fn print_json(plan: &Plan, artifacts: &[Artifact]) -> anyhow::Result<()> {
+/// The per-binary budget: `--budget`, else `budget` in `[build]`.
+pub fn binary_budget(
+    settings: &BuildSettings,
+    cfg: &BuildConfig,
+) -> anyhow::Result<Option<slipway_size::Budget>> {
+    config::budget(
+        settings.budget.as_deref(),
+        "--budget",
+        cfg.budget.as_ref(),
+        "budget in [build] of slipway.toml",
+    )
+    .map_err(|e| input(e).into())
+}
+
+/// Every built binary against the budget; an error listing the largest
+/// packages of each binary over it.
+pub fn check_binaries(
+    plan: &Plan,
+    built: &[Built],
+    budget: Option<&slipway_size::Budget>,
+) -> anyhow::Result<Vec<slipway_size::BudgetCheck>> {
+    let Some(budget) = budget else {
+        return Ok(Vec::new());
+    };
+    let mut checks = Vec::new();
+    for b in built {
+        let subject = format!("the {} binary {}", b.target.platform, plan.name);
+        let top = if b.size > budget.limit {
+            let debug = b.shipped.debug.as_ref().map(|d| d.path.as_path());
+            slipway_size::analyze_files(&b.shipped.binary.path, debug)?.top(8)
+        } else {
+            Vec::new()
+        };
+        checks.push(slipway_size::check_budget(subject, b.size, budget, top));
+    }
+    match slipway_size::over_budget_message(&checks) {
+        Some(e) => Err(e.into()),
+        None => Ok(checks),
+    }
+}
+
+fn print_json(
+    plan: &Plan,
+    artifacts: &[Artifact],
+    budgets: &[slipway_size::BudgetCheck],
+) -> anyhow::Result<()> {
     let value = serde_json::json!({
+        "budgets": budgets,
         "artifacts": artifacts.iter().map(|a| JsonArtifact {
             platform: a.target.platform.to_string(),
             libc: a.target.libc.to_string(),

@@ -30,6 +30,8 @@ pub struct Assembled {
     pub checks: Vec<slipway_image::PlatformCheck>,
     /// The base image built on, if any.
     pub base: Option<slipway_image::base::BaseReport>,
+    /// The size budgets checked (binaries, then each platform's image).
+    pub budgets: Vec<slipway_size::BudgetCheck>,
 }
 
 pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
@@ -69,6 +71,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         reused_layers,
         checks,
         base,
+        budgets,
     } = assemble(
         &args.settings,
         &args.secrets.allow_secrets,
@@ -177,6 +180,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             "reused_layers": reused_layers,
             "closure": checks,
             "base": base,
+            "budgets": budgets,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
@@ -224,6 +228,15 @@ pub fn assemble(
     // The init ships inside slipway, built for every architecture: a pure-Go
     // image needs no C compiler.
     let with_init = icfg.init.unwrap_or(true);
+    // Budgets are read now, so a typo fails before compiling.
+    let binary_budget = build::binary_budget(settings, &cfg.build)?;
+    let image_budget = crate::config::budget(
+        content.image_budget.as_deref(),
+        "--image-budget",
+        icfg.budget.as_ref(),
+        "budget in [image] of slipway.toml",
+    )
+    .map_err(input)?;
 
     // The binaries are never installed anywhere: the image takes them from staging.
     // One plan per package: `[image] packages`, else the build's one package.
@@ -294,6 +307,14 @@ pub fn assemble(
     for p in &plans {
         more.push((p.name.clone(), build::execute(p, settings.jobs, ui)?));
     }
+    let mut budgets = build::check_binaries(&plan, &built, binary_budget.as_ref())?;
+    for (i, p) in plans.iter().enumerate() {
+        budgets.extend(build::check_binaries(
+            p,
+            &more[i].1,
+            binary_budget.as_ref(),
+        )?);
+    }
 
     let mut targets = Vec::new();
     for (i, b) in built.iter().enumerate() {
@@ -338,8 +359,32 @@ pub fn assemble(
             }
         ));
     }
+    // Checked before anything leaves the blob store (a cache): `image` and
+    // `push` write and push nothing for an image over its budget.
+    if let Some(budget) = &image_budget {
+        let mut checks = Vec::new();
+        for (i, (m, b)) in assembly.set.manifests.iter().zip(&built).enumerate() {
+            let size = m.total_size();
+            let top = if size > budget.limit {
+                image_top(m, b, &more, i)?
+            } else {
+                Vec::new()
+            };
+            checks.push(slipway_size::check_budget(
+                format!("the {} image", b.target.platform),
+                size,
+                budget,
+                top,
+            ));
+        }
+        if let Some(e) = slipway_size::over_budget_message(&checks) {
+            return Err(e.into());
+        }
+        budgets.extend(checks);
+    }
     let provenance = provenance(&plan, &plans, &meta);
     Ok(Assembled {
+        budgets,
         store,
         set: assembly.set,
         name,
@@ -350,6 +395,43 @@ pub fn assemble(
         checks: assembly.checks,
         base: assembly.base,
     })
+}
+
+/// The largest parts of one platform's image: its layers (compressed, as
+/// their descriptors record) and the largest parts of its binaries.
+fn image_top(
+    manifest: &slipway_oci::image::StoredManifest,
+    app: &slipway_build::Built,
+    more: &[(String, Vec<slipway_build::Built>)],
+    platform: usize,
+) -> anyhow::Result<Vec<slipway_size::Row>> {
+    let mut rows: Vec<slipway_size::Row> = manifest
+        .layers
+        .iter()
+        .map(|l| slipway_size::Row {
+            name: format!("layer {} (compressed)", l.created_by),
+            size: l.size,
+        })
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.size));
+    let mut built = vec![app];
+    built.extend(more.iter().filter_map(|(_, b)| b.get(platform)));
+    for b in built {
+        let s = &b.shipped;
+        let debug = s.debug.as_ref().map(|d| d.path.as_path());
+        let report = slipway_size::analyze_files(&s.binary.path, debug)?;
+        let name = s
+            .binary
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        rows.extend(report.top(5).into_iter().map(|r| slipway_size::Row {
+            name: format!("{name} (uncompressed): {}", r.name),
+            size: r.size,
+        }));
+    }
+    Ok(rows)
 }
 
 fn oci_platform(target: &slipway_platform::Target) -> OciPlatform {

@@ -14,6 +14,7 @@ pub mod resolve;
 pub mod sbom;
 pub mod scan;
 pub mod sign;
+pub mod size;
 pub mod strip;
 pub mod targets;
 pub mod transfer;

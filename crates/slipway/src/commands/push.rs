@@ -61,6 +61,7 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         store,
         set,
         provenance,
+        budgets,
         ..
     } = image::assemble(
         &args.settings,
@@ -149,6 +150,7 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             },
             "bytes_sent": c.bytes_sent.load(Ordering::Relaxed),
             "attached": attached,
+            "budgets": budgets,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
