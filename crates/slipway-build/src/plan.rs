@@ -44,6 +44,8 @@ pub struct BuildRequest {
     /// The default thread stack of musl targets in bytes, 0 for musl's own
     /// 128 KiB (see [`slipway_toolchain::MUSL_THREAD_STACK_DEFAULT`]).
     pub musl_stack: u64,
+    /// The malloc of the C code: the C library's, or mimalloc linked in.
+    pub allocator: slipway_alloc::Allocator,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,8 @@ pub struct Plan {
     pub out_dir: PathBuf,
     pub strip: StripPolicy,
     pub targets: Vec<PlannedTarget>,
+    /// The C allocator every target links (checked in each result).
+    pub allocator: slipway_alloc::Allocator,
     /// slipway's cache, where the staging files are and where zig's C
     /// runtimes are recorded once built.
     pub cache: CacheDir,
@@ -136,6 +140,15 @@ pub fn validate_request(req: &BuildRequest) -> Result<(), BuildError> {
             bytes: req.musl_stack,
         });
     }
+    for target in &req.targets {
+        req.allocator.check(target)?;
+        if req.allocator != slipway_alloc::Allocator::Libc && req.cc != CCompiler::Zig {
+            return Err(BuildError::AllocatorNeedsZig {
+                allocator: req.allocator.name().into(),
+                target: target.to_string(),
+            });
+        }
+    }
     // Settings of platforms not being built are not used, so not checked
     // either: a CI job building one platform needs only that SDK.
     let built = |p: &Platform| req.targets.iter().any(|t| &t.platform == p);
@@ -179,8 +192,21 @@ pub fn plan(
     for target in &req.targets {
         go.check(target)?;
         let no_settings = CSettings::default();
-        let settings = req.c_settings.get(&target.platform).unwrap_or(&no_settings);
-        let cc = compilers.cc_for(target, req.cc, settings, req.musl_stack, &req.env)?;
+        let mut settings = req
+            .c_settings
+            .get(&target.platform)
+            .unwrap_or(&no_settings)
+            .clone();
+        if req.allocator == slipway_alloc::Allocator::Mimalloc && target.libc.cgo() {
+            // The object goes on every link of the target, after Go's own
+            // objects and before the C library, so its malloc wins; its
+            // path (named by its content key) is part of the CC wrapper's
+            // identity, which keeps Go's cgo cache honest.
+            let zig = compilers.zig_for(target)?;
+            let object = slipway_alloc::compile(target, zig, cache)?;
+            settings.ldflags.push(object.display().to_string());
+        }
+        let cc = compilers.cc_for(target, req.cc, &settings, req.musl_stack, &req.env)?;
         let mut vars = fixed.clone();
         vars.extend(req.env.clone());
         vars.extend(target.go_env().into_iter().map(|(k, v)| (k.to_string(), v)));
@@ -190,7 +216,7 @@ pub fn plan(
         }
         let stage = cache.path(format!(
             "stage/{}/{name}",
-            stage_key(&req.module_dir, &req.package, target, req.cc)
+            stage_key(&req.module_dir, &req.package, target, req.cc, req.allocator)
         ));
         let runtime = match (compilers.zig(), req.cc, target.libc.cgo()) {
             (Some(zig), CCompiler::Zig, true) => Runtime::for_target(&zig.version, target),
@@ -218,6 +244,7 @@ pub fn plan(
         out_dir: req.out_dir.clone(),
         strip: req.strip,
         targets,
+        allocator: req.allocator,
         cache: cache.clone(),
     })
 }
@@ -250,8 +277,19 @@ fn go_build_args(req: &BuildRequest, target: &Target, stage: &Path) -> Vec<Strin
     args
 }
 
-fn stage_key(module_dir: &Path, package: &str, target: &Target, cc: CCompiler) -> String {
+fn stage_key(
+    module_dir: &Path,
+    package: &str,
+    target: &Target,
+    cc: CCompiler,
+    allocator: slipway_alloc::Allocator,
+) -> String {
     let mut h = Sha256::new();
+    // A binary with another allocator is another binary; libc keeps the
+    // keys stages had before allocators existed.
+    if allocator != slipway_alloc::Allocator::Libc {
+        h.update(format!("allocator={allocator}\0").as_bytes());
+    }
     for part in [
         module_dir.to_string_lossy().as_ref(),
         package,
@@ -356,6 +394,7 @@ mod tests {
             strip: StripPolicy::Split,
             c_settings: BTreeMap::new(),
             musl_stack: slipway_toolchain::MUSL_THREAD_STACK_DEFAULT,
+            allocator: slipway_alloc::Allocator::Libc,
         }
     }
 

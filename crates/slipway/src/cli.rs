@@ -526,6 +526,15 @@ pub struct BuildSettings {
     /// unless this is none.
     #[arg(long, value_name = "split|strip|none")]
     pub strip: Option<String>,
+
+    /// The malloc of the binary's C code (cgo, C libraries, the C library's
+    /// own callers): libc (musl's or glibc's own) or mimalloc (compiled per
+    /// target with zig and linked in; much faster than musl's malloc for
+    /// threaded C code). Go's heap is not affected. Needs a C library
+    /// (--libc musl or glibc) and --cc zig. Default: libc.
+    /// See docs/allocator.md.
+    #[arg(long, value_name = "libc|mimalloc")]
+    pub allocator: Option<String>,
 }
 
 #[derive(Debug, Args)]

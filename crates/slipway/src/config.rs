@@ -107,6 +107,8 @@ pub struct BuildConfig {
     pub musl_thread_stack: Option<toml::Value>,
     /// Per-platform C settings, `[build.target."linux/arm64"]`.
     pub target: Option<BTreeMap<String, TargetCConfig>>,
+    /// The malloc of the C code: "libc" (default) or "mimalloc".
+    pub allocator: Option<String>,
 }
 
 /// `[build.target."PLATFORM"]`: C settings for one platform's cgo build,
