@@ -31,6 +31,8 @@ const OBJECT: &str = "mimalloc.o";
 /// - `MI_LIBC_MUSL`: mimalloc then takes the thread id from a TLS address
 ///   instead of the thread pointer, as it requires for musl.
 /// - `-fPIC`: the same object links into PIE and non-PIE executables.
+/// - `-g0`: zig cc writes DWARF by default, and with it the build
+///   directory's path; the object carries no debug info and no paths.
 /// - `__DATE__`/`__TIME__` are fixed: mimalloc prints them in verbose mode,
 ///   and they would change the bytes on every build.
 pub fn flags(target: &Target) -> Vec<String> {
@@ -38,6 +40,7 @@ pub fn flags(target: &Target) -> Vec<String> {
         "-c",
         "-std=gnu11",
         "-O2",
+        "-g0",
         "-fPIC",
         "-fno-sanitize=all",
         "-fno-builtin-malloc",
