@@ -31,6 +31,10 @@ const OBJECT: &str = "mimalloc.o";
 /// - `MI_LIBC_MUSL`: mimalloc then takes the thread id from a TLS address
 ///   instead of the thread pointer, as it requires for musl.
 /// - `-fPIC`: the same object links into PIE and non-PIE executables.
+/// - `MI_DEFAULT_ARENA_EAGER_COMMIT=0`: arenas are committed as they are
+///   used, not up front; on the benchmark (benches/allocator.py) this both
+///   halved the peak RSS and ran faster. `MIMALLOC_ARENA_EAGER_COMMIT`
+///   still overrides it at run time.
 /// - `-g0`: zig cc writes DWARF by default, and with it the build
 ///   directory's path; the object carries no debug info and no paths.
 /// - `__DATE__`/`__TIME__` are fixed: mimalloc prints them in verbose mode,
@@ -51,6 +55,7 @@ pub fn flags(target: &Target) -> Vec<String> {
         "-DMI_BUILD_RELEASE",
         "-DNDEBUG",
         "-DMI_DEBUG=0",
+        "-DMI_DEFAULT_ARENA_EAGER_COMMIT=0",
         "-Wno-builtin-macro-redefined",
         "-D__DATE__=\"-\"",
         "-D__TIME__=\"-\"",

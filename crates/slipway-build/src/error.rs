@@ -50,6 +50,11 @@ pub enum BuildError {
     AllocatorNeedsZig { allocator: String, target: String },
 
     #[error(
+        "allocator = \"{allocator}\" cannot be combined with -extldflags in ldflags: slipway passes the allocator to the external linker that way; put C linker flags under [build.target.\"PLATFORM\"] ldflags in slipway.toml instead"
+    )]
+    AllocatorExtldflags { allocator: String },
+
+    #[error(
         "{target}: allocator = \"{allocator}\" was asked for, but the linked binary does not carry it (no {section} section): the C link did not include it"
     )]
     AllocatorMissing {
@@ -128,6 +133,7 @@ impl BuildError {
             | BuildError::Target(_)
             | BuildError::NotMain { .. }
             | BuildError::AllocatorNeedsZig { .. }
+            | BuildError::AllocatorExtldflags { .. }
             | BuildError::Alloc(
                 slipway_alloc::AllocError::Unsupported { .. }
                 | slipway_alloc::AllocError::Unknown(_),

@@ -140,6 +140,13 @@ pub fn validate_request(req: &BuildRequest) -> Result<(), BuildError> {
             bytes: req.musl_stack,
         });
     }
+    if req.allocator != slipway_alloc::Allocator::Libc
+        && req.ldflags.iter().any(|f| f.contains("extldflags"))
+    {
+        return Err(BuildError::AllocatorExtldflags {
+            allocator: req.allocator.name().into(),
+        });
+    }
     for target in &req.targets {
         req.allocator.check(target)?;
         if req.allocator != slipway_alloc::Allocator::Libc && req.cc != CCompiler::Zig {
@@ -192,21 +199,14 @@ pub fn plan(
     for target in &req.targets {
         go.check(target)?;
         let no_settings = CSettings::default();
-        let mut settings = req
-            .c_settings
-            .get(&target.platform)
-            .unwrap_or(&no_settings)
-            .clone();
-        if req.allocator == slipway_alloc::Allocator::Mimalloc && target.libc.cgo() {
-            // The object goes on every link of the target, after Go's own
-            // objects and before the C library, so its malloc wins; its
-            // path (named by its content key) is part of the CC wrapper's
-            // identity, which keeps Go's cgo cache honest.
+        let settings = req.c_settings.get(&target.platform).unwrap_or(&no_settings);
+        let alloc_object = if req.allocator == slipway_alloc::Allocator::Mimalloc {
             let zig = compilers.zig_for(target)?;
-            let object = slipway_alloc::compile(target, zig, cache)?;
-            settings.ldflags.push(object.display().to_string());
-        }
-        let cc = compilers.cc_for(target, req.cc, &settings, req.musl_stack, &req.env)?;
+            Some(slipway_alloc::compile(target, zig, cache)?)
+        } else {
+            None
+        };
+        let cc = compilers.cc_for(target, req.cc, settings, req.musl_stack, &req.env)?;
         let mut vars = fixed.clone();
         vars.extend(req.env.clone());
         vars.extend(target.go_env().into_iter().map(|(k, v)| (k.to_string(), v)));
@@ -224,7 +224,7 @@ pub fn plan(
         };
         targets.push(PlannedTarget {
             runtime,
-            args: go_build_args(req, target, &stage),
+            args: go_build_args(req, target, &stage, alloc_object.as_deref()),
             env: vars,
             target: target.clone(),
             stage,
@@ -249,7 +249,12 @@ pub fn plan(
     })
 }
 
-fn go_build_args(req: &BuildRequest, target: &Target, stage: &Path) -> Vec<String> {
+fn go_build_args(
+    req: &BuildRequest,
+    target: &Target,
+    stage: &Path,
+    alloc_object: Option<&Path>,
+) -> Vec<String> {
     let mut args = vec![
         "build".to_string(),
         "-trimpath".to_string(),
@@ -267,6 +272,17 @@ fn go_build_args(req: &BuildRequest, target: &Target, stage: &Path) -> Vec<Strin
         args.push(format!("-tags={}", tags.join(",")));
     }
     let mut ldflags = target.ldflags();
+    if let Some(object) = alloc_object {
+        // The allocator object goes to the external link only (after Go's
+        // and cgo's objects, before the C library, so its malloc wins).
+        // Keeping it off the C compiler's command line keeps Go's cached
+        // cgo objects shared between allocators: switching only relinks.
+        let object = object.display();
+        match ldflags.iter_mut().find(|f| f.starts_with("-extldflags=")) {
+            Some(flag) => *flag = format!("'{flag} {object}'"),
+            None => ldflags.push(format!("'-extldflags={object}'")),
+        }
+    }
     ldflags.extend(req.ldflags.iter().cloned());
     if !ldflags.is_empty() {
         args.push(format!("-ldflags={}", ldflags.join(" ")));
@@ -463,7 +479,7 @@ mod tests {
         let mut r = request("./cmd/x");
         r.tags = vec!["netgo".into(), "extra".into()];
         r.ldflags = vec!["-s".into()];
-        let args = go_build_args(&r, &r.targets[0], Path::new("/stage/x"));
+        let args = go_build_args(&r, &r.targets[0], Path::new("/stage/x"), None);
         assert_eq!(
             args,
             [
@@ -476,6 +492,33 @@ mod tests {
                 "/stage/x",
                 "./cmd/x"
             ]
+        );
+    }
+
+    /// The allocator object joins the external link's flags (and nothing
+    /// the C compiler sees), for static and dynamic targets alike.
+    #[test]
+    fn the_allocator_object_goes_to_the_external_link() {
+        let r = request("./cmd/x");
+        let object = Path::new("/cache/alloc/k/mimalloc.o");
+        let args = go_build_args(&r, &r.targets[0], Path::new("/stage/x"), Some(object));
+        assert!(
+            args.contains(
+                &"-ldflags=-linkmode=external '-extldflags=-static /cache/alloc/k/mimalloc.o'"
+                    .to_string()
+            ),
+            "{args:?}"
+        );
+        let glibc = Target::new(
+            r.targets[0].platform.clone(),
+            Libc::Glibc(slipway_platform::GlibcVersion::new(2, 28)),
+        );
+        let args = go_build_args(&r, &glibc, Path::new("/stage/x"), Some(object));
+        assert!(
+            args.contains(
+                &"-ldflags=-linkmode=external '-extldflags=/cache/alloc/k/mimalloc.o'".to_string()
+            ),
+            "{args:?}"
         );
     }
 }

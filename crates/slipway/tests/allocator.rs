@@ -329,6 +329,23 @@ fn targets_that_cannot_take_mimalloc_are_refused_with_a_reason() {
         assert!(err.contains(says), "{args:?}: {err}");
         assert!(!out.exists(), "{args:?} wrote output");
     }
+    let got = build(
+        &module,
+        &out,
+        &[
+            "--platform",
+            "linux/amd64",
+            "--libc",
+            "musl",
+            "--allocator",
+            "mimalloc",
+            "--ldflags",
+            "-extldflags=-Wl,-z,now",
+        ],
+    );
+    let err = String::from_utf8_lossy(&got.stderr);
+    assert_eq!(exit_code(&got), 2, "{err}");
+    assert!(err.contains("cannot be combined with -extldflags"), "{err}");
     // The same from slipway.toml.
     std::fs::write(
         module.join("slipway.toml"),
