@@ -8,6 +8,33 @@
  *     would print them.
  * SLIPWAY_ALLOCATOR_DESC is defined by slipway ("mimalloc <version>"). */
 
+#include <malloc.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+/* Everything is compiled with hidden visibility except the C library's
+ * allocation entry points: a dynamic (glibc) executable exports only these,
+ * which is what interposes libc.so's malloc for every caller, instead of
+ * all of mimalloc's API (hundreds of symbols, kept alive by the export). */
+#define SLIPWAY_EXPORT __attribute__((visibility("default")))
+SLIPWAY_EXPORT void *malloc(size_t);
+SLIPWAY_EXPORT void *calloc(size_t, size_t);
+SLIPWAY_EXPORT void *realloc(void *, size_t);
+SLIPWAY_EXPORT void free(void *);
+SLIPWAY_EXPORT void *reallocarray(void *, size_t, size_t);
+SLIPWAY_EXPORT int posix_memalign(void **, size_t, size_t);
+SLIPWAY_EXPORT void *aligned_alloc(size_t, size_t);
+SLIPWAY_EXPORT void *memalign(size_t, size_t);
+SLIPWAY_EXPORT void *valloc(size_t);
+SLIPWAY_EXPORT void *pvalloc(size_t);
+SLIPWAY_EXPORT size_t malloc_usable_size(void *);
+SLIPWAY_EXPORT void cfree(void *);
+SLIPWAY_EXPORT void *__libc_malloc(size_t);
+SLIPWAY_EXPORT void *__libc_calloc(size_t, size_t);
+SLIPWAY_EXPORT void *__libc_realloc(void *, size_t);
+SLIPWAY_EXPORT void __libc_free(void *);
+SLIPWAY_EXPORT void *__libc_memalign(size_t, size_t);
+
 #include "static.c"
 
 #include <pthread.h>
