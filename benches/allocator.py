@@ -28,6 +28,7 @@ wrapper of std.heap.SmpAllocator); the table names what was measured.
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -87,6 +88,57 @@ def measure(binary, arch, libc_name, args, repeat, env_extra=None):
     median = runs[len(runs) // 2]
     return {"ops_per_sec": median["ops_per_sec"], "max_rss_kib": median["max_rss_kib"],
             "all_ops_per_sec": [r["ops_per_sec"] for r in runs], "check": median["check"]}
+
+
+MALLOCNG_MAIN = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+#include <sys/resource.h>
+uint64_t mt_workload(int threads, long iterations, uint64_t seed);
+int main(int argc, char **argv) {
+	int threads = atoi(argv[1]); long iterations = atol(argv[2]);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	uint64_t check = mt_workload(threads, iterations, 42);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("{\"ops_per_sec\": %.0f, \"max_rss_kib\": %ld, \"check\": %llu}\n",
+		(double)threads * (double)iterations / s, ru.ru_maxrss, (unsigned long long)check);
+	return 0;
+}
+"""
+
+
+def mallocng(slipway, mod, work, threads, iterations, repeat):
+    """musl's own mallocng (Debian's musl-gcc and libc.a) against the same
+    mimalloc object slipway links, on the C workload alone: what zig's musl no
+    longer ships. None when musl-gcc is not installed (Debian musl-tools)."""
+    gcc = shutil.which("musl-gcc")
+    if gcc is None:
+        return None
+    plan = subprocess.run([slipway, "build", mod, "--platform", "linux/amd64", "--libc", "musl",
+                           "--allocator", "mimalloc", "--dry-run"], capture_output=True, text=True)
+    found = re.search(r"(/\S*/alloc/[0-9a-f]{64}/mimalloc\.o)", plan.stdout + plan.stderr)
+    if found is None:
+        sys.exit("slipway build --dry-run names no mimalloc object")
+    src = os.path.join(work, "mallocng_main.c")
+    with open(src, "w") as f:
+        f.write("#include <stdlib.h>\n" + MALLOCNG_MAIN)
+    workload = os.path.join(ROOT, "benches", "allocator", "workload.c")
+    out = {}
+    for name, extra in (("mallocng", []), ("mimalloc", [found.group(1)])):
+        exe = os.path.join(work, f"c-{name}")
+        subprocess.run([gcc, "-O2", "-static", src, workload] + extra + ["-o", exe, "-lpthread"], check=True)
+        runs = []
+        for _ in range(repeat):
+            proc = subprocess.run([exe, str(threads), str(iterations)], capture_output=True, text=True, check=True)
+            runs.append(json.loads(proc.stdout))
+        runs.sort(key=lambda r: r["ops_per_sec"])
+        out[name] = runs[len(runs) // 2]
+    return out
 
 
 def main():
@@ -149,11 +201,12 @@ def main():
         r["mt_rss_ratio"] = r["mt"]["max_rss_kib"] / b["mt"]["max_rss_kib"]
         r["sqlite_speedup"] = r["sqlite"]["ops_per_sec"] / b["sqlite"]["ops_per_sec"]
         r["sqlite_rss_ratio"] = r["sqlite"]["max_rss_kib"] / b["sqlite"]["max_rss_kib"]
+    ng = mallocng(a.slipway, mod, work, a.threads, a.iterations, a.repeat)
     if not a.work:
         shutil.rmtree(work)
     result = {"threads": a.threads, "iterations": a.iterations, "sqlite_workers": a.sqlite_workers,
               "sqlite_rows": a.sqlite_rows, "repeat": a.repeat, "sqlite": f"{SQLITE} {SQLITE_VERSION}",
-              "cpus": os.cpu_count(), "rows": rows}
+              "cpus": os.cpu_count(), "rows": rows, "c_only_mallocng": ng}
     if a.save:
         with open(a.save, "w") as f:
             json.dump(result, f, indent=2)
@@ -179,6 +232,15 @@ def main():
             b = base(r)["mt"]
             print(f"  {r['libc']} {r['arch']}: {m['ops_per_sec']:,.0f} ops/s ({m['ops_per_sec'] / b['ops_per_sec']:.2f}x), "
                   f"peak RSS {m['max_rss_kib']:,} KiB ({m['max_rss_kib'] / b['max_rss_kib']:.2f}x)")
+    if ng is None:
+        print("\nmusl's own mallocng: not measured (install musl-tools for musl-gcc)")
+    else:
+        n, m = ng["mallocng"], ng["mimalloc"]
+        print("\nThe mt workload in C alone, static, Debian's musl-gcc (musl's mallocng) against the same "
+              "program with slipway's mimalloc object:")
+        print(f"  mallocng: {n['ops_per_sec']:,.0f} ops/s, peak RSS {n['max_rss_kib']:,} KiB")
+        print(f"  mimalloc: {m['ops_per_sec']:,.0f} ops/s ({m['ops_per_sec'] / n['ops_per_sec']:.2f}x), "
+              f"peak RSS {m['max_rss_kib']:,} KiB ({m['max_rss_kib'] / n['max_rss_kib']:.2f}x)")
 
 
 if __name__ == "__main__":
