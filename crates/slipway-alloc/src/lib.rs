@@ -9,7 +9,7 @@
 //!
 //! [`compile`] builds one relocatable object per target with zig, cached by
 //! content under a key of the sources, the flags, the target and the zig
-//! version; the build adds it to every link of the target. The object
+//! version; the build hands it to the final (external) link of the target. The object
 //! carries an ELF note naming the allocator, which [`detect`] reads back
 //! from a finished binary for `inspect` and the SBOM.
 
