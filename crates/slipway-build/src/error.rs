@@ -41,6 +41,28 @@ pub enum BuildError {
     #[error(transparent)]
     Toolchain(#[from] ToolchainError),
 
+    #[error(transparent)]
+    Alloc(#[from] slipway_alloc::AllocError),
+
+    #[error(
+        "allocator = \"{allocator}\" needs cc = \"zig\": slipway compiles it with zig, and {target} uses the GNU C compiler; drop --cc gnu or keep allocator = \"libc\""
+    )]
+    AllocatorNeedsZig { allocator: String, target: String },
+
+    #[error(
+        "allocator = \"{allocator}\" cannot be combined with -extldflags in ldflags: slipway passes the allocator to the external linker that way; put C linker flags under [build.target.\"PLATFORM\"] ldflags in slipway.toml instead"
+    )]
+    AllocatorExtldflags { allocator: String },
+
+    #[error(
+        "{target}: allocator = \"{allocator}\" was asked for, but the linked binary does not carry it (no {section} section): the C link did not include it"
+    )]
+    AllocatorMissing {
+        target: String,
+        allocator: String,
+        section: String,
+    },
+
     #[error("cannot use {path} as the output directory: {why}")]
     OutDir { path: PathBuf, why: String },
 
@@ -109,14 +131,26 @@ impl BuildError {
             | BuildError::CSettings { .. }
             | BuildError::MuslStack { .. }
             | BuildError::Target(_)
-            | BuildError::NotMain { .. } => ErrorKind::Input,
+            | BuildError::NotMain { .. }
+            | BuildError::AllocatorNeedsZig { .. }
+            | BuildError::AllocatorExtldflags { .. }
+            | BuildError::Alloc(
+                slipway_alloc::AllocError::Unsupported { .. }
+                | slipway_alloc::AllocError::Unknown(_),
+            ) => ErrorKind::Input,
+            BuildError::Alloc(slipway_alloc::AllocError::Toolchain(ToolchainError::Target(_))) => {
+                ErrorKind::Input
+            }
+            BuildError::Alloc(slipway_alloc::AllocError::Compile { .. }) => ErrorKind::Build,
+            BuildError::Alloc(_) => ErrorKind::Environment,
             BuildError::Toolchain(ToolchainError::Target(_)) => ErrorKind::Input,
             BuildError::Toolchain(_) => ErrorKind::Environment,
             BuildError::OutDir { .. } | BuildError::Io { .. } => ErrorKind::Environment,
             BuildError::GoBuild { .. }
             | BuildError::NotStatic { .. }
             | BuildError::GlibcFloor { .. }
-            | BuildError::WrongBinary { .. } => ErrorKind::Build,
+            | BuildError::WrongBinary { .. }
+            | BuildError::AllocatorMissing { .. } => ErrorKind::Build,
             BuildError::Several { failures, .. } => failures
                 .iter()
                 .map(BuildError::kind)

@@ -44,6 +44,8 @@ pub struct BuildRequest {
     /// The default thread stack of musl targets in bytes, 0 for musl's own
     /// 128 KiB (see [`slipway_toolchain::MUSL_THREAD_STACK_DEFAULT`]).
     pub musl_stack: u64,
+    /// The malloc of the C code: the C library's, or mimalloc linked in.
+    pub allocator: slipway_alloc::Allocator,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,8 @@ pub struct Plan {
     pub out_dir: PathBuf,
     pub strip: StripPolicy,
     pub targets: Vec<PlannedTarget>,
+    /// The C allocator every target links (checked in each result).
+    pub allocator: slipway_alloc::Allocator,
     /// slipway's cache, where the staging files are and where zig's C
     /// runtimes are recorded once built.
     pub cache: CacheDir,
@@ -136,6 +140,22 @@ pub fn validate_request(req: &BuildRequest) -> Result<(), BuildError> {
             bytes: req.musl_stack,
         });
     }
+    if req.allocator != slipway_alloc::Allocator::Libc
+        && req.ldflags.iter().any(|f| f.contains("extldflags"))
+    {
+        return Err(BuildError::AllocatorExtldflags {
+            allocator: req.allocator.name().into(),
+        });
+    }
+    for target in &req.targets {
+        req.allocator.check(target)?;
+        if req.allocator != slipway_alloc::Allocator::Libc && req.cc != CCompiler::Zig {
+            return Err(BuildError::AllocatorNeedsZig {
+                allocator: req.allocator.name().into(),
+                target: target.to_string(),
+            });
+        }
+    }
     // Settings of platforms not being built are not used, so not checked
     // either: a CI job building one platform needs only that SDK.
     let built = |p: &Platform| req.targets.iter().any(|t| &t.platform == p);
@@ -180,6 +200,12 @@ pub fn plan(
         go.check(target)?;
         let no_settings = CSettings::default();
         let settings = req.c_settings.get(&target.platform).unwrap_or(&no_settings);
+        let alloc_object = if req.allocator == slipway_alloc::Allocator::Mimalloc {
+            let zig = compilers.zig_for(target)?;
+            Some(slipway_alloc::compile(target, zig, cache)?)
+        } else {
+            None
+        };
         let cc = compilers.cc_for(target, req.cc, settings, req.musl_stack, &req.env)?;
         let mut vars = fixed.clone();
         vars.extend(req.env.clone());
@@ -190,7 +216,7 @@ pub fn plan(
         }
         let stage = cache.path(format!(
             "stage/{}/{name}",
-            stage_key(&req.module_dir, &req.package, target, req.cc)
+            stage_key(&req.module_dir, &req.package, target, req.cc, req.allocator)
         ));
         let runtime = match (compilers.zig(), req.cc, target.libc.cgo()) {
             (Some(zig), CCompiler::Zig, true) => Runtime::for_target(&zig.version, target),
@@ -198,7 +224,7 @@ pub fn plan(
         };
         targets.push(PlannedTarget {
             runtime,
-            args: go_build_args(req, target, &stage),
+            args: go_build_args(req, target, &stage, alloc_object.as_deref()),
             env: vars,
             target: target.clone(),
             stage,
@@ -218,11 +244,17 @@ pub fn plan(
         out_dir: req.out_dir.clone(),
         strip: req.strip,
         targets,
+        allocator: req.allocator,
         cache: cache.clone(),
     })
 }
 
-fn go_build_args(req: &BuildRequest, target: &Target, stage: &Path) -> Vec<String> {
+fn go_build_args(
+    req: &BuildRequest,
+    target: &Target,
+    stage: &Path,
+    alloc_object: Option<&Path>,
+) -> Vec<String> {
     let mut args = vec![
         "build".to_string(),
         "-trimpath".to_string(),
@@ -240,6 +272,17 @@ fn go_build_args(req: &BuildRequest, target: &Target, stage: &Path) -> Vec<Strin
         args.push(format!("-tags={}", tags.join(",")));
     }
     let mut ldflags = target.ldflags();
+    if let Some(object) = alloc_object {
+        // The allocator object goes to the external link only (after Go's
+        // and cgo's objects, before the C library, so its malloc wins).
+        // Keeping it off the C compiler's command line keeps Go's cached
+        // cgo objects shared between allocators: switching only relinks.
+        let object = object.display();
+        match ldflags.iter_mut().find(|f| f.starts_with("-extldflags=")) {
+            Some(flag) => *flag = format!("'{flag} {object}'"),
+            None => ldflags.push(format!("'-extldflags={object}'")),
+        }
+    }
     ldflags.extend(req.ldflags.iter().cloned());
     if !ldflags.is_empty() {
         args.push(format!("-ldflags={}", ldflags.join(" ")));
@@ -250,8 +293,19 @@ fn go_build_args(req: &BuildRequest, target: &Target, stage: &Path) -> Vec<Strin
     args
 }
 
-fn stage_key(module_dir: &Path, package: &str, target: &Target, cc: CCompiler) -> String {
+fn stage_key(
+    module_dir: &Path,
+    package: &str,
+    target: &Target,
+    cc: CCompiler,
+    allocator: slipway_alloc::Allocator,
+) -> String {
     let mut h = Sha256::new();
+    // A binary with another allocator is another binary; libc keeps the
+    // keys stages had before allocators existed.
+    if allocator != slipway_alloc::Allocator::Libc {
+        h.update(format!("allocator={allocator}\0").as_bytes());
+    }
     for part in [
         module_dir.to_string_lossy().as_ref(),
         package,
@@ -356,6 +410,7 @@ mod tests {
             strip: StripPolicy::Split,
             c_settings: BTreeMap::new(),
             musl_stack: slipway_toolchain::MUSL_THREAD_STACK_DEFAULT,
+            allocator: slipway_alloc::Allocator::Libc,
         }
     }
 
@@ -424,7 +479,7 @@ mod tests {
         let mut r = request("./cmd/x");
         r.tags = vec!["netgo".into(), "extra".into()];
         r.ldflags = vec!["-s".into()];
-        let args = go_build_args(&r, &r.targets[0], Path::new("/stage/x"));
+        let args = go_build_args(&r, &r.targets[0], Path::new("/stage/x"), None);
         assert_eq!(
             args,
             [
@@ -437,6 +492,33 @@ mod tests {
                 "/stage/x",
                 "./cmd/x"
             ]
+        );
+    }
+
+    /// The allocator object joins the external link's flags (and nothing
+    /// the C compiler sees), for static and dynamic targets alike.
+    #[test]
+    fn the_allocator_object_goes_to_the_external_link() {
+        let r = request("./cmd/x");
+        let object = Path::new("/cache/alloc/k/mimalloc.o");
+        let args = go_build_args(&r, &r.targets[0], Path::new("/stage/x"), Some(object));
+        assert!(
+            args.contains(
+                &"-ldflags=-linkmode=external '-extldflags=-static /cache/alloc/k/mimalloc.o'"
+                    .to_string()
+            ),
+            "{args:?}"
+        );
+        let glibc = Target::new(
+            r.targets[0].platform.clone(),
+            Libc::Glibc(slipway_platform::GlibcVersion::new(2, 28)),
+        );
+        let args = go_build_args(&r, &glibc, Path::new("/stage/x"), Some(object));
+        assert!(
+            args.contains(
+                &"-ldflags=-linkmode=external '-extldflags=/cache/alloc/k/mimalloc.o'".to_string()
+            ),
+            "{args:?}"
         );
     }
 }

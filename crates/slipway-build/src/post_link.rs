@@ -157,5 +157,19 @@ pub fn check(plan: &Plan, target: &Target, data: &[u8]) -> Result<(), BuildError
             });
         }
     }
+    // Never ship a binary that silently lacks the allocator asked for.
+    if plan.allocator != slipway_alloc::Allocator::Libc {
+        let note = slipway_alloc::detect(data).map_err(|e| BuildError::WrongBinary {
+            target: target.to_string(),
+            detail: e.to_string(),
+        })?;
+        if note.as_ref().map(|n| n.name.as_str()) != Some(plan.allocator.name()) {
+            return Err(BuildError::AllocatorMissing {
+                target: target.to_string(),
+                allocator: plan.allocator.name().into(),
+                section: slipway_alloc::NOTE_SECTION.into(),
+            });
+        }
+    }
     Ok(())
 }

@@ -335,6 +335,22 @@ fn c_parts(
                 .into(),
         );
     }
+    // The allocator slipway linked in, from the note it carries.
+    match slipway_alloc::detect(elf) {
+        Ok(Some(note)) if note.name == "mimalloc" => parts.push(CPart::mimalloc(
+            note.version,
+            format!(
+                "linked in by slipway (--allocator mimalloc) in place of the C library's malloc; named by the binary's {} note",
+                slipway_alloc::NOTE_SECTION
+            ),
+        )),
+        Ok(Some(note)) => notes.push(format!(
+            "the binary names allocator {} {}, which this slipway does not know",
+            note.name, note.version
+        )),
+        Ok(None) => {}
+        Err(e) => notes.push(format!("allocator note unreadable: {e}")),
+    }
     parts.sort();
     (parts, notes)
 }

@@ -388,6 +388,7 @@ impl Graph {
         let role = match p.kind {
             CPartKind::Libc => "C library",
             CPartKind::CompilerRuntime => "C compiler runtime",
+            CPartKind::Allocator => "C allocator",
         };
         let place = match p.linkage {
             Linkage::Static => "linked into the binary",
@@ -396,7 +397,7 @@ impl Graph {
         self.add(Node {
             id: id.clone(),
             kind: match p.kind {
-                CPartKind::Libc => Kind::CLibrary,
+                CPartKind::Libc | CPartKind::Allocator => Kind::CLibrary,
                 CPartKind::CompilerRuntime => Kind::CRuntime,
             },
             name: p.name.clone(),

@@ -158,6 +158,8 @@ pub struct InitProgram {
 pub enum CPartKind {
     Libc,
     CompilerRuntime,
+    /// A malloc linked in to replace the C library's (`--allocator`).
+    Allocator,
 }
 
 /// Whether a C part is inside the binary or must be on the target system.
@@ -221,6 +223,20 @@ impl CPart {
             version: zig_version,
             supplier: Some("Organization: Zig Software Foundation".into()),
             homepage: "https://ziglang.org/".into(),
+            linkage: Linkage::Static,
+            evidence: evidence.into(),
+        }
+    }
+
+    /// mimalloc, which slipway compiles from its vendored sources and links
+    /// statically in place of the C library's malloc.
+    pub fn mimalloc(version: String, evidence: impl Into<String>) -> CPart {
+        CPart {
+            kind: CPartKind::Allocator,
+            name: "mimalloc".into(),
+            version: Some(version),
+            supplier: Some("Organization: Microsoft Corporation".into()),
+            homepage: "https://github.com/microsoft/mimalloc".into(),
             linkage: Linkage::Static,
             evidence: evidence.into(),
         }

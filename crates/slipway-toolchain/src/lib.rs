@@ -56,6 +56,18 @@ impl<'a> CCompilers<'a> {
         self.zig.as_ref()
     }
 
+    /// The zig for a cgo target, found on first need and checked to have a
+    /// C library for it (for C parts slipway compiles itself, such as the
+    /// allocator).
+    pub fn zig_for(&mut self, target: &Target) -> Result<&Zig, ToolchainError> {
+        if self.zig.is_none() {
+            self.zig = Some(Zig::discover(self.zig_path, self.cache)?);
+        }
+        let zig = self.zig.as_ref().expect("set above");
+        zig.check(target)?;
+        Ok(zig)
+    }
+
     /// The `CC` for a target, checked against the compiler that will use it;
     /// `None` for targets without cgo. `settings` are the target's own C
     /// settings; `musl_stack` the musl thread stack in bytes (0: musl's own).

@@ -630,6 +630,14 @@ pub struct BuildSettings {
     /// or pushed and the largest packages are listed (docs/size.md).
     #[arg(long, value_name = "SIZE|none")]
     pub budget: Option<String>,
+    /// The malloc of the binary's C code (cgo, C libraries, the C library's
+    /// own callers): libc (musl's or glibc's own) or mimalloc (compiled per
+    /// target with zig and linked in; much faster than musl's malloc for
+    /// threaded C code). Go's heap is not affected. Needs a C library
+    /// (--libc musl or glibc) and --cc zig. Default: libc.
+    /// See docs/allocator.md.
+    #[arg(long, value_name = "libc|mimalloc")]
+    pub allocator: Option<String>,
 }
 
 #[derive(Debug, Args)]

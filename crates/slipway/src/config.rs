@@ -111,6 +111,8 @@ pub struct BuildConfig {
     pub target: Option<BTreeMap<String, TargetCConfig>>,
     /// The most bytes one shipped binary may take: "8MiB" or bytes.
     pub budget: Option<toml::Value>,
+    /// The malloc of the C code: "libc" (default) or "mimalloc".
+    pub allocator: Option<String>,
 }
 
 /// `[build.target."PLATFORM"]`: C settings for one platform's cgo build,

@@ -280,6 +280,7 @@ fn glibc_floor_agrees_with_readelf_and_fails_the_build() {
         strip: slipway_build::StripPolicy::Split,
         c_settings: Default::default(),
         musl_stack: slipway_toolchain::MUSL_THREAD_STACK_DEFAULT,
+        allocator: slipway_alloc::Allocator::Libc,
     };
     let plan = slipway_build::plan(&request, &go, &mut compilers, &cache).unwrap();
     let data = std::fs::read(&host).unwrap();

@@ -222,7 +222,17 @@ fn request(
         .or(cfg.strip.as_deref())
         .unwrap_or("split")
         .parse()?;
+    let allocator = match (&args.allocator, &cfg.allocator) {
+        (Some(a), _) => a
+            .parse::<slipway_alloc::Allocator>()
+            .map_err(|e| input(format!("--allocator: {e}")))?,
+        (None, Some(a)) => a
+            .parse::<slipway_alloc::Allocator>()
+            .map_err(|e| input(format!("{}: [build] allocator: {e}", config::FILE_NAME)))?,
+        (None, None) => slipway_alloc::Allocator::Libc,
+    };
     Ok(BuildRequest {
+        allocator,
         strip,
         package: args
             .package

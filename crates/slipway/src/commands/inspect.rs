@@ -14,12 +14,51 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
             args.file.display()
         ))
     })?;
+    let allocator = allocator(&data, &info).map_err(|e| {
+        crate::input(format!(
+            "{}: {e}\n  the allocator note slipway writes is damaged; rebuild the binary",
+            args.file.display()
+        ))
+    })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
+        let mut value = serde_json::to_value(&info)?;
+        if let Some(map) = value.as_object_mut() {
+            let allocator = allocator
+                .as_ref()
+                .map(|(name, version)| serde_json::json!({ "name": name, "version": version }));
+            map.insert("allocator".into(), serde_json::json!(allocator));
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", table(&info));
+        let mut out = table(&info);
+        let row = match &allocator {
+            Some((name, Some(version))) => {
+                format!("{name} {version} (linked in; serves every C allocation)")
+            }
+            Some((_, None)) => "libc (the C library's own malloc)".to_string(),
+            None => "none (no C code: Go's heap only)".to_string(),
+        };
+        out.push_str(&format!("{:<12} {row}\n", "allocator"));
+        print!("{out}");
     }
     Ok(())
+}
+
+/// The malloc serving the binary's C code: the one slipway linked in (from
+/// its ELF note), else the C library's own when the binary has C code;
+/// `None` for a pure-Go binary.
+fn allocator(
+    data: &[u8],
+    info: &Inspection,
+) -> Result<Option<(String, Option<String>)>, slipway_elf::ElfError> {
+    if let Some(note) = slipway_alloc::detect(data)? {
+        return Ok(Some((note.name, Some(note.version))));
+    }
+    let pure_go = info
+        .go
+        .as_ref()
+        .is_some_and(|g| g.settings.get("CGO_ENABLED") != Some("1"));
+    Ok((!pure_go).then(|| ("libc".to_string(), None)))
 }
 
 fn yes(b: bool) -> &'static str {
