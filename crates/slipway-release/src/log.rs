@@ -1,0 +1,196 @@
+//! Audit logs: hash chains of signed entries, one per channel plus one per
+//! repository (for mark-bad), each found through a head tag.
+//!
+//! Head tags start with `_`, which a channel's tag never does, so they can
+//! never collide with a channel: `_slipway-audit--<channel tag>` for a
+//! channel, `_slipway-audit` for the repository's log.
+
+use slipway_attest::PublicKey;
+use slipway_oci::Digest;
+use slipway_registry::Store;
+
+use crate::channel::ChannelName;
+use crate::entry::{self, Action, Verified};
+use crate::error::{Error, Result, Tamper};
+
+/// The head tag of the repository's log (mark-bad entries).
+pub const REPOSITORY_HEAD_TAG: &str = "_slipway-audit";
+/// Logs longer than this are refused rather than walked forever.
+const MAX_ENTRIES: usize = 100_000;
+
+/// Which log: a channel's, or the repository's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Log {
+    Channel(ChannelName),
+    Repository,
+}
+
+impl Log {
+    /// The tag that names the newest entry.
+    pub fn head_tag(&self) -> String {
+        match self {
+            Log::Channel(c) => format!("{REPOSITORY_HEAD_TAG}--{}", c.tag()),
+            Log::Repository => REPOSITORY_HEAD_TAG.into(),
+        }
+    }
+
+    /// The `log` field of its entries.
+    pub fn name(&self) -> String {
+        match self {
+            Log::Channel(c) => c.to_string(),
+            Log::Repository => String::new(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Log::Channel(c) => format!("of channel {c}"),
+            Log::Repository => "of the repository (mark-bad)".into(),
+        }
+    }
+}
+
+/// A log read and verified, oldest entry first.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    pub log: Log,
+    pub entries: Vec<Verified>,
+}
+
+impl Chain {
+    pub fn head(&self) -> Option<&Verified> {
+        self.entries.last()
+    }
+
+    /// The newest entry that marked `digest` bad (repository log).
+    pub fn marked_bad(&self, digest: &Digest) -> Option<&Verified> {
+        let d = digest.to_string();
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.entry.action == Action::MarkBad && e.entry.new == d)
+    }
+
+    /// Whether `digest` was ever moved into the channel.
+    pub fn has_held(&self, digest: &Digest) -> bool {
+        let d = digest.to_string();
+        self.entries
+            .iter()
+            .any(|e| e.entry.new == d || e.entry.old.as_deref() == Some(d.as_str()))
+    }
+}
+
+/// Read the log's head tag and walk back to the first entry, checking every
+/// signature and link. `trusted` empty accepts any signer whose signature
+/// holds (the fingerprints are reported); otherwise every entry must be
+/// signed by one of the keys.
+pub fn read_chain(store: &dyn Store, log: &Log, trusted: &[PublicKey]) -> Result<Chain> {
+    let name = log.describe();
+    let tamper = |problem: Tamper| Error::Tampered {
+        log: format!("{name} in {}", store.describe()),
+        problem,
+    };
+    let relabel = |e: Error| match e {
+        Error::Tampered { problem, .. } => tamper(problem),
+        other => other,
+    };
+    let head_tag = log.head_tag();
+    let Some(head) = store.tag_digest(&head_tag)? else {
+        return Ok(Chain {
+            log: log.clone(),
+            entries: Vec::new(),
+        });
+    };
+    let mut newest_first: Vec<Verified> = Vec::new();
+    let mut next = Some(head);
+    while let Some(digest) = next {
+        if newest_first.len() >= MAX_ENTRIES {
+            return Err(Error::Input(format!(
+                "the audit log {name} has more than {MAX_ENTRIES} entries; refusing to walk further"
+            )));
+        }
+        let whence = match newest_first.last() {
+            None => format!("the head, tag {head_tag}"),
+            Some(later) => format!(
+                "named as previous by the entry of sequence {}",
+                later.entry.sequence
+            ),
+        };
+        let v = entry::read(store, &digest, trusted, &whence).map_err(relabel)?;
+        if v.entry.log != log.name() {
+            return Err(tamper(Tamper::Reordered(format!(
+                "entry {digest} ({whence}) belongs to the log {:?}, not this one: it was spliced in",
+                v.entry.log
+            ))));
+        }
+        if let Some(later) = newest_first.last() {
+            link(&v, later).map_err(tamper)?;
+        }
+        next = match &v.entry.previous {
+            Some(p) => Some(Digest::parse(p).ok_or_else(|| {
+                tamper(Tamper::Edited(format!(
+                    "entry {digest} names `{p}` as previous, which is not a digest"
+                )))
+            })?),
+            None => {
+                if v.entry.sequence != 0 {
+                    return Err(tamper(Tamper::Deleted(format!(
+                        "the oldest entry {digest} has sequence {} and names no previous entry: \
+                         the {} before it are gone",
+                        v.entry.sequence, v.entry.sequence
+                    ))));
+                }
+                None
+            }
+        };
+        newest_first.push(v);
+    }
+    newest_first.reverse();
+    Ok(Chain {
+        log: log.clone(),
+        entries: newest_first,
+    })
+}
+
+/// Check that `older` may come right before `later`.
+fn link(older: &Verified, later: &Verified) -> Result<(), Tamper> {
+    let (o, l) = (&older.entry, &later.entry);
+    if o.sequence >= l.sequence {
+        return Err(Tamper::Reordered(format!(
+            "entry {} (sequence {}) comes before entry {} (sequence {})",
+            older.digest, o.sequence, later.digest, l.sequence
+        )));
+    }
+    if o.sequence + 1 != l.sequence {
+        return Err(Tamper::Deleted(format!(
+            "the sequence jumps from {} (entry {}) to {} (entry {}): {} entr{} between them are missing",
+            o.sequence,
+            older.digest,
+            l.sequence,
+            later.digest,
+            l.sequence - o.sequence - 1,
+            if l.sequence - o.sequence == 2 {
+                "y"
+            } else {
+                "ies"
+            }
+        )));
+    }
+    if o.time > l.time {
+        return Err(Tamper::Reordered(format!(
+            "entry {} (sequence {}, {}) is dated after the entry that follows it, {} ({})",
+            older.digest, o.sequence, o.time, later.digest, l.time
+        )));
+    }
+    if l.action != Action::MarkBad && l.old.as_deref() != Some(o.new.as_str()) {
+        return Err(Tamper::Reordered(format!(
+            "entry {} (sequence {}) says the channel held {} before it, but the entry before it, {}, moved it to {}",
+            later.digest,
+            l.sequence,
+            l.old.as_deref().unwrap_or("nothing"),
+            older.digest,
+            o.new
+        )));
+    }
+    Ok(())
+}
