@@ -1,12 +1,9 @@
 //! Moving channels: promote, rollback and mark-bad, each recorded as one
 //! signed entry in the audit log, and safe against a concurrent writer.
 //!
-//! Registries have no compare-and-swap on tags, so a move is: write the
-//! entry (untagged), check the log head has not moved since it was read,
-//! move the head tag, move the channel tag, then re-read both. Only the
-//! writer who finds both tags holding its own writes has won; a loser that
-//! finds the channel holding its digest under someone else's log head puts
-//! the channel back to what that head says, so tag and log agree again.
+//! Registries have no compare-and-swap on tags: see [`commit`] for how
+//! two concurrent moves of one channel are told apart, so that at most one
+//! of them reports success and the channel always ends where its log says.
 
 use serde_json::Value;
 use slipway_attest::{PublicKey, SigningKey};
@@ -324,8 +321,27 @@ fn write_move(
     })
 }
 
+/// What `tag` names now, asked of the store itself (a registry client
+/// remembers the tags it has seen, which is what a race check must not use).
+fn fresh(store: &dyn Store, tag: &str) -> Result<Option<Digest>> {
+    Ok(store.tagged(tag)?.map(|m| m.digest))
+}
+
+/// How long a writer waits after its writes before it reads them back.
+/// A competing writer that checked the head before our write finishes its
+/// own head write within this time (each writer makes sure its own checks
+/// and writes took less), so after the wait the head tells the winner.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Make `entry` the log's head and (for a channel) `target` the channel's
 /// tag, unless someone else got there first.
+///
+/// Registries have no compare-and-swap, so: check the head is still what
+/// was read; write the head tag and the channel tag; wait [`SETTLE`]; read
+/// the head again. Whoever's entry is the head then has won (two writers
+/// cannot both see their own: the later head write lands within the earlier
+/// writer's wait). Everyone, winner or loser, then sets the channel tag to
+/// what the head entry says, so a loser's channel write never outlives it.
 fn commit(
     store: &dyn Store,
     log: &Log,
@@ -334,17 +350,18 @@ fn commit(
     channel: Option<(String, &RawManifest)>,
 ) -> Result<()> {
     let head_tag = log.head_tag();
-    let lost = |what: String| {
+    let what = match log {
+        Log::Channel(c) => format!("channel {c}"),
+        Log::Repository => "the repository's mark-bad log".into(),
+    };
+    let lost = |why: String| {
         Error::LostRace(format!(
-            "lost a race on {}: {what}; nothing of this command is in effect, check \
-             `slipway history` and run it again if still wanted",
-            match log {
-                Log::Channel(c) => format!("channel {c}"),
-                Log::Repository => "the repository's mark-bad log".into(),
-            }
+            "lost a race on {what}: {why}; this command's entry is not in the log and the \
+             channel holds what the log says. Check `slipway history` and run it again if still wanted"
         ))
     };
-    let now = store.tag_digest(&head_tag)?;
+    let started = std::time::Instant::now();
+    let now = fresh(store, &head_tag)?;
     if now.as_ref() != expected_head {
         return Err(lost(format!(
             "another command moved the log head ({head_tag}) to {} while this one verified",
@@ -355,40 +372,42 @@ fn commit(
     if let Some((tag, target)) = &channel {
         store.push_manifest(target, Some(tag))?;
     }
-    let head_now = store.tag_digest(&head_tag)?;
-    let channel_now = match &channel {
-        Some((tag, _)) => store.tag_digest(tag)?,
-        None => None,
-    };
-    let head_ok = head_now.as_ref() == Some(&entry.digest);
-    let channel_ok = channel
-        .as_ref()
-        .is_none_or(|(_, t)| channel_now.as_ref() == Some(&t.digest));
-    if head_ok && channel_ok {
-        return Ok(());
-    }
-    if !head_ok
-        && let (Some((tag, target)), Some(winner)) = (&channel, &head_now)
-        && channel_now.as_ref() == Some(&target.digest)
-    {
-        // Our digest is on the channel under another writer's entry: put
-        // the channel where the winning entry says it is.
-        if let Ok(v) = crate::entry::read(store, winner, &[], "the winning head")
-            && let Some(d) = Digest::parse(&v.entry.new)
-            && let Ok(m) = store.manifest(&d)
+    let window = started.elapsed();
+    std::thread::sleep(SETTLE);
+    let head_now = fresh(store, &head_tag)?;
+    // Put the channel where the head entry says, whoever wrote it.
+    if let (Some((tag, target)), Some(head)) = (&channel, &head_now) {
+        let want = if *head == entry.digest {
+            Some((*target).clone())
+        } else {
+            crate::entry::read(store, head, &[], "the log head")
+                .ok()
+                .and_then(|v| Digest::parse(&v.entry.new))
+                .and_then(|d| store.manifest(&d).ok())
+        };
+        if let Some(m) = want
+            && fresh(store, tag)?.as_ref() != Some(&m.digest)
         {
             store.push_manifest(&m, Some(tag))?;
         }
     }
-    Err(lost(format!(
-        "after writing, the log head is {} (this command wrote {}) and the channel holds {}",
-        head_now.map_or("nothing".into(), |d| d.to_string()),
-        entry.digest,
-        match (&channel, channel_now) {
-            (None, _) => "-".into(),
-            (_, d) => d.map_or("nothing".into(), |d| d.to_string()),
-        }
-    )))
+    if head_now.as_ref() != Some(&entry.digest) {
+        return Err(lost(format!(
+            "after writing, the log head is {} (this command wrote {})",
+            head_now.map_or("nothing".into(), |d| d.to_string()),
+            entry.digest
+        )));
+    }
+    if window >= SETTLE {
+        return Err(Error::LostRace(format!(
+            "the registry took {:.0?} to check and write the log head of {what}, longer than the \
+             {SETTLE:?} slipway waits for a concurrent writer, so it cannot tell whether another \
+             command also believes it won. This command's entry {} is the log head now; check \
+             `slipway history`",
+            window, entry.digest
+        )));
+    }
+    Ok(())
 }
 
 /// Mark `digest` bad in the repository's log: promote and rollback refuse

@@ -69,6 +69,10 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::run_sign(args, ui),
         Command::Verify(args) => commands::sign::run_verify(args, ui),
         Command::Attest(args) => commands::sign::run_attest(args, &cache, ui),
+        Command::Promote(args) => commands::release::run_promote(args, ui),
+        Command::Rollback(args) => commands::release::run_rollback(args, ui),
+        Command::MarkBad(args) => commands::release::run_mark_bad(args, ui),
+        Command::History(args) => commands::release::run_history(args, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,9 +83,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// 1: the build failed; 2: invalid input; 3: the machine (toolchains, files).
+/// 1: the build failed; 2: invalid input; 3: the machine (toolchains, files);
+/// 4: another release command won a race on the same channel.
 fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
+        if let Some(r) = cause.downcast_ref::<slipway_release::Error>() {
+            use slipway_release::Error as E;
+            return match r {
+                E::Input(_) => 2,
+                E::LostRace(_) => 4,
+                E::Io { .. } => 3,
+                E::Registry(
+                    RegistryError::Input(_) | RegistryError::Auth(_) | RegistryError::NotFound(_),
+                ) => 2,
+                E::Registry(RegistryError::Io { .. }) => 3,
+                E::Policy { .. } | E::MarkedBad(_) | E::Tampered { .. } | E::Registry(_) => 1,
+            };
+        }
         if let Some(b) = cause.downcast_ref::<BuildError>() {
             return match b.kind() {
                 ErrorKind::Input => 2,

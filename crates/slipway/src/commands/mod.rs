@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod keygen;
 pub mod notary;
 pub mod push;
+pub mod release;
 pub mod sbom;
 pub mod scan;
 pub mod sign;
