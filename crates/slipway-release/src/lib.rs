@@ -16,11 +16,10 @@ pub mod history;
 pub mod log;
 pub mod policy;
 pub mod release;
-pub mod verify;
+mod verify;
 
 pub use channel::ChannelName;
 pub use error::{Error, Result, Tamper};
 pub use log::{Chain, Log};
 pub use policy::{ChannelPolicy, Policy};
 pub use release::{Actor, Clock, Outcome, SystemClock};
-pub use verify::{NotaryFiles, Verifier};

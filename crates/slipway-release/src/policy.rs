@@ -13,7 +13,7 @@ use slipway_scan::osv::Database;
 use crate::channel::ChannelName;
 use crate::error::{Error, Result};
 use crate::log::{Log, read_chain};
-use crate::verify::{self, NotaryFiles, Verifier};
+use crate::verify::{self, Failure, NotaryTrust};
 
 /// `[channels."NAME"]` as written in slipway.toml. Paths are relative to
 /// the file's directory.
@@ -53,7 +53,7 @@ pub struct Policy {
     pub channel: ChannelName,
     pub repository: Option<String>,
     keys: Vec<(PathBuf, PublicKey)>,
-    notary: Option<(NotaryFiles, Option<String>)>,
+    notary: Option<(NotaryTrust, Option<String>)>,
     attestations: Vec<String>,
     scan: Option<Database>,
     after: Option<ChannelName>,
@@ -85,20 +85,10 @@ impl Policy {
             })
             .collect::<Result<Vec<_>>>()?;
         let notary = match (&raw.notary_trust_policy, &raw.notary_trust_store) {
-            (Some(p), Some(s)) => {
-                for f in [at(p), at(s)] {
-                    if !f.exists() {
-                        return Err(bad(format!("notary: {} does not exist", f.display())));
-                    }
-                }
-                Some((
-                    NotaryFiles {
-                        trust_policy: at(p),
-                        trust_store: at(s),
-                    },
-                    raw.notary_scope.clone(),
-                ))
-            }
+            (Some(p), Some(s)) => Some((
+                verify::load_notary(&at(p), &at(s)).map_err(|e| bad(format!("notary: {e}")))?,
+                raw.notary_scope.clone(),
+            )),
             (None, None) => None,
             _ => {
                 return Err(bad(
@@ -158,15 +148,18 @@ impl Policy {
         }
     }
 
+    /// A rejection fails `rule`; anything else (the registry, a key) is
+    /// reported as what it is.
+    fn judge(&self, rule: &str, f: Failure) -> Error {
+        match f {
+            Failure::Rejected(m) => self.fail(rule, m),
+            Failure::Error(e) => e,
+        }
+    }
+
     /// Check `root` (in `store`) against the policy; the report goes into
     /// the audit entry. The first failing rule is the error.
-    pub fn check(
-        &self,
-        verifier: &dyn Verifier,
-        store: &dyn Store,
-        root: &RawManifest,
-        mode: Mode,
-    ) -> Result<Value> {
+    pub fn check(&self, store: &dyn Store, root: &RawManifest, mode: Mode) -> Result<Value> {
         let digest = &root.digest;
         let mut report = json!({});
         let mut found_types: BTreeSet<String> = BTreeSet::new();
@@ -174,14 +167,14 @@ impl Policy {
         for (path, key) in &self.keys {
             let rule = format!("keys: {}", path.display());
             let want_atts = !self.attestations.is_empty();
-            let r = match verifier.cosign(store, digest, key, want_atts) {
+            let r = match verify::cosign(store, digest, key, want_atts) {
                 Ok(r) => r,
                 // Signed, but with no attestations by this key, is fine if
                 // another key attested; the signature itself must hold.
-                Err(_) if want_atts => verifier
-                    .cosign(store, digest, key, false)
-                    .map_err(|e| self.fail(&rule, e))?,
-                Err(e) => return Err(self.fail(rule, e)),
+                Err(Failure::Rejected(_)) if want_atts => {
+                    verify::cosign(store, digest, key, false).map_err(|e| self.judge(&rule, e))?
+                }
+                Err(e) => return Err(self.judge(&rule, e)),
             };
             for a in r["attestations"].as_array().into_iter().flatten() {
                 if let Some(t) = a["predicate_type"].as_str() {
@@ -232,9 +225,8 @@ impl Policy {
                     ))
                 })?,
             };
-            let r = verifier
-                .notary(store, root, &scope, trust)
-                .map_err(|e| self.fail("notary", e))?;
+            let r =
+                verify::notary(store, root, &scope, trust).map_err(|e| self.judge("notary", e))?;
             report["notary"] = r;
         }
         if mode == Mode::Promote {

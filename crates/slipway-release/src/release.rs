@@ -39,8 +39,6 @@ pub struct Actor<'a> {
     pub name: Option<String>,
     pub reason: Option<String>,
     pub clock: &'a dyn Clock,
-    /// Runs the policy's signature checks.
-    pub verifier: &'a dyn crate::verify::Verifier,
 }
 
 /// What a command did.
@@ -173,7 +171,7 @@ pub fn promote(
         }
     }
     refuse_bad(&bad_list(store, &policy.operators)?, &target.digest)?;
-    let verification = policy.check(actor.verifier, store, target, Mode::Promote)?;
+    let verification = policy.check(store, target, Mode::Promote)?;
     write_move(
         store,
         policy,
@@ -243,7 +241,7 @@ pub fn rollback(
         }
     };
     let manifest = store.manifest(&target)?;
-    let verification = policy.check(actor.verifier, store, &manifest, Mode::Reverify)?;
+    let verification = policy.check(store, &manifest, Mode::Reverify)?;
     write_move(
         store,
         policy,

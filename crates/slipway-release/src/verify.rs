@@ -1,50 +1,75 @@
-//! Image verification as the release library needs it. The checks
-//! themselves live in `slipway-verify` (shared with `slipway verify` and
-//! the admission webhook); policies call them through [`Verifier`] so they
-//! judge images exactly as `slipway verify` does.
+//! The one place the release library calls image verification, which lives
+//! in `slipway-verify` (shared with `slipway verify`, `copy`'s gate and the
+//! admission webhook), so policies judge images exactly as `verify` does.
+//! A rejected image is the rule's failure; a registry that cannot be read
+//! or an unusable key is an error of its own kind, not a policy verdict.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use slipway_attest::PublicKey;
 use slipway_oci::Digest;
 use slipway_registry::{RawManifest, Store};
+use slipway_verify::VerifyError;
 
-/// The verification a channel policy runs.
-pub trait Verifier: Sync {
-    /// Cosign signatures (and with `attestations`, attestations) of `digest`
-    /// by `key`: the report `slipway verify --json` prints (`signatures`,
-    /// `formats`, `attestations` with `predicate_type`). An error when no
-    /// signature (or no attestation) verifies.
-    fn cosign(
-        &self,
-        store: &dyn Store,
-        digest: &Digest,
-        key: &PublicKey,
-        attestations: bool,
-    ) -> Result<Value, String>;
+pub use slipway_verify::notary::NotaryTrust;
 
-    /// A Notary signature of `root` that passes the trust policy and trust
-    /// store for `scope`.
-    fn notary(
-        &self,
-        store: &dyn Store,
-        root: &RawManifest,
-        scope: &str,
-        trust: &NotaryFiles,
-    ) -> Result<Value, String>;
+use crate::error::Error;
+
+/// Either the image failed the check (the message), or checking failed.
+pub(crate) enum Failure {
+    Rejected(String),
+    Error(Error),
 }
 
-/// Where a notation trust policy and trust store are.
-#[derive(Debug, Clone)]
-pub struct NotaryFiles {
-    pub trust_policy: PathBuf,
-    pub trust_store: PathBuf,
+impl From<VerifyError> for Failure {
+    fn from(e: VerifyError) -> Failure {
+        match e {
+            VerifyError::Rejected(m) => Failure::Rejected(m),
+            VerifyError::Input(m) => Failure::Error(Error::Input(m)),
+            VerifyError::Notary(n) => Failure::Error(Error::Input(n.to_string())),
+            VerifyError::Registry(r) => Failure::Error(Error::Registry(r)),
+            VerifyError::Io { what, source } => Failure::Error(Error::Io { what, source }),
+        }
+    }
+}
+
+/// Cosign signatures (and with `attestations`, attestations) of `digest`
+/// by `key`: the report `slipway verify --json` prints.
+pub(crate) fn cosign(
+    store: &dyn Store,
+    digest: &Digest,
+    key: &PublicKey,
+    attestations: bool,
+) -> Result<Value, Failure> {
+    Ok(slipway_verify::cosign::verify_image(
+        store,
+        digest,
+        key,
+        attestations,
+    )?)
+}
+
+/// A Notary signature of `root` that passes `trust` for `scope`.
+pub(crate) fn notary(
+    store: &dyn Store,
+    root: &RawManifest,
+    scope: &str,
+    trust: &NotaryTrust,
+) -> Result<Value, Failure> {
+    let r = slipway_verify::notary::verify_image(store, root, scope, trust)?;
+    let mut report = r.report;
+    if !r.warnings.is_empty() {
+        report["warnings"] = r.warnings.into();
+    }
+    Ok(report)
+}
+
+pub(crate) fn load_notary(policy: &Path, trust_store: &Path) -> Result<NotaryTrust, Error> {
+    NotaryTrust::load(policy, trust_store).map_err(|e| Error::Input(e.to_string()))
 }
 
 /// Read a PKIX PEM public key (as `slipway keygen` and cosign write it).
-pub fn public_key(path: &Path) -> Result<PublicKey, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the key {}: {e}", path.display()))?;
-    PublicKey::from_pem(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub fn public_key(path: &Path) -> Result<PublicKey, Error> {
+    slipway_verify::public_key(path).map_err(|e| Error::Input(e.to_string()))
 }

@@ -83,6 +83,22 @@ fn main() -> ExitCode {
     }
 }
 
+fn registry_exit_code(r: &RegistryError) -> u8 {
+    match r {
+        RegistryError::Input(_) | RegistryError::Auth(_) | RegistryError::NotFound(_) => 2,
+        RegistryError::Io { .. } => 3,
+        RegistryError::Remote(_) | RegistryError::Integrity(_) | RegistryError::Conflict(_) => 1,
+    }
+}
+
+fn notary_exit_code(n: &slipway_notary::NotaryError) -> u8 {
+    match n {
+        slipway_notary::NotaryError::Io { .. } => 3,
+        slipway_notary::NotaryError::Format(_) => 1,
+        _ => 2,
+    }
+}
+
 /// 1: the build failed; 2: invalid input; 3: the machine (toolchains, files);
 /// 4: another release command won a race on the same channel.
 fn exit_code(e: &anyhow::Error) -> u8 {
@@ -93,11 +109,8 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 E::Input(_) => 2,
                 E::LostRace(_) => 4,
                 E::Io { .. } => 3,
-                E::Registry(
-                    RegistryError::Input(_) | RegistryError::Auth(_) | RegistryError::NotFound(_),
-                ) => 2,
-                E::Registry(RegistryError::Io { .. }) => 3,
-                E::Policy { .. } | E::MarkedBad(_) | E::Tampered { .. } | E::Registry(_) => 1,
+                E::Registry(r) => registry_exit_code(r),
+                E::Policy { .. } | E::MarkedBad(_) | E::Tampered { .. } => 1,
             };
         }
         if let Some(b) = cause.downcast_ref::<BuildError>() {
@@ -139,13 +152,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             };
         }
         if let Some(r) = cause.downcast_ref::<RegistryError>() {
-            return match r {
-                RegistryError::Input(_) | RegistryError::Auth(_) | RegistryError::NotFound(_) => 2,
-                RegistryError::Io { .. } => 3,
-                RegistryError::Remote(_)
-                | RegistryError::Integrity(_)
-                | RegistryError::Conflict(_) => 1,
-            };
+            return registry_exit_code(r);
         }
         if let Some(s) = cause.downcast_ref::<slipway_sbom::SbomError>() {
             return match s {
@@ -160,10 +167,16 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             };
         }
         if let Some(n) = cause.downcast_ref::<slipway_notary::NotaryError>() {
-            return match n {
-                slipway_notary::NotaryError::Io { .. } => 3,
-                slipway_notary::NotaryError::Format(_) => 1,
-                _ => 2,
+            return notary_exit_code(n);
+        }
+        if let Some(v) = cause.downcast_ref::<slipway_verify::VerifyError>() {
+            use slipway_verify::VerifyError as E;
+            return match v {
+                E::Rejected(_) => 1,
+                E::Input(_) => 2,
+                E::Io { .. } => 3,
+                E::Registry(r) => registry_exit_code(r),
+                E::Notary(n) => notary_exit_code(n),
             };
         }
         if cause.is::<slipway_attest::KeyError>() {

@@ -3,51 +3,18 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use slipway_attest::PublicKey;
 use slipway_oci::Digest;
-use slipway_registry::{Location, RawManifest, Store};
+use slipway_registry::{Location, Store};
 use slipway_release::history::{entry_json, history};
-use slipway_release::{
-    Actor, ChannelName, Log, NotaryFiles, Outcome, Policy, SystemClock, Verifier,
-};
+use slipway_release::{Actor, ChannelName, Log, Outcome, Policy, SystemClock};
 
 use crate::cli::{ChannelArgs, HistoryArgs, MarkBadArgs, PromoteArgs, RegistryArgs, RollbackArgs};
-use crate::commands::sign::{public_key, signing_key};
+use crate::commands::sign::signing_key;
 use crate::commands::transfer::client_options;
 use crate::input;
 use crate::ui::Ui;
-
-/// The checks `slipway verify` runs, for the channel policies.
-struct CliVerifier {
-    ui: Ui,
-}
-
-impl Verifier for CliVerifier {
-    fn cosign(
-        &self,
-        store: &dyn Store,
-        digest: &Digest,
-        key: &PublicKey,
-        attestations: bool,
-    ) -> Result<Value, String> {
-        crate::commands::sign::verify_image(store, digest, key, attestations)
-            .map_err(|e| format!("{e:#}"))
-    }
-
-    fn notary(
-        &self,
-        store: &dyn Store,
-        root: &RawManifest,
-        scope: &str,
-        trust: &NotaryFiles,
-    ) -> Result<Value, String> {
-        use crate::commands::notary;
-        let t = notary::NotaryTrust::load(&trust.trust_policy, Some(&trust.trust_store))
-            .map_err(|e| format!("{e:#}"))?;
-        notary::verify_image(store, root, scope, &t, self.ui).map_err(|e| format!("{e:#}"))
-    }
-}
 
 fn channel_name(name: &str) -> anyhow::Result<ChannelName> {
     Ok(ChannelName::parse(name).map_err(|e| input(format!("--channel: {e}")))?)
@@ -146,13 +113,11 @@ pub fn run_promote(args: PromoteArgs, ui: Ui) -> anyhow::Result<()> {
     let key = actor_parts(&args.channel)?;
     let (_, store) = open_remote(&args.reference, &args.registry)?;
     let target = store.root()?;
-    let verifier = CliVerifier { ui };
     let actor = Actor {
         key: &key,
         name: args.channel.operator.clone(),
         reason: args.channel.reason.clone(),
         clock: &SystemClock,
-        verifier: &verifier,
     };
     let outcome = slipway_release::release::promote(store.as_ref(), &policy, &target, &actor)?;
     report(&outcome, &channel.to_string(), args.json, ui)
@@ -172,13 +137,11 @@ pub fn run_rollback(args: RollbackArgs, ui: Ui) -> anyhow::Result<()> {
     let key = actor_parts(&args.channel)?;
     let repo = repository_of(args.repository.as_deref(), &policy)?;
     let (_, store) = open_remote(&repo, &args.registry)?;
-    let verifier = CliVerifier { ui };
     let actor = Actor {
         key: &key,
         name: args.channel.operator.clone(),
         reason: args.channel.reason.clone(),
         clock: &SystemClock,
-        verifier: &verifier,
     };
     let outcome = slipway_release::release::rollback(store.as_ref(), &policy, to.as_ref(), &actor)?;
     report(&outcome, &channel.to_string(), args.json, ui)
@@ -199,13 +162,11 @@ pub fn run_mark_bad(args: MarkBadArgs, ui: Ui) -> anyhow::Result<()> {
     let trusted = read_keys(&args.trust)?;
     let key = signing_key(&args.key)?;
     let (_, store) = open_remote(&args.reference, &args.registry)?;
-    let verifier = CliVerifier { ui };
     let actor = Actor {
         key: &key,
         name: args.operator.clone(),
         reason: Some(args.reason.clone()),
         clock: &SystemClock,
-        verifier: &verifier,
     };
     let outcome = slipway_release::release::mark_bad(store.as_ref(), &digest, &trusted, &actor)?;
     let v = match &outcome {
@@ -229,7 +190,10 @@ pub fn run_mark_bad(args: MarkBadArgs, ui: Ui) -> anyhow::Result<()> {
 }
 
 fn read_keys(files: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
-    files.iter().map(|f| public_key(f)).collect()
+    Ok(files
+        .iter()
+        .map(|f| slipway_verify::public_key(f))
+        .collect::<Result<_, _>>()?)
 }
 
 pub fn run_history(args: HistoryArgs, ui: Ui) -> anyhow::Result<()> {
