@@ -14,6 +14,15 @@ use slipway_registry::{Blob, EMPTY_MEDIA_TYPE, RawManifest, Store};
 
 use crate::error::{Error, Result, Tamper};
 
+/// The descriptor an entry names as its subject.
+pub fn descriptor(m: &RawManifest) -> Blob {
+    Blob {
+        media_type: m.media_type.clone(),
+        digest: m.digest.clone(),
+        size: m.bytes.len() as u64,
+    }
+}
+
 /// The artifact type of an audit entry manifest, and the DSSE payload type.
 pub const ENTRY_TYPE: &str = "application/vnd.slipway.audit.entry.v1+json";
 /// The media type of the entry's one layer: a DSSE envelope.
@@ -96,8 +105,9 @@ pub struct Written {
 }
 
 impl Entry {
-    /// Sign the entry and wrap it as an artifact manifest about `subject`.
-    pub fn seal(&self, key: &SigningKey, subject: &RawManifest) -> Written {
+    /// Sign the entry and wrap it as an artifact manifest about `subject`
+    /// (the image's manifest descriptor).
+    pub fn seal(&self, key: &SigningKey, subject: &Blob) -> Written {
         let payload = serde_json::to_vec(self).expect("an entry serialises");
         let envelope = Envelope::sign(ENTRY_TYPE, &payload, key).to_json();
         let mut annotations = BTreeMap::new();
@@ -123,7 +133,7 @@ impl Entry {
             "subject": {
                 "mediaType": subject.media_type,
                 "digest": subject.digest.to_string(),
-                "size": subject.bytes.len(),
+                "size": subject.size,
             },
             "annotations": annotations,
         });
@@ -158,7 +168,7 @@ pub struct Verified {
     /// The digest of the entry's manifest: what the next entry names.
     pub digest: Digest,
     /// The image the manifest is about.
-    pub subject: Digest,
+    pub subject: Blob,
     pub entry: Entry,
     pub signer: PublicKey,
 }
@@ -259,10 +269,13 @@ pub fn read(
     }
     let subject = parsed
         .subject
-        .ok_or_else(|| edited("has no subject".into()))?
-        .digest;
-    if subject.to_string() != claimed.new {
-        return Err(edited(format!("is about {subject} but records {}", claimed.new)).into());
+        .ok_or_else(|| edited("has no subject".into()))?;
+    if subject.digest.to_string() != claimed.new {
+        return Err(edited(format!(
+            "is about {} but records {}",
+            subject.digest, claimed.new
+        ))
+        .into());
     }
     Ok(Verified {
         digest: digest.clone(),

@@ -123,9 +123,6 @@ pub fn read_chain(store: &dyn Store, log: &Log, trusted: &[PublicKey]) -> Result
                 v.entry.log
             ))));
         }
-        if let Some(later) = newest_first.last() {
-            link(&v, later).map_err(tamper)?;
-        }
         next = match &v.entry.previous {
             Some(p) => Some(Digest::parse(p).ok_or_else(|| {
                 tamper(Tamper::Edited(format!(
@@ -146,51 +143,62 @@ pub fn read_chain(store: &dyn Store, log: &Log, trusted: &[PublicKey]) -> Result
         newest_first.push(v);
     }
     newest_first.reverse();
+    check_links(&newest_first).map_err(tamper)?;
     Ok(Chain {
         log: log.clone(),
         entries: newest_first,
     })
 }
 
-/// Check that `older` may come right before `later`.
-fn link(older: &Verified, later: &Verified) -> Result<(), Tamper> {
-    let (o, l) = (&older.entry, &later.entry);
-    if o.sequence >= l.sequence {
-        return Err(Tamper::Reordered(format!(
-            "entry {} (sequence {}) comes before entry {} (sequence {})",
-            older.digest, o.sequence, later.digest, l.sequence
-        )));
+/// Check the order of a chain read oldest first (its hash links already
+/// hold): out-of-order sequence numbers first, so a reordered log is named
+/// as such rather than by the gap it also leaves; then gaps (entries cut
+/// out and the chain re-linked); then time and the channel's continuity.
+fn check_links(entries: &[Verified]) -> Result<(), Tamper> {
+    for w in entries.windows(2) {
+        let (older, later) = (&w[0], &w[1]);
+        if older.entry.sequence >= later.entry.sequence {
+            return Err(Tamper::Reordered(format!(
+                "entry {} (sequence {}) comes before entry {} (sequence {})",
+                older.digest, older.entry.sequence, later.digest, later.entry.sequence
+            )));
+        }
     }
-    if o.sequence + 1 != l.sequence {
-        return Err(Tamper::Deleted(format!(
-            "the sequence jumps from {} (entry {}) to {} (entry {}): {} entr{} between them are missing",
-            o.sequence,
-            older.digest,
-            l.sequence,
-            later.digest,
-            l.sequence - o.sequence - 1,
-            if l.sequence - o.sequence == 2 {
-                "y"
-            } else {
-                "ies"
-            }
-        )));
+    for w in entries.windows(2) {
+        let (older, later) = (&w[0], &w[1]);
+        let (o, l) = (&older.entry, &later.entry);
+        if o.sequence + 1 != l.sequence {
+            let missing = l.sequence - o.sequence - 1;
+            return Err(Tamper::Deleted(format!(
+                "the sequence jumps from {} (entry {}) to {} (entry {}): {missing} entr{} between them {} missing",
+                o.sequence,
+                older.digest,
+                l.sequence,
+                later.digest,
+                if missing == 1 { "y" } else { "ies" },
+                if missing == 1 { "is" } else { "are" },
+            )));
+        }
     }
-    if o.time > l.time {
-        return Err(Tamper::Reordered(format!(
-            "entry {} (sequence {}, {}) is dated after the entry that follows it, {} ({})",
-            older.digest, o.sequence, o.time, later.digest, l.time
-        )));
-    }
-    if l.action != Action::MarkBad && l.old.as_deref() != Some(o.new.as_str()) {
-        return Err(Tamper::Reordered(format!(
-            "entry {} (sequence {}) says the channel held {} before it, but the entry before it, {}, moved it to {}",
-            later.digest,
-            l.sequence,
-            l.old.as_deref().unwrap_or("nothing"),
-            older.digest,
-            o.new
-        )));
+    for w in entries.windows(2) {
+        let (older, later) = (&w[0], &w[1]);
+        let (o, l) = (&older.entry, &later.entry);
+        if o.time > l.time {
+            return Err(Tamper::Reordered(format!(
+                "entry {} (sequence {}, {}) is dated after the entry that follows it, {} ({})",
+                older.digest, o.sequence, o.time, later.digest, l.time
+            )));
+        }
+        if l.action != Action::MarkBad && l.old.as_deref() != Some(o.new.as_str()) {
+            return Err(Tamper::Reordered(format!(
+                "entry {} (sequence {}) says the channel held {} before it, but the entry before it, {}, moved it to {}",
+                later.digest,
+                l.sequence,
+                l.old.as_deref().unwrap_or("nothing"),
+                older.digest,
+                o.new
+            )));
+        }
     }
     Ok(())
 }

@@ -301,7 +301,7 @@ fn write_move(
         verification: verification.clone(),
         repository: repository_name(store),
     };
-    let written = entry.seal(actor.key, target);
+    let written = entry.seal(actor.key, &crate::entry::descriptor(target));
     written.store(store)?;
     let log = Log::Channel(policy.channel.clone());
     commit(
@@ -438,7 +438,7 @@ pub fn mark_bad(
         verification: Value::Null,
         repository: repository_name(store),
     };
-    let written = entry.seal(actor.key, &subject);
+    let written = entry.seal(actor.key, &crate::entry::descriptor(&subject));
     written.store(store)?;
     commit(
         store,

@@ -623,3 +623,329 @@ fn racing_promotions_never_both_win() {
     }
     assert!(lost > 0, "no round raced: the test proved nothing");
 }
+
+// ---------------------------------------------------------------- the log offline, and tampered with
+
+const PLAIN: &str = "plain";
+
+/// A registry whose channel `plain` has four entries (v1, v2, v3, then a
+/// rollback to v2), copied by `slipway copy` into an OCI layout.
+fn log_in_a_layout() -> (Setup, PathBuf, Vec<Value>) {
+    let fx = fixture();
+    let st = setup(&format!(
+        "\n[channels.{PLAIN}]\nkeys = [\"{}\"]\noperators = [\"{}\"]\n",
+        fx.release.public, fx.ops.public
+    ));
+    let w = st.work.path();
+    for d in &st.digests {
+        promoted(&st, d, PLAIN);
+    }
+    ok_in(
+        w,
+        &[
+            "rollback",
+            &st.repo,
+            "--channel",
+            PLAIN,
+            "--key",
+            &fx.ops.private,
+            "--reason",
+            "v3 is slow",
+        ],
+    );
+    let online = history(w, &st.repo, PLAIN, &fx.ops.public);
+    let layout = w.join("layout");
+    ok_in(
+        w,
+        &[
+            "copy",
+            &format!("{}:{PLAIN}", st.repo),
+            &format!("oci:{}", s(&layout)),
+        ],
+    );
+    let entries = online["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 4);
+    (st, layout, entries)
+}
+
+fn blob(layout: &Path, digest: &str) -> PathBuf {
+    layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"))
+}
+
+/// Point the layout's tag at another manifest of it.
+fn retag(layout: &Path, tag: &str, digest: &str) {
+    let path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let size = std::fs::metadata(blob(layout, digest)).unwrap().len();
+    let entry = index["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap();
+    entry["digest"] = digest.into();
+    entry["size"] = size.into();
+    std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+fn history_fails(layout: &Path, key: &str) -> String {
+    fails_in(
+        layout.parent().unwrap(),
+        &[
+            "history",
+            &format!("oci:{}", s(layout)),
+            "--channel",
+            PLAIN,
+            "--key",
+            key,
+        ],
+        1,
+    )
+}
+
+/// Write a new entry manifest (and envelope) into `layout` and return its digest.
+fn put_entry(layout: &Path, written: &slipway_release::entry::Written) -> String {
+    std::fs::write(
+        blob(layout, &Digest::of(&written.envelope).to_string()),
+        &written.envelope,
+    )
+    .unwrap();
+    std::fs::write(
+        blob(layout, &written.manifest.digest.to_string()),
+        &written.manifest.bytes,
+    )
+    .unwrap();
+    written.manifest.digest.to_string()
+}
+
+use slipway_oci::Digest;
+
+/// The entry as it was signed, read back from the layout.
+fn entry_of(
+    layout: &Path,
+    digest: &str,
+) -> (slipway_release::entry::Entry, slipway_registry::Blob) {
+    let store = slipway_registry::Layout::open_dir(layout, None).unwrap();
+    let v =
+        slipway_release::entry::read(&store, &Digest::parse(digest).unwrap(), &[], "test").unwrap();
+    (v.entry, v.subject)
+}
+
+fn ops_key() -> slipway_attest::SigningKey {
+    let text = std::fs::read_to_string(&fixture().ops.private).unwrap();
+    slipway_attest::SigningKey::from_pem(&text, PASSWORD.as_bytes()).unwrap()
+}
+
+#[test]
+fn the_log_crosses_an_air_gap_and_every_tampering_is_named() {
+    let fx = fixture();
+    let (st, layout, online) = log_in_a_layout();
+    let w = st.work.path();
+    let head_tag = "_slipway-audit--plain";
+    let entry = |i: usize| online[i]["entry"].as_str().unwrap().to_string();
+
+    // Offline: the layout, and an archive made by `slipway copy`, hold the
+    // whole chain; it verifies with the registry gone.
+    let archive = w.join("hello.tar");
+    ok_in(
+        w,
+        &[
+            "copy",
+            &format!("{}:{PLAIN}", st.repo),
+            &format!("oci-archive:{}", s(&archive)),
+        ],
+    );
+    drop(st.reg);
+    for place in [
+        format!("oci:{}", s(&layout)),
+        format!("oci-archive:{}", s(&archive)),
+    ] {
+        let h = json_in(
+            w,
+            &[
+                "history",
+                &place,
+                "--channel",
+                PLAIN,
+                "--key",
+                &fx.ops.public,
+                "--json",
+            ],
+        );
+        assert_eq!(h["entries"].as_array().unwrap(), &online, "{place}");
+        assert_eq!(h["current"], online[3]["new"], "{place}");
+    }
+
+    let case = |name: &str| {
+        let dir = w.join(name);
+        copy_tree(&layout, &dir);
+        dir
+    };
+
+    // Deleted: the second entry's manifest is gone.
+    let deleted = case("deleted");
+    std::fs::remove_file(blob(&deleted, &entry(1))).unwrap();
+    let err = history_fails(&deleted, &fx.ops.public);
+    assert!(
+        err.contains("an entry was deleted") && err.contains(&entry(1)),
+        "{err}"
+    );
+
+    // Deleted and re-linked by someone with the operator's key: a gap.
+    let cut = case("cut");
+    let (e2, subject) = entry_of(&cut, &entry(2));
+    let relinked = slipway_release::entry::Entry {
+        previous: Some(entry(0)),
+        ..e2
+    };
+    let e2b = put_entry(&cut, &relinked.seal(&ops_key(), &subject));
+    let (e3, subject) = entry_of(&cut, &entry(3));
+    let head = put_entry(
+        &cut,
+        &slipway_release::entry::Entry {
+            previous: Some(e2b.clone()),
+            ..e3
+        }
+        .seal(&ops_key(), &subject),
+    );
+    retag(&cut, head_tag, &head);
+    let err = history_fails(&cut, &fx.ops.public);
+    assert!(
+        err.contains("an entry was deleted") && err.contains("jumps from 0") && err.contains(&e2b),
+        "{err}"
+    );
+
+    // Reordered, re-signed with the operator's key: entries 1 and 2 swapped.
+    let reordered = case("reordered");
+    let (e1, s1) = entry_of(&reordered, &entry(1));
+    let (e2, s2) = entry_of(&reordered, &entry(2));
+    let (e3, s3) = entry_of(&reordered, &entry(3));
+    let key = ops_key();
+    let new2 = put_entry(
+        &reordered,
+        &slipway_release::entry::Entry {
+            previous: Some(entry(0)),
+            ..e2
+        }
+        .seal(&key, &s2),
+    );
+    let new1 = put_entry(
+        &reordered,
+        &slipway_release::entry::Entry {
+            previous: Some(new2.clone()),
+            ..e1
+        }
+        .seal(&key, &s1),
+    );
+    let new3 = put_entry(
+        &reordered,
+        &slipway_release::entry::Entry {
+            previous: Some(new1.clone()),
+            ..e3
+        }
+        .seal(&key, &s3),
+    );
+    retag(&reordered, head_tag, &new3);
+    let err = history_fails(&reordered, &fx.ops.public);
+    assert!(
+        err.contains("entries were reordered") && err.contains(&new2) && err.contains(&new1),
+        "{err}"
+    );
+
+    // Edited in place: the third entry's envelope bytes changed.
+    let in_place = case("in-place");
+    let envelope = blob(&in_place, &envelope_of(&in_place, &entry(2)));
+    let text = std::fs::read_to_string(&envelope).unwrap();
+    std::fs::write(&envelope, text.replacen('A', "B", 1)).unwrap();
+    let err = history_fails(&in_place, &fx.ops.public);
+    assert!(
+        err.contains("an entry was edited") && err.contains(&entry(2)),
+        "{err}"
+    );
+
+    // Edited and re-stored: the head's reason changed, the signature kept.
+    let edited = case("edited");
+    let env_digest = envelope_of(&edited, &entry(3));
+    let mut env: Value =
+        serde_json::from_slice(&std::fs::read(blob(&edited, &env_digest)).unwrap()).unwrap();
+    let payload = base64_decode(env["payload"].as_str().unwrap());
+    let forged = String::from_utf8(payload)
+        .unwrap()
+        .replace("v3 is slow", "routine");
+    env["payload"] = base64_encode(forged.as_bytes()).into();
+    let env_bytes = serde_json::to_vec(&env).unwrap();
+    let env_new = Digest::of(&env_bytes).to_string();
+    std::fs::write(blob(&edited, &env_new), &env_bytes).unwrap();
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(blob(&edited, &entry(3))).unwrap()).unwrap();
+    manifest["layers"][0]["digest"] = env_new.into();
+    manifest["layers"][0]["size"] = env_bytes.len().into();
+    let m_bytes = serde_json::to_vec(&manifest).unwrap();
+    let m_digest = Digest::of(&m_bytes).to_string();
+    std::fs::write(blob(&edited, &m_digest), &m_bytes).unwrap();
+    retag(&edited, head_tag, &m_digest);
+    let err = history_fails(&edited, &fx.ops.public);
+    assert!(
+        err.contains("an entry was edited")
+            && err.contains(&m_digest)
+            && err.contains("does not match its signature"),
+        "{err}"
+    );
+
+    // A wrong signer: an entry appended with another key.
+    let appended = case("appended");
+    let (e3, s3) = entry_of(&appended, &entry(3));
+    let text = std::fs::read_to_string(&fx.intruder.private).unwrap();
+    let intruder = slipway_attest::SigningKey::from_pem(&text, PASSWORD.as_bytes()).unwrap();
+    let mut forged = slipway_release::entry::Entry {
+        sequence: 4,
+        previous: Some(entry(3)),
+        old: Some(e3.new.clone()),
+        reason: Some("nothing to see".into()),
+        ..e3
+    };
+    forged.operator.key = intruder.public_key().fingerprint().to_string();
+    forged.operator.public_key = intruder.public_key().to_pem();
+    let head = put_entry(&appended, &forged.seal(&intruder, &s3));
+    retag(&appended, head_tag, &head);
+    let err = history_fails(&appended, &fx.ops.public);
+    assert!(
+        err.contains("wrong signer")
+            && err.contains(&head)
+            && err.contains(&fx.intruder.fingerprint),
+        "{err}"
+    );
+
+    // Each case says something of its own.
+    let messages = [
+        history_fails(&deleted, &fx.ops.public),
+        history_fails(&cut, &fx.ops.public),
+        history_fails(&reordered, &fx.ops.public),
+        history_fails(&in_place, &fx.ops.public),
+        history_fails(&edited, &fx.ops.public),
+        history_fails(&appended, &fx.ops.public),
+    ];
+    for (i, a) in messages.iter().enumerate() {
+        for b in &messages[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+}
+
+/// The digest of the envelope layer of the entry manifest `digest`.
+fn envelope_of(layout: &Path, digest: &str) -> String {
+    let m: Value = serde_json::from_slice(&std::fs::read(blob(layout, digest)).unwrap()).unwrap();
+    m["layers"][0]["digest"].as_str().unwrap().to_string()
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
