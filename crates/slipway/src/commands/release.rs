@@ -113,6 +113,10 @@ pub fn run_promote(args: PromoteArgs, ui: Ui) -> anyhow::Result<()> {
     let key = actor_parts(&args.channel)?;
     let (_, store) = open_remote(&args.reference, &args.registry)?;
     let target = store.root()?;
+    ui.status(format!(
+        "checking {} against channel {channel}'s policy",
+        target.digest
+    ));
     let actor = Actor {
         key: &key,
         name: args.channel.operator.clone(),
@@ -137,6 +141,10 @@ pub fn run_rollback(args: RollbackArgs, ui: Ui) -> anyhow::Result<()> {
     let key = actor_parts(&args.channel)?;
     let repo = repository_of(args.repository.as_deref(), &policy)?;
     let (_, store) = open_remote(&repo, &args.registry)?;
+    ui.status(format!(
+        "reading channel {channel}'s log in {}",
+        store.describe()
+    ));
     let actor = Actor {
         key: &key,
         name: args.channel.operator.clone(),
