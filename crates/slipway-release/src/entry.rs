@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use slipway_attest::{Envelope, PublicKey, SigningKey};
 use slipway_oci::Digest;
-use slipway_registry::{Blob, EMPTY_MEDIA_TYPE, RawManifest, Store};
+use slipway_registry::{Blob, EMPTY_MEDIA_TYPE, RawManifest, RegistryError, Store};
 
 use crate::error::{Error, Result, Tamper};
 
@@ -193,11 +193,12 @@ pub fn read(
 ) -> Result<Verified> {
     let edited = |why: String| Tamper::Edited(format!("entry {digest} ({whence}) {why}"));
     let manifest = store.manifest(digest).map_err(|e| match e {
-        slipway_registry::RegistryError::Integrity(m) => edited(format!("is altered: {m}")),
-        other => Tamper::Deleted(format!(
-            "entry {digest} ({whence}) cannot be read from {}: {other}",
+        RegistryError::Integrity(m) => edited(format!("is altered: {m}")).into(),
+        RegistryError::NotFound(m) => Error::from(Tamper::Deleted(format!(
+            "entry {digest} ({whence}) is not in {}: {m}",
             store.describe()
-        )),
+        ))),
+        other => Error::Registry(other),
     })?;
     let parsed: EntryManifest = serde_json::from_slice(&manifest.bytes)
         .map_err(|e| edited(format!("is not an audit entry manifest: {e}")))?;
@@ -218,12 +219,14 @@ pub fn read(
     let path = store
         .fetch_blob(layer, scratch.path(), &slipway_registry::Quiet)
         .map_err(|e| match e {
-            slipway_registry::RegistryError::Integrity(m) => edited(format!(
+            RegistryError::Integrity(m) => edited(format!(
                 "has an envelope that does not match its digest: {m}"
-            )),
-            other => Tamper::Deleted(format!(
-                "the envelope of entry {digest} ({whence}) cannot be read: {other}"
-            )),
+            ))
+            .into(),
+            RegistryError::NotFound(m) => Error::from(Tamper::Deleted(format!(
+                "the envelope of entry {digest} ({whence}) is gone: {m}"
+            ))),
+            other => Error::Registry(other),
         })?;
     let bytes =
         std::fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
