@@ -5,7 +5,7 @@ platform) and SBOM-attested by `slipway sign`/`attest`, under a channel
 policy that requires the signature and the SPDX attestation. Every command
 verifies the image, reads and verifies the channel's audit log and the
 repository's mark-bad log, signs an entry (decrypting the operator's key:
-scrypt N=65536), and waits slipway-release's race settle time (250 ms).
+scrypt N=65536), and waits slipway-release's race settle time (at least 250 ms).
 
     python3 benches/release.py [--runs 9]
 

@@ -325,21 +325,26 @@ fn fresh(store: &dyn Store, tag: &str) -> Result<Option<Digest>> {
     Ok(store.tagged(tag)?.map(|m| m.digest))
 }
 
-/// How long a writer waits after its writes before it reads them back.
-/// A competing writer that checked the head before our write finishes its
-/// own head write within this time (each writer makes sure its own checks
-/// and writes took less), so after the wait the head tells the winner.
+/// The shortest time a writer waits after its writes before it reads them
+/// back; it waits twice its own check-and-write window when that is longer
+/// (a loaded registry slows every writer alike).
 pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(250);
+/// A writer whose own check-and-write window is longer than this cannot
+/// vouch for its win, and says so.
+pub const MAX_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Make `entry` the log's head and (for a channel) `target` the channel's
 /// tag, unless someone else got there first.
 ///
 /// Registries have no compare-and-swap, so: check the head is still what
-/// was read; write the head tag and the channel tag; wait [`SETTLE`]; read
-/// the head again. Whoever's entry is the head then has won (two writers
-/// cannot both see their own: the later head write lands within the earlier
-/// writer's wait). Everyone, winner or loser, then sets the channel tag to
-/// what the head entry says, so a loser's channel write never outlives it.
+/// was read; write the head tag; write the channel tag; wait; read the head
+/// again. Whoever's entry is the head then has won. Two writers cannot both
+/// see their own: the later writer checked the head before the earlier one
+/// wrote it, so its own head write landed within its check-and-write window
+/// of that, which is shorter than the earlier writer's wait ([`SETTLE`], or
+/// twice the waiter's own window when the registry is slow). Everyone,
+/// winner or loser, then sets the channel tag to what the head entry says,
+/// so a loser's channel write never outlives it.
 fn commit(
     store: &dyn Store,
     log: &Log,
@@ -367,11 +372,11 @@ fn commit(
         )));
     }
     store.push_manifest(entry, Some(&head_tag))?;
+    let window = started.elapsed();
     if let Some((tag, target)) = &channel {
         store.push_manifest(target, Some(tag))?;
     }
-    let window = started.elapsed();
-    std::thread::sleep(SETTLE);
+    std::thread::sleep(SETTLE.max(window * 2));
     let head_now = fresh(store, &head_tag)?;
     // Put the channel where the head entry says, whoever wrote it.
     if let (Some((tag, target)), Some(head)) = (&channel, &head_now) {
@@ -396,12 +401,12 @@ fn commit(
             entry.digest
         )));
     }
-    if window >= SETTLE {
+    if window > MAX_WINDOW {
         return Err(Error::LostRace(format!(
             "the registry took {:.0?} to check and write the log head of {what}, longer than the \
-             {SETTLE:?} slipway waits for a concurrent writer, so it cannot tell whether another \
-             command also believes it won. This command's entry {} is the log head now; check \
-             `slipway history`",
+             {MAX_WINDOW:?} within which slipway can tell a concurrent writer apart, so it cannot \
+             rule out that another command also believes it won. This command's entry {} is the \
+             log head now; check `slipway history`",
             window, entry.digest
         )));
     }
