@@ -202,3 +202,154 @@ fn check_links(entries: &[Verified]) -> Result<(), Tamper> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{Entry, Operator, descriptor};
+    use slipway_attest::SigningKey;
+    use slipway_registry::{Layout, RawManifest};
+
+    fn image(n: u8) -> RawManifest {
+        let bytes = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{n}}},"layers":[]}}"#,
+            Digest::of(&[n])
+        )
+        .into_bytes();
+        RawManifest {
+            digest: Digest::of(&bytes),
+            bytes,
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        }
+    }
+
+    fn entry(
+        key: &SigningKey,
+        seq: u64,
+        previous: Option<&Digest>,
+        old: Option<u8>,
+        new: u8,
+    ) -> Entry {
+        let public = key.public_key();
+        Entry {
+            version: 1,
+            log: "stable".into(),
+            action: Action::Promote,
+            sequence: seq,
+            previous: previous.map(|d| d.to_string()),
+            old: old.map(|o| image(o).digest.to_string()),
+            new: image(new).digest.to_string(),
+            operator: Operator {
+                key: public.fingerprint().to_string(),
+                public_key: public.to_pem(),
+                name: None,
+            },
+            time: format!("2026-11-26T10:00:0{seq}Z"),
+            reason: None,
+            verification: serde_json::Value::Null,
+            repository: "example/repo".into(),
+        }
+    }
+
+    /// Store entries as given and point the head tag at the last.
+    fn store(
+        layout: &Layout,
+        key: &SigningKey,
+        entries: &[(u64, Option<u8>, u8)],
+        link: &[Option<usize>],
+    ) -> Vec<Digest> {
+        let mut digests: Vec<Digest> = Vec::new();
+        for (i, (seq, old, new)) in entries.iter().enumerate() {
+            let prev = link[i].map(|j| digests[j].clone());
+            let w =
+                entry(key, *seq, prev.as_ref(), *old, *new).seal(key, &descriptor(&image(*new)));
+            w.store(layout).unwrap();
+            digests.push(w.manifest.digest.clone());
+            layout
+                .push_manifest(
+                    &w.manifest,
+                    Some(&Log::Channel(ChannelName::parse("stable").unwrap()).head_tag()),
+                )
+                .unwrap();
+        }
+        digests
+    }
+
+    fn read(layout: &Layout, trusted: &[PublicKey]) -> Result<Chain> {
+        read_chain(
+            layout,
+            &Log::Channel(ChannelName::parse("stable").unwrap()),
+            trusted,
+        )
+    }
+
+    #[test]
+    fn a_chain_round_trips_and_each_break_is_named() {
+        let key = SigningKey::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create_dir(dir.path(), None).unwrap();
+        let ok = store(
+            &layout,
+            &key,
+            &[(0, None, 1), (1, Some(1), 2), (2, Some(2), 3)],
+            &[None, Some(0), Some(1)],
+        );
+        let chain = read(&layout, &[key.public_key()]).unwrap();
+        assert_eq!(
+            chain
+                .entries
+                .iter()
+                .map(|e| e.digest.clone())
+                .collect::<Vec<_>>(),
+            ok
+        );
+        assert!(chain.has_held(&image(2).digest) && !chain.has_held(&image(9).digest));
+
+        let other = SigningKey::generate().unwrap();
+        let e = read(&layout, &[other.public_key()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("wrong signer") && e.contains(&ok[2].to_string()),
+            "{e}"
+        );
+
+        // Swapped: sequence 2 linked before sequence 1.
+        let d = store(
+            &layout,
+            &key,
+            &[(0, None, 1), (2, Some(1), 3), (1, Some(3), 2)],
+            &[None, Some(0), Some(1)],
+        );
+        let e = read(&layout, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("reordered") && e.contains(&d[1].to_string()),
+            "{e}"
+        );
+
+        // Cut out and re-linked: a gap.
+        store(
+            &layout,
+            &key,
+            &[(0, None, 1), (2, Some(2), 3)],
+            &[None, Some(0)],
+        );
+        let e = read(&layout, &[]).unwrap_err().to_string();
+        assert!(e.contains("deleted") && e.contains("jumps from 0"), "{e}");
+
+        // Continuity: the later entry's old is not the earlier one's new.
+        store(
+            &layout,
+            &key,
+            &[(0, None, 1), (1, Some(7), 2)],
+            &[None, Some(0)],
+        );
+        let e = read(&layout, &[]).unwrap_err().to_string();
+        assert!(e.contains("reordered") && e.contains("held"), "{e}");
+
+        // A chain whose first entries are gone entirely.
+        store(&layout, &key, &[(3, Some(1), 2)], &[None]);
+        let e = read(&layout, &[]).unwrap_err().to_string();
+        assert!(e.contains("deleted") && e.contains("sequence 3"), "{e}");
+    }
+}

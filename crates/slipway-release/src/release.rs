@@ -1,7 +1,7 @@
 //! Moving channels: promote, rollback and mark-bad, each recorded as one
 //! signed entry in the audit log, and safe against a concurrent writer.
 //!
-//! Registries have no compare-and-swap on tags: see [`commit`] for how
+//! Registries have no compare-and-swap on tags: see `commit` for how
 //! two concurrent moves of one channel are told apart, so that at most one
 //! of them reports success and the channel always ends where its log says.
 
