@@ -7,7 +7,7 @@ verifies the image, reads and verifies the channel's audit log and the
 repository's mark-bad log, signs an entry (decrypting the operator's key:
 scrypt N=65536), and waits slipway-release's race settle time (at least 250 ms).
 
-    python3 benches/release.py [--runs 9]
+    python3 benches/release.py [--runs 9] [--slipway target/debug/slipway]
 
 Goal (issue #13): rollback under 1 s, verification included.
 """
@@ -41,9 +41,13 @@ def timed(cmd, env, cwd) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--slipway", help="a slipway binary to time instead of building target/release/slipway")
     args = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "slipway"], cwd=ROOT, check=True)
-    slipway = os.path.join(ROOT, "target/release/slipway")
+    if args.slipway:
+        slipway = os.path.abspath(args.slipway)
+    else:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "slipway"], cwd=ROOT, check=True)
+        slipway = os.path.join(ROOT, "target/release/slipway")
     tmp = tempfile.mkdtemp(prefix="release-bench-")
     env = dict(os.environ, COSIGN_PASSWORD="bench")
     env.pop("SOURCE_DATE_EPOCH", None)
