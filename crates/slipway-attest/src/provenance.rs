@@ -42,8 +42,9 @@ pub struct Tool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvenanceInput {
     pub slipway_version: String,
-    /// The main package, e.g. `./cmd/server`.
-    pub package: String,
+    /// The main packages built, e.g. `./cmd/server`: the first is the one
+    /// the image starts; `[image] packages` adds the others.
+    pub packages: Vec<String>,
     pub platforms: Vec<String>,
     /// `none`, `musl` or `glibc:X.Y`.
     pub libc: String,
@@ -108,7 +109,8 @@ pub fn predicate(input: &ProvenanceInput) -> Vec<u8> {
         "buildDefinition": {
             "buildType": build_type(),
             "externalParameters": {
-                "package": input.package,
+                "package": input.packages.first(),
+                "packages": input.packages,
                 "platforms": input.platforms,
                 "libc": input.libc,
                 "flags": input.flags,
@@ -136,7 +138,7 @@ mod tests {
     fn input() -> ProvenanceInput {
         ProvenanceInput {
             slipway_version: "0.1.0".into(),
-            package: "./cmd/server".into(),
+            packages: vec!["./cmd/server".into(), "./cmd/ctl".into()],
             platforms: vec!["linux/arm64".into(), "linux/arm/v7".into()],
             libc: "musl".into(),
             flags: vec!["-ldflags=-s".into()],
@@ -168,6 +170,7 @@ mod tests {
         );
         let ext = &v["buildDefinition"]["externalParameters"];
         assert_eq!(ext["package"], "./cmd/server");
+        assert_eq!(ext["packages"][1], "./cmd/ctl");
         assert_eq!(ext["libc"], "musl");
         assert_eq!(ext["platforms"][1], "linux/arm/v7");
         let deps = v["buildDefinition"]["resolvedDependencies"]

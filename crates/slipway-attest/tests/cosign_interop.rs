@@ -315,7 +315,7 @@ fn attestations_cross_verify_through_a_registry() {
         vec![Subject::new(&reference, &image)],
         &slipway_attest::provenance::ProvenanceInput {
             slipway_version: "0.1.0".into(),
-            package: "./cmd/server".into(),
+            packages: vec!["./cmd/server".into()],
             platforms: vec!["linux/arm64".into()],
             libc: "musl".into(),
             flags: vec![],

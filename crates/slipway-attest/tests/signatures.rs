@@ -300,7 +300,7 @@ fn attestations_verify_by_subject_and_are_idempotent() {
         vec![Subject::new(REPO, &image)],
         &slipway_attest::provenance::ProvenanceInput {
             slipway_version: "0.1.0".into(),
-            package: ".".into(),
+            packages: vec![".".into()],
             platforms: vec!["linux/amd64".into()],
             libc: "none".into(),
             flags: vec![],

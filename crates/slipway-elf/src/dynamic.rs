@@ -119,6 +119,9 @@ pub fn read_dynamic(elf: &Elf<'_>) -> Result<Dynamic, ElfError> {
 pub struct NeededVersions {
     pub file: String,
     pub versions: Vec<String>,
+    /// Those of `versions` marked `VER_FLG_WEAK`: the loader lets them be
+    /// missing (the object checks for the symbols itself).
+    pub weak: Vec<String>,
 }
 
 /// One `Vernaux` entry: its index (as used by `.gnu.version`) and name.
@@ -177,14 +180,19 @@ pub fn read_version_needs(elf: &Elf<'_>) -> Result<VersionNeeds, ElfError> {
         let aux = r.u32(at + 8)?;
         let next = r.u32(at + 12)?;
         let mut versions = Vec::new();
+        let mut weak = Vec::new();
         let mut a = inside(at, aux, "vn_aux")?;
         for seen in 1..=count {
             steps += 1;
             if steps > limit {
                 return Err(bad("the version chain loops"));
             }
+            let flags = r.u16(a + 4)?;
             let index = r.u16(a + 6)? & 0x7fff;
             let name = name_at(r.u32(a + 8)?)?;
+            if flags & VER_FLG_WEAK != 0 {
+                weak.push(name.clone());
+            }
             versions.push(name.clone());
             out.aux.push(Aux { index, name });
             let next_aux = r.u32(a + 12)?;
@@ -200,7 +208,11 @@ pub fn read_version_needs(elf: &Elf<'_>) -> Result<VersionNeeds, ElfError> {
             }
             a = inside(a, next_aux, "vna_next")?;
         }
-        out.libraries.push(NeededVersions { file, versions });
+        out.libraries.push(NeededVersions {
+            file,
+            versions,
+            weak,
+        });
         if next == 0 {
             break;
         }
@@ -249,6 +261,7 @@ pub fn read_version_defs(elf: &Elf<'_>) -> Result<Vec<String>, ElfError> {
 }
 
 const VER_FLG_BASE: u16 = 0x1;
+const VER_FLG_WEAK: u16 = 0x2;
 
 fn linked_strings<'a>(elf: &Elf<'a>, section: &Section) -> Result<&'a [u8], ElfError> {
     let s = elf.sections.get(section.link as usize).ok_or_else(|| {

@@ -14,9 +14,10 @@ use slipway_oci::spec::{Empty, Platform as OciPlatform, RuntimeConfig, rfc3339};
 use slipway_oci::{BlobStore, GzipSettings, ImageSet, LayerTar, PlatformImage};
 use slipway_scan::secrets::Allow;
 
-use crate::closure::{Closure, check, multiarch_triplet};
+use crate::closure::{Closure, check_with_library_path, library_path, multiarch_triplet};
 use crate::rootfs::RootFs;
 use crate::secrets::SecretGate;
+use crate::source::SourceImage;
 use crate::{ImageError, runtime};
 
 /// Where the app binary lives in every image.
@@ -241,6 +242,25 @@ struct Planned {
 }
 
 impl Prepared {
+    /// The image's `Env`: slipway's PATH and the module's variables, after
+    /// the base's, whose variables stay unless slipway sets the same one.
+    fn image_env(&self, base: Option<&SourceImage>) -> Vec<String> {
+        let mut env = vec![format!("PATH={APP_DIR}:/usr/bin:/bin")];
+        env.extend(self.settings.env.clone());
+        let Some(image) = base else {
+            return env;
+        };
+        let ours: Vec<String> = env
+            .iter()
+            .filter_map(|e| e.split_once('=').map(|(k, _)| k.to_string()))
+            .collect();
+        let inherited = image.config.config.env.iter().flatten().filter(|e| {
+            e.split_once('=')
+                .is_some_and(|(k, _)| !ours.iter().any(|o| o == k))
+        });
+        inherited.cloned().chain(env).collect()
+    }
+
     /// How many secret-gate findings the allow-list let through so far.
     pub fn allowed_secrets(&self) -> usize {
         self.gate.allowed
@@ -387,15 +407,30 @@ impl Prepared {
             if let Some(u) = &self.settings.user {
                 check_user(&fs, u)?;
             }
-            let mut binaries: Vec<Closure> =
-                app_paths.iter().map(|a| check(&fs, a, triplet)).collect();
+            // The loader ignores LD_LIBRARY_PATH for a binary with file
+            // capabilities (secure execution); the init has none.
+            let env = self.image_env(b.as_ref().map(|(image, _, _)| image));
+            let image_path = library_path(&env);
+            let app_path: &[String] = match self.settings.capabilities.is_empty() {
+                true => &image_path,
+                false => &[],
+            };
+            let mut binaries: Vec<Closure> = app_paths
+                .iter()
+                .map(|a| check_with_library_path(&fs, a, triplet, app_path))
+                .collect();
             if let Some(prog) = self.settings.entrypoint.as_ref().and_then(|e| e.first())
                 && !app_paths.contains(prog)
             {
-                binaries.push(check(&fs, prog, triplet));
+                binaries.push(check_with_library_path(&fs, prog, triplet, &image_path));
             }
             if p.target.init.is_some() {
-                binaries.push(check(&fs, INIT_PATH, triplet));
+                binaries.push(check_with_library_path(
+                    &fs,
+                    INIT_PATH,
+                    triplet,
+                    &image_path,
+                ));
             }
             for b in &binaries {
                 problems.extend(b.problems.iter().cloned().map(|mut pr| {
@@ -450,24 +485,21 @@ impl Prepared {
                 .into_iter()
                 .chain(self.settings.annotations.clone())
                 .collect();
-            let mut env = vec![format!("PATH={APP_DIR}:/usr/bin:/bin")];
-            env.extend(self.settings.env.clone());
+            let env = self.image_env(b.as_ref().map(|(image, _, _)| image));
+            // The base's labels and ports stay; slipway's and the module's win.
+            let mut labels = BTreeMap::new();
+            let mut exposed_ports = self.ports.clone();
             if let Some((image, base_layers, _)) = b {
                 layers.extend(base_layers);
                 if let Some(base) = base {
                     annotations.insert(crate::base::BASE_NAME.into(), base.name.clone());
                 }
                 annotations.insert(crate::base::BASE_DIGEST.into(), image.manifest.to_string());
-                // The base's environment stays, unless slipway sets the same variable.
-                let ours: Vec<String> = env
-                    .iter()
-                    .filter_map(|e| e.split_once('=').map(|(k, _)| k.to_string()))
-                    .collect();
-                let inherited = image.config.config.env.iter().flatten().filter(|e| {
-                    e.split_once('=')
-                        .is_some_and(|(k, _)| !ours.iter().any(|o| o == k))
-                });
-                env = inherited.cloned().chain(env).collect();
+                let rc = &image.config.config;
+                labels.extend(rc.labels.clone().unwrap_or_default());
+                for port in rc.exposed_ports.iter().flat_map(|p| p.keys()) {
+                    exposed_ports.entry(port.clone()).or_default();
+                }
             }
             layers.extend(base_layer.clone());
             let (app, rest) = p
@@ -484,14 +516,14 @@ impl Prepared {
                 layers,
                 config: RuntimeConfig {
                     user: Some(self.settings.user.clone().unwrap_or_else(|| NONROOT.into())),
-                    exposed_ports: self.ports.clone(),
+                    exposed_ports,
                     env,
                     entrypoint: p.entrypoint,
                     cmd: self.settings.cmd.clone(),
                     working_dir: Some(self.settings.workdir.clone().unwrap_or_else(|| "/".into())),
-                    labels: meta
-                        .clone()
+                    labels: labels
                         .into_iter()
+                        .chain(meta.clone())
                         .chain(self.settings.labels.clone())
                         .collect(),
                 },

@@ -23,7 +23,9 @@ pub use assemble::{
     APP_DIR, Assembly, ImageSettings, NONROOT, PlatformCheck, Prepared, Runtime, Target,
     git_metadata, prepare,
 };
-pub use closure::{Closure, Problem, check, multiarch_triplet};
+pub use closure::{
+    Closure, Problem, check, check_with_library_path, library_path, multiarch_triplet,
+};
 pub use rootfs::RootFs;
 pub use secrets::SecretsFound;
 pub use staged::Staged;

@@ -73,9 +73,13 @@ fn relative(from: &str, to: &str) -> String {
     parts.join("/")
 }
 
-/// The layer with the glibc runtime for `binaries` (their file contents).
-/// Libraries the sysroot does not have are left out: they may come from a
-/// base image or `[image] files`, and the closure check names any still missing.
+/// The modules `hosts: files dns` loads.
+const NSS_MODULES: [&str; 2] = ["libnss_files.so.2", "libnss_dns.so.2"];
+
+/// The layer with the glibc runtime for `binaries` (their file contents),
+/// with the NSS modules of slipway's nsswitch.conf. Libraries the sysroot
+/// does not have are left out: they may come from a base image or
+/// `[image] files`, and the closure check names any still missing.
 pub fn glibc_layer(
     binaries: &[&[u8]],
     sysroot: &Path,
@@ -129,6 +133,18 @@ pub fn glibc_layer(
         if *interp != real {
             // Relative, so it resolves the same in a container and in an unpacked tree.
             layer.symlink(interp, &relative(interp, &real))?;
+        }
+    }
+    // The cgo resolver loads the NSS modules of the image's nsswitch.conf
+    // (`hosts: files dns`) with dlopen, so no DT_NEEDED names them. glibc
+    // 2.34 and later have both built in and ship only stubs; an older
+    // sysroot (a vendor's 2.28) needs the real modules, or name lookups
+    // fail at run time with no error at start.
+    if todo.iter().any(|n| n == "libc.so.6") {
+        for module in NSS_MODULES {
+            if find(&dirs, module).is_some() {
+                todo.push(module.to_string());
+            }
         }
     }
     while let Some(name) = todo.pop() {

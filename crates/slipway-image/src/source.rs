@@ -42,6 +42,10 @@ pub struct SourceRuntime {
     pub env: Option<Vec<String>>,
     #[serde(rename = "User", default)]
     pub user: Option<String>,
+    #[serde(rename = "Labels", default)]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(rename = "ExposedPorts", default)]
+    pub exposed_ports: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -313,11 +317,12 @@ pub fn check_images(
                 image.platform
             )));
         }
+        let search = crate::library_path(image.config.config.env.as_deref().unwrap_or_default());
         out.push(crate::PlatformCheck {
             platform: image.platform.to_string(),
             binaries: programs
                 .iter()
-                .map(|p| crate::check(&fs, p, triplet))
+                .map(|p| crate::check_with_library_path(&fs, p, triplet, &search))
                 .collect(),
             micros: started.elapsed().as_micros() as u64,
             base_micros: None,

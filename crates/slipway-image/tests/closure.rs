@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use slipway_image::closure::{Problem, check};
+use slipway_image::closure::{Problem, check, check_with_library_path, library_path};
 use slipway_image::{RootFs, runtime};
 use slipway_oci::LayerTar;
 use slipway_testkit::require;
@@ -122,6 +122,22 @@ fn a_glibc_binary_needs_its_loader_and_gets_it_from_the_runtime() {
     );
     let out = run_for_real(&[&runtime, &app_layer], "/app/hello");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+
+    // The NSS modules `hosts: files dns` dlopens come along, with what they need.
+    let bytes = runtime.to_bytes(0).unwrap();
+    let names: Vec<String> = tar::Archive::new(bytes.as_slice())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    for module in ["libnss_files.so.2", "libnss_dns.so.2"] {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.ends_with(&format!("aarch64-linux-gnu/{module}"))),
+            "{module} in {names:?}"
+        );
+    }
 }
 
 #[test]
@@ -343,4 +359,251 @@ fn static_binaries_need_no_runtime_and_no_sysroot() {
     fs.add_layer_tar("app", &app);
     let c = check(&fs, "/app/static", TRIPLET);
     assert!(c.ok() && c.is_static, "{c:?}");
+}
+
+/// Run the app with the real loader and `LD_LIBRARY_PATH` set for it.
+fn run_with_library_path(layers: &[&LayerTar], app: &str, path: &str) -> std::process::Output {
+    let qemu = require("qemu-aarch64", "qemu-user");
+    let root = tempfile::tempdir().unwrap();
+    for layer in layers {
+        let bytes = layer.to_bytes(0).unwrap();
+        tar::Archive::new(bytes.as_slice())
+            .unpack(root.path())
+            .unwrap();
+    }
+    Command::new(qemu)
+        .arg("-L")
+        .arg(root.path())
+        .args(["-E", &format!("LD_LIBRARY_PATH={path}")])
+        .arg(root.path().join(app.trim_start_matches('/')))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn ld_library_path_from_the_image_env_is_searched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vendor, dep) = vendor_libs(dir.path());
+    let app = cc(
+        dir.path(),
+        "svc",
+        MAIN,
+        &["-L.", "-lvendor", "-Wl,-rpath-link,."],
+    );
+    let runtime = glibc_runtime(&app);
+    let mut app_layer = LayerTar::new();
+    app_layer.file("/app/svc", 0o755, app).unwrap();
+    let mut opt = LayerTar::new();
+    opt.file("/opt/vendor/lib/libvendor.so", 0o755, vendor)
+        .unwrap();
+    opt.file("/opt/vendor/lib/libdep.so", 0o755, dep).unwrap();
+    let mut fs = RootFs::new();
+    fs.add_layer_tar("glibc", &runtime);
+    fs.add_layer_tar("opt", &opt);
+    fs.add_layer_tar("app", &app_layer);
+
+    // Not on any default path: both the check and the loader fail.
+    let c = check(&fs, "/app/svc", TRIPLET);
+    assert!(
+        c.problems.iter().any(
+            |p| matches!(p, Problem::MissingLibrary { library, .. } if library == "libvendor.so")
+        ),
+        "{:?}",
+        c.problems
+    );
+    let real = run_with_library_path(&[&runtime, &opt, &app_layer], "/app/svc", "/nowhere");
+    assert!(!real.status.success());
+
+    // With the image's LD_LIBRARY_PATH (the last setting wins, as in Env).
+    let env = [
+        "LD_LIBRARY_PATH=/nowhere".to_string(),
+        "PATH=/app".to_string(),
+        "LD_LIBRARY_PATH=/usr/local/lib:/opt/vendor/lib".to_string(),
+    ];
+    let search = library_path(&env);
+    assert_eq!(search, ["/usr/local/lib", "/opt/vendor/lib"]);
+    let c = check_with_library_path(&fs, "/app/svc", TRIPLET, &search);
+    assert!(c.ok(), "{:?}", c.problems);
+    let real = run_with_library_path(
+        &[&runtime, &opt, &app_layer],
+        "/app/svc",
+        "/usr/local/lib:/opt/vendor/lib",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&real.stdout),
+        "vendor says 42\n",
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+}
+
+#[test]
+fn weak_version_references_may_be_missing_and_strong_ones_may_not() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("v2.map"),
+        "VENDOR_1 { global: vendor_answer; local: *; };\nVENDOR_2 { global: vendor_extra; } VENDOR_1;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("v1.map"),
+        "VENDOR_1 { global: vendor_answer; local: *; };\n",
+    )
+    .unwrap();
+    let lib = "int vendor_answer(void) { return 42; }\nint vendor_extra(void) { return 1; }\n";
+    let new = cc(
+        dir.path(),
+        "libvendor.so",
+        lib,
+        &["-shared", "-fPIC", "-Wl,--version-script=v2.map"],
+    );
+    // The app uses vendor_extra only if present: a weak reference, so its
+    // need of VENDOR_2 is weak; vendor_answer's VENDOR_1 is strong.
+    let weak_main = r#"#include <stdio.h>
+int vendor_answer(void);
+int vendor_extra(void) __attribute__((weak));
+int main(void) { printf("vendor says %d extra %d\n", vendor_answer(), vendor_extra ? vendor_extra() : 0); return 0; }
+"#;
+    let mut app = cc(
+        dir.path(),
+        "svc",
+        weak_main,
+        &["-L.", "-lvendor", "-Wl,-rpath,/opt/vendor"],
+    );
+    // GNU ld leaves vna_flags 0 even so; other linkers set VER_FLG_WEAK
+    // here. Set it as they do, and let the real loader judge the result.
+    set_weak_version(&mut app, "VENDOR_2");
+    let needs = slipway_elf::runtime_needs(&app).unwrap();
+    let vendor_needs = needs
+        .version_needs
+        .iter()
+        .find(|n| n.file == "libvendor.so")
+        .expect("the app needs versions of libvendor.so");
+    assert_eq!(vendor_needs.weak, ["VENDOR_2"], "{vendor_needs:?}");
+
+    let runtime = glibc_runtime(&app);
+    let mut app_layer = LayerTar::new();
+    app_layer.file("/app/svc", 0o755, app).unwrap();
+    let with_lib = |bytes: Vec<u8>| {
+        let mut opt = LayerTar::new();
+        opt.file("/opt/vendor/libvendor.so", 0o755, bytes).unwrap();
+        opt
+    };
+    let check_and_run = |opt: &LayerTar| {
+        let mut fs = RootFs::new();
+        fs.add_layer_tar("glibc", &runtime);
+        fs.add_layer_tar("opt", opt);
+        fs.add_layer_tar("app", &app_layer);
+        let c = check(&fs, "/app/svc", TRIPLET);
+        let real = run_for_real(&[&runtime, opt, &app_layer], "/app/svc");
+        (c, real)
+    };
+
+    // An older build with VENDOR_1 only: the weak VENDOR_2 may be missing.
+    let old = cc(
+        dir.path(),
+        "libvendor.so",
+        "int vendor_answer(void) { return 42; }\n",
+        &["-shared", "-fPIC", "-Wl,--version-script=v1.map"],
+    );
+    let (c, real) = check_and_run(&with_lib(old));
+    assert!(c.ok(), "{:?}", c.problems);
+    assert_eq!(
+        String::from_utf8_lossy(&real.stdout),
+        "vendor says 42 extra 0\n"
+    );
+
+    // A build without any version definitions: glibc warns, then fails
+    // the versioned lookup of vendor_answer; the check refuses it too.
+    let plain = cc(
+        dir.path(),
+        "libvendor.so",
+        "int vendor_answer(void) { return 42; }\n",
+        &["-shared", "-fPIC"],
+    );
+    let (c, real) = check_and_run(&with_lib(plain));
+    assert!(
+        c.problems
+            .iter()
+            .any(|p| matches!(p, Problem::MissingVersion { version, .. } if version == "VENDOR_1")),
+        "{:?}",
+        c.problems
+    );
+    assert!(!real.status.success());
+
+    // A versioned build that lacks the strong VENDOR_1: both refuse it.
+    std::fs::write(
+        dir.path().join("other.map"),
+        "OTHER_1 { global: vendor_answer; local: *; };\n",
+    )
+    .unwrap();
+    let other = cc(
+        dir.path(),
+        "libvendor.so",
+        "int vendor_answer(void) { return 42; }\n",
+        &["-shared", "-fPIC", "-Wl,--version-script=other.map"],
+    );
+    let (c, real) = check_and_run(&with_lib(other));
+    assert!(
+        c.problems
+            .iter()
+            .any(|p| matches!(p, Problem::MissingVersion { version, .. } if version == "VENDOR_1")),
+        "{:?}",
+        c.problems
+    );
+    assert!(!real.status.success());
+    assert!(String::from_utf8_lossy(&real.stderr).contains("VENDOR_1"));
+
+    // And the new build, of course.
+    let (c, real) = check_and_run(&with_lib(new));
+    assert!(c.ok(), "{:?}", c.problems);
+    assert_eq!(
+        String::from_utf8_lossy(&real.stdout),
+        "vendor says 42 extra 1\n"
+    );
+}
+
+/// The System V ELF hash, as `vna_hash` holds it.
+fn elf_hash(name: &str) -> u32 {
+    let mut h: u32 = 0;
+    for &c in name.as_bytes() {
+        h = (h << 4).wrapping_add(u32::from(c));
+        let g = h & 0xf000_0000;
+        if g != 0 {
+            h ^= g >> 24;
+        }
+        h &= !g;
+    }
+    h
+}
+
+/// Set `VER_FLG_WEAK` on the `Vernaux` entry for `version` of a
+/// little-endian ELF64 file.
+fn set_weak_version(elf: &mut [u8], version: &str) {
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum) = (u64_at(elf, 0x28), u16_at(elf, 0x3a), u16_at(elf, 0x3c));
+    let verneed = (0..shnum)
+        .map(|i| shoff + i * shentsize)
+        .find(|&sh| u32_at(elf, sh + 4) == 0x6fff_fffe)
+        .map(|sh| u64_at(elf, sh + 0x18))
+        .expect("a .gnu.version_r section");
+    let wanted = elf_hash(version);
+    let mut at = verneed;
+    loop {
+        let count = u16_at(elf, at + 2);
+        let mut aux = at + u32_at(elf, at + 8) as usize;
+        for _ in 0..count {
+            if u32_at(elf, aux) == wanted {
+                elf[aux + 4..aux + 6].copy_from_slice(&2u16.to_le_bytes());
+                return;
+            }
+            aux += u32_at(elf, aux + 12) as usize;
+        }
+        match u32_at(elf, at + 12) {
+            0 => panic!("no Vernaux for {version}"),
+            next => at += next as usize,
+        }
+    }
 }

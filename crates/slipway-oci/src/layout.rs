@@ -1,7 +1,8 @@
-//! Writing a stored image out: an OCI layout directory or an OCI archive.
-//! One list of files serves both; each blob appears once, and nothing is
-//! visible at the destination until complete. (`docker load` tars are
-//! written by slipway-registry's layout store, the one docker-archive writer.)
+//! Writing a stored image out as an OCI layout directory: blobs hard-linked
+//! from the blob store, and nothing visible at the destination until
+//! complete. (Archives, `oci-archive` and `docker-archive` alike, are
+//! written by slipway-registry's layout store, the one archive writer, which
+//! streams each blob.)
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,8 +12,7 @@ use serde::Serialize;
 
 use crate::image::ImageSet;
 use crate::spec::{Descriptor, Index, MEDIA_INDEX, REF_NAME};
-use crate::store::{BlobStore, write_atomic};
-use crate::tar::LayerTar;
+use crate::store::BlobStore;
 use crate::{Digest, OciError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,6 @@ fn files(
     store: &BlobStore,
     set: &ImageSet,
     name: &ImageName,
-    format: Format,
 ) -> Result<BTreeMap<String, Content>, OciError> {
     let mut files = BTreeMap::new();
     files.insert(
@@ -132,13 +131,6 @@ fn files(
         }
         files.insert(blob_path(&d), Content::Blob(d));
     }
-    if format == Format::DockerArchive {
-        // slipway-registry writes docker archives (`Layout::create_docker_archive`),
-        // for `slipway image` and `slipway copy` alike.
-        return Err(OciError::Input(
-            "docker-archive is written through slipway-registry, not layout::write".into(),
-        ));
-    }
     Ok(files)
 }
 
@@ -146,35 +138,15 @@ fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, OciError> {
     serde_json::to_vec(value).map_err(|e| OciError::Layer(format!("serialising JSON: {e}")))
 }
 
-/// Write the image to `dest` in `format`.
+/// Write the image as an OCI layout directory at `dest`, replacing an old
+/// layout there only once the new one is complete.
 pub fn write(
     store: &BlobStore,
     set: &ImageSet,
     name: &ImageName,
-    format: Format,
     dest: &Path,
 ) -> Result<(), OciError> {
-    let files = files(store, set, name, format)?;
-    match format {
-        Format::Oci => write_dir(store, &files, dest),
-        Format::OciArchive | Format::DockerArchive => {
-            let mut tar = LayerTar::new();
-            for (path, content) in &files {
-                let data = match content {
-                    Content::Bytes(b) => b.clone(),
-                    Content::Blob(d) => store.read(d)?,
-                };
-                tar.file(path, 0o644, data)?;
-            }
-            if dest.is_dir() {
-                return Err(OciError::Input(format!(
-                    "{} is a directory; an archive format needs a file path",
-                    dest.display()
-                )));
-            }
-            write_atomic(dest, &tar.to_bytes(0)?)
-        }
-    }
+    write_dir(store, &files(store, set, name)?, dest)
 }
 
 fn write_dir(

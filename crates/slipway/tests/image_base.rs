@@ -57,6 +57,10 @@ fn glibc_base(work: &Path, name: &str, libs: &[&str]) -> PathBuf {
             "linux",
             "--config.env",
             "BASE_SAYS=hi",
+            "--config.label",
+            "com.example.base=debian-cross",
+            "--config.exposedports",
+            "9100/tcp",
         ],
         None,
     );
@@ -128,6 +132,14 @@ fn a_glibc_service_on_a_glibc_base_starts_and_records_its_base() {
     let config = blob(&layout, manifest["config"]["digest"].as_str().unwrap());
     let env = config["config"]["Env"].as_array().unwrap();
     assert!(env.iter().any(|e| e == "BASE_SAYS=hi"), "{env:?}");
+    // The base's labels and ports stay beside slipway's.
+    let rc = &config["config"];
+    assert_eq!(rc["Labels"]["com.example.base"], "debian-cross", "{rc}");
+    assert!(rc["ExposedPorts"].get("9100/tcp").is_some(), "{rc}");
+    assert_eq!(
+        rc["User"], "65532:65532",
+        "slipway's default user, not the base's: {rc}"
+    );
 
     ensure_binfmt("aarch64");
     let bundle = bundle(&layout, "arm64", None, tmp.path());
@@ -227,5 +239,67 @@ fn a_base_in_a_registry_is_read_and_pinned_by_digest() {
             .iter()
             .all(|b| b["problems"] == serde_json::json!([])),
         "{app}"
+    );
+}
+
+#[test]
+fn a_multi_platform_base_gives_each_platform_its_own_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A two-platform base: slipway's own pure-Go image of the example.
+    let platforms = ["--platform", "linux/amd64,linux/arm64", "--libc", "none"];
+    let base_module = tmp.path().join("base-src");
+    copy_tree(&example("hello"), &base_module);
+    let base_layout = tmp.path().join("base");
+    image(&base_module, &platforms, &base_layout);
+    let base_index: Value = {
+        let top: Value =
+            serde_json::from_slice(&std::fs::read(base_layout.join("index.json")).unwrap())
+                .unwrap();
+        blob(
+            &base_layout,
+            top["manifests"][0]["digest"].as_str().unwrap(),
+        )
+    };
+    let base_manifests = base_index["manifests"].as_array().unwrap();
+    assert_eq!(base_manifests.len(), 2, "{base_index}");
+
+    let module = tmp.path().join("hello");
+    copy_tree(&example("hello"), &module);
+    let config = std::fs::read_to_string(module.join("slipway.toml")).unwrap();
+    std::fs::write(
+        module.join("slipway.toml"),
+        format!(
+            "{config}\n[image]\nbase = \"oci:{}:latest\"\n",
+            base_layout.display()
+        ),
+    )
+    .unwrap();
+    let layout = tmp.path().join("image");
+    let json = image(&module, &platforms, &layout);
+    let index = blob(&layout, json["index_digest"].as_str().unwrap());
+    for m in index["manifests"].as_array().unwrap() {
+        let arch = m["platform"]["architecture"].as_str().unwrap();
+        let from_base = base_manifests
+            .iter()
+            .find(|b| b["platform"]["architecture"] == arch)
+            .unwrap_or_else(|| panic!("the base has {arch}"));
+        let manifest = blob(&layout, m["digest"].as_str().unwrap());
+        assert_eq!(
+            manifest["annotations"]["org.opencontainers.image.base.digest"], from_base["digest"],
+            "{arch} is built on the base's {arch} manifest"
+        );
+        let base_manifest = blob(&base_layout, from_base["digest"].as_str().unwrap());
+        let base_layers = base_manifest["layers"].as_array().unwrap();
+        assert_eq!(
+            &manifest["layers"].as_array().unwrap()[..base_layers.len()],
+            &base_layers[..],
+            "{arch}: the base's own layers come first, unchanged"
+        );
+    }
+    ensure_binfmt("aarch64");
+    let bundle = bundle(&layout, "arm64", None, tmp.path());
+    assert_eq!(
+        runc_once(&bundle).trim(),
+        "hello from linux/arm64 cgo=false c=none"
     );
 }

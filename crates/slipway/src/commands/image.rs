@@ -79,9 +79,9 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         ui,
     )?;
     match format {
-        // One docker-archive writer: the one `slipway copy` uses, reading
-        // the built image straight from the blob store.
-        Format::DockerArchive => {
+        // One archive writer, the one `slipway copy` uses: it streams each
+        // blob from the blob store, so memory stays bounded whatever the size.
+        Format::DockerArchive | Format::OciArchive => {
             if out.is_dir() {
                 return Err(input(format!(
                     "{} is a directory; an archive format needs a file path",
@@ -89,8 +89,16 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
                 ))
                 .into());
             }
+            let location = match format {
+                Format::DockerArchive => Location::DockerArchive { file: out.clone() },
+                _ => Location::OciArchive {
+                    file: out.clone(),
+                    tag: Some(name.tag.clone()),
+                },
+            };
+            // A fresh archive that replaces any old file at `out` once complete.
             let dest = slipway_registry::open_destination(
-                &Location::DockerArchive { file: out.clone() },
+                &location,
                 &ClientOptions::default(),
                 &name.to_string(),
             )?;
@@ -109,8 +117,8 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             )?;
             dest.finish()?;
         }
-        _ => {
-            slipway_oci::layout::write(&store, &set, &name, format, &out).map_err(|e| match e {
+        Format::Oci => {
+            slipway_oci::layout::write(&store, &set, &name, &out).map_err(|e| match e {
                 slipway_oci::OciError::Input(_) => anyhow::Error::new(input(e.to_string())),
                 other => anyhow::Error::new(other),
             })?
@@ -330,7 +338,7 @@ pub fn assemble(
             }
         ));
     }
-    let provenance = provenance(&plan, &meta);
+    let provenance = provenance(&plan, &plans, &meta);
     Ok(Assembled {
         store,
         set: assembly.set,
@@ -467,7 +475,11 @@ fn image_err(e: slipway_image::ImageError, ui: Ui) -> anyhow::Error {
 
 /// What SLSA provenance says about this build: the inputs that decide the
 /// output, with nothing from this machine (no paths, no clock).
-fn provenance(plan: &slipway_build::Plan, meta: &BTreeMap<String, String>) -> ProvenanceInput {
+fn provenance(
+    plan: &slipway_build::Plan,
+    more: &[slipway_build::Plan],
+    meta: &BTreeMap<String, String>,
+) -> ProvenanceInput {
     let first = plan.targets.first();
     // `go build` flags, without the output path and the package.
     let mut flags = Vec::new();
@@ -494,7 +506,10 @@ fn provenance(plan: &slipway_build::Plan, meta: &BTreeMap<String, String>) -> Pr
     };
     ProvenanceInput {
         slipway_version: env!("CARGO_PKG_VERSION").into(),
-        package: plan.package.clone(),
+        packages: std::iter::once(plan)
+            .chain(more)
+            .map(|p| p.package.clone())
+            .collect(),
         platforms: plan
             .targets
             .iter()
