@@ -43,7 +43,8 @@ pub enum ReferrerSelection {
 }
 
 impl ReferrerSelection {
-    fn wants(&self, artifact_type: Option<&str>) -> bool {
+    /// Whether referrers of `artifact_type` are copied.
+    pub fn wants(&self, artifact_type: Option<&str>) -> bool {
         match self {
             ReferrerSelection::All => true,
             ReferrerSelection::None => false,

@@ -10,8 +10,9 @@ use std::str::FromStr;
 
 use crate::error::Error;
 
-/// The longest tag the distribution spec allows.
-const MAX_TAG: usize = 128;
+/// The longest channel tag: the log head tag (`_slipway-audit--` + it)
+/// must fit in the 128 characters the distribution spec allows a tag.
+const MAX_TAG: usize = 128 - "_slipway-audit--".len();
 
 /// A validated channel name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -138,7 +139,7 @@ mod tests {
             ChannelName::parse(&long)
                 .unwrap_err()
                 .to_string()
-                .contains("128")
+                .contains("112")
         );
     }
 
@@ -147,7 +148,7 @@ mod tests {
         fn tag_round_trips(parts in proptest::collection::vec("[a-z0-9]{1,4}([._-][a-z0-9]{1,3}){0,2}", 1..4)) {
             let name = ChannelName::parse(&parts.join("/")).unwrap();
             let tag = name.tag();
-            prop_assert!(tag.len() <= 128);
+            prop_assert!(tag.len() <= 112);
             prop_assert!(tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
             prop_assert_eq!(ChannelName::from_tag(&tag), Some(name.clone()));
             prop_assert_eq!(name.to_string(), parts.join("/"));

@@ -326,6 +326,56 @@ Exit codes: 0 resolved; 1 the registry failed; 2 bad YAML, a bad reference, an u
 channel, bad arguments; 3 a file could not be read or written."
     )]
     Resolve(ResolveArgs),
+    /// Move a release channel to an image, once it passes the channel's policy.
+    #[command(
+        long_about = "Move the channel NAME (a tag in REF's repository that slipway only ever moves \
+to a digest; `fleet-eu/stable` is stored as the tag `fleet-eu--stable`) to the image REF \
+resolves to, after checking it against [channels.\"NAME\"] in slipway.toml: cosign keys and/or a \
+Notary trust policy, required attestations, a clean vulnerability scan, and `after` (it has \
+already been promoted to another channel). Refused if the digest was marked bad. The move is \
+recorded as an entry signed with --key in the channel's audit log in the registry. Promoting \
+what the channel already holds changes nothing. Exit 1 when a rule fails (the channel stays \
+where it was), 4 when another promotion of the channel won a race.",
+        after_help = "Examples:
+  slipway promote 127.0.0.1:5000/team/hello:v2 --channel canary --key ops.key --reason \"release 2\"
+  slipway promote 127.0.0.1:5000/team/hello@sha256:… --channel fleet-eu/stable --key ops.key --operator alice"
+    )]
+    Promote(PromoteArgs),
+
+    /// Move a release channel back to an earlier image, verified again.
+    #[command(
+        long_about = "Move the channel back to the newest digest it held before that is not marked \
+bad, or to --to DIGEST (which must have been in the channel). The target's signatures and \
+attestations are checked against the channel's policy again first (not the scan: a rollback \
+must not wait on a vulnerability published since). Recorded in the audit log like a promotion.",
+        after_help = "Examples:
+  slipway rollback 127.0.0.1:5000/team/hello --channel stable --key ops.key --reason \"crash loop\"
+  slipway rollback --channel stable --to sha256:… --key ops.key   # repository from slipway.toml"
+    )]
+    Rollback(RollbackArgs),
+
+    /// Mark a digest bad: it is never promoted or rolled back to again.
+    #[command(
+        long_about = "Record in the repository's audit log (tag _slipway-audit) that DIGEST is bad. \
+promote and rollback refuse it from then on, naming the entry that marked it.",
+        after_help = "Examples:
+  slipway mark-bad 127.0.0.1:5000/team/hello@sha256:… --reason \"CVE-2026-1234\" --key ops.key"
+    )]
+    MarkBad(MarkBadArgs),
+
+    /// Print and verify a channel's audit log, from a registry or an archive.
+    #[command(
+        long_about = "Walk the channel's audit log from its head tag (_slipway-audit--<channel tag>) to \
+the first entry, checking each entry's signature and its link to the one before: a deleted, \
+reordered or edited entry, or one signed by a key not given with --key (or the policy's \
+`operators`), fails with exit 1 and names the entry. Works offline on an oci: layout or \
+oci-archive: that `slipway copy` made (copies carry the logs of the image's channels). Without \
+--channel, the repository's mark-bad log.",
+        after_help = "Examples:
+  slipway history 127.0.0.1:5000/team/hello --channel stable --key ops.pub
+  slipway history oci-archive:hello.tar --channel stable --key ops.pub --json"
+    )]
+    History(HistoryArgs),
 
     /// List platforms, variants and libc modes, with their cgo support.
     Targets(TargetsArgs),
@@ -1097,4 +1147,123 @@ pub struct ResolveArgs {
     /// Trust this PEM CA certificate (in addition to the system's) for HTTPS.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+}
+
+/// The channel, the operator and the policy file, shared by promote and rollback.
+#[derive(Debug, Args)]
+pub struct ChannelArgs {
+    /// The channel: lower-case components joined by `/`, e.g. `stable` or `fleet-eu/stable`.
+    #[arg(long, value_name = "NAME")]
+    pub channel: String,
+
+    /// The operator's private key; it signs the audit log entry.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+
+    /// Why, recorded in the audit log.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// A name for the operator, recorded next to the key's fingerprint.
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+
+    /// The slipway.toml holding [channels."NAME"]; paths in it are relative to it.
+    #[arg(long, value_name = "FILE", default_value = "slipway.toml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The image: host/repository:tag or host/repository@sha256:…; the channel is in its repository.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    #[command(flatten)]
+    pub channel: ChannelArgs,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The repository (host/repository); default the policy's `repository`.
+    #[arg(value_name = "REPO")]
+    pub repository: Option<String>,
+
+    #[command(flatten)]
+    pub channel: ChannelArgs,
+
+    /// Roll back to this digest (it must have been in the channel before).
+    #[arg(long, value_name = "DIGEST")]
+    pub to: Option<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MarkBadArgs {
+    /// The image: host/repository@sha256:….
+    #[arg(value_name = "REF@DIGEST")]
+    pub reference: String,
+
+    /// Why, recorded in the audit log.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// The operator's private key; it signs the audit log entry.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+
+    /// A name for the operator, recorded next to the key's fingerprint.
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+
+    /// Public keys the existing mark-bad log must be signed with (repeatable).
+    #[arg(long = "trust", value_name = "FILE")]
+    pub trust: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// host/repository, oci:DIR or oci-archive:FILE; default the policy's `repository`.
+    #[arg(value_name = "REPO")]
+    pub repository: Option<String>,
+
+    /// The channel; without it, the repository's mark-bad log.
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
+
+    /// Operator public keys every entry must be signed with one of
+    /// (repeatable); default the channel policy's `operators`, if any.
+    #[arg(long, value_name = "FILE")]
+    pub key: Vec<PathBuf>,
+
+    /// The slipway.toml holding [channels."NAME"] (read if present).
+    #[arg(long, value_name = "FILE", default_value = "slipway.toml")]
+    pub config: PathBuf,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print the log as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

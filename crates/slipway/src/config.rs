@@ -16,6 +16,9 @@ pub struct Config {
     pub build: BuildConfig,
     #[serde(default)]
     pub image: ImageConfig,
+    /// `[channels."NAME"]`: each release channel's policy (docs/release.md).
+    #[serde(default)]
+    pub channels: BTreeMap<String, slipway_release::ChannelPolicy>,
 }
 
 /// `[image]`: what goes into the image besides the binary.
@@ -199,6 +202,16 @@ pub fn budget(
         limit,
         knob: key_name.to_string(),
     }))
+}
+
+/// Read a slipway.toml by its path; absent means defaults.
+pub fn load_file(path: &Path) -> anyhow::Result<Config> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    parse(&text).map_err(|e| crate::input(format!("{}: {e}", path.display())).into())
 }
 
 /// Read `slipway.toml` from the module directory; absent means defaults.

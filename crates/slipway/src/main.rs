@@ -71,6 +71,10 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::sign::run_verify(args, ui),
         Command::Attest(args) => commands::sign::run_attest(args, &cache, ui),
         Command::Resolve(args) => commands::resolve::run(args, ui),
+        Command::Promote(args) => commands::release::run_promote(args, ui),
+        Command::Rollback(args) => commands::release::run_rollback(args, ui),
+        Command::MarkBad(args) => commands::release::run_mark_bad(args, ui),
+        Command::History(args) => commands::release::run_history(args, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -97,9 +101,20 @@ fn notary_exit_code(n: &slipway_notary::NotaryError) -> u8 {
     }
 }
 
-/// 1: the build failed; 2: invalid input; 3: the machine (toolchains, files).
+/// 1: the build failed; 2: invalid input; 3: the machine (toolchains, files);
+/// 4: another release command won a race on the same channel.
 fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
+        if let Some(r) = cause.downcast_ref::<slipway_release::Error>() {
+            use slipway_release::Error as E;
+            return match r {
+                E::Input(_) => 2,
+                E::LostRace(_) => 4,
+                E::Io { .. } => 3,
+                E::Registry(r) => registry_exit_code(r),
+                E::Policy { .. } | E::MarkedBad(_) | E::Tampered { .. } => 1,
+            };
+        }
         if let Some(b) = cause.downcast_ref::<BuildError>() {
             return match b.kind() {
                 ErrorKind::Input => 2,
@@ -172,11 +187,6 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 r if r.is_input() => 2,
                 _ => 1,
             };
-        }
-        if let Some(slipway_release::Error::Input(_)) =
-            cause.downcast_ref::<slipway_release::Error>()
-        {
-            return 2;
         }
         if let Some(s) = cause.downcast_ref::<slipway_size::SizeError>() {
             return match s {

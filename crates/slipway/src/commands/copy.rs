@@ -91,6 +91,19 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         ));
     }
     let destination = slipway_registry::open_destination(&dst_loc, &options, &docker_name)?;
+    // The audit logs of the channels the image was released through (and
+    // the repository's mark-bad log) go along, so `slipway history` works
+    // on the far side of an air gap. Written before the image: its tag is
+    // the last thing to appear.
+    let carried = if !args.no_attachments
+        && selection.wants(Some(slipway_release::entry::ENTRY_TYPE))
+        && !matches!(dst_loc, Location::DockerArchive { .. })
+    {
+        let logs = slipway_release::history::logs_about(source.as_ref(), &root)?;
+        slipway_release::history::copy_logs(source.as_ref(), destination.as_ref(), &logs)?
+    } else {
+        0
+    };
     let progress = TransferProgress::new(ui);
     let report = slipway_registry::copy_root(
         source.as_ref(),
@@ -110,6 +123,12 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         },
         &progress,
     )?;
+    if carried > 0 {
+        ui.status(format!(
+            "carried {carried} audit log entr{} along",
+            if carried == 1 { "y" } else { "ies" }
+        ));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

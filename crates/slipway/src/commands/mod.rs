@@ -11,6 +11,7 @@ pub mod keygen;
 pub mod notary;
 pub mod push;
 pub mod resolve;
+pub mod release;
 pub mod sbom;
 pub mod scan;
 pub mod sign;
