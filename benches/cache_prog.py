@@ -102,13 +102,19 @@ def main():
     ap.add_argument("--slipway", default=os.path.join(ROOT, "target/release/slipway"))
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--remote-runs", type=int, default=3)
+    ap.add_argument("--fresh-gocache", action="store_true",
+                    help="fill a new GOCACHE for the plain side instead of using the machine's")
     args = ap.parse_args()
     slipway = os.path.abspath(args.slipway)
     work = tempfile.mkdtemp(prefix="slipway-bench-cache-")
     procs = []
     try:
         # 1. Overhead with warm local caches.
-        plain = clean_env(GOCACHE=os.path.join(work, "plain-gocache"))
+        # Go's own cache: the machine's (warm from earlier builds, shared and
+        # safe to share) unless --fresh-gocache.
+        shared = subprocess.run(["go", "env", "GOCACHE"], check=True, capture_output=True,
+                                text=True).stdout.strip()
+        plain = clean_env(GOCACHE=os.path.join(work, "plain-gocache") if args.fresh_gocache else shared)
         prog = clean_env(GOCACHE=os.path.join(work, "prog-gocache"),
                          GOCACHEPROG=f"{slipway} cache-prog",
                          SLIPWAY_CACHE_DIR=os.path.join(work, "prog-slipway"))
