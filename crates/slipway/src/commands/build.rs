@@ -92,7 +92,9 @@ pub fn plan(
     let exe = std::env::current_exe()
         .context("cannot find the slipway executable for the zig wrappers")?;
     let mut compilers = CCompilers::new(cache, settings.zig.as_deref(), &exe);
-    Ok(slipway_build::plan(&request, &go, &mut compilers, cache)?)
+    let mut plan = slipway_build::plan(&request, &go, &mut compilers, cache)?;
+    super::cache::use_gocacheprog(&mut plan, &exe)?;
+    Ok(plan)
 }
 
 pub fn warn_dropped(plan: &Plan, ui: Ui) {
@@ -132,6 +134,7 @@ pub fn execute(plan: &Plan, jobs: Option<usize>, ui: Ui) -> Result<Vec<Built>, B
         }
         let result = slipway_build::execute(plan, jobs, &|event| progress.event(event));
         done.store(true, std::sync::atomic::Ordering::Relaxed);
+        super::cache::finish_run(plan, ui);
         result
     })
 }
@@ -361,6 +364,7 @@ fn print_json(
         "zig": plan.zig_version,
         "source_date_epoch": plan.source_date_epoch,
         "strip": plan.strip.name(),
+        "cache": super::cache::last_run(),
     });
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
