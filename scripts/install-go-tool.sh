@@ -8,15 +8,22 @@
 #   scripts/install-go-tool.sh referrers-registry  go-containerregistry's registry package with
 #                                          its OCI 1.1 referrers API on (scripts/referrers-registry,
 #                                          go-containerregistry v0.22.1)
+#   scripts/install-go-tool.sh versitygw   [VERSION]  the S3 server the cache tests run (posix
+#                                          backend: objects are plain files; default v1.8.0)
+#   scripts/install-go-tool.sh go-cacher   [VERSION]  bradfitz/go-tool-cache's GOCACHEPROG client,
+#   scripts/install-go-tool.sh go-cacher-server        and its HTTP server (benches/cache_prog.py)
 #
 # The binary lands in ${XDG_CACHE_HOME:-~/.cache}/slipway-<tool>/<version>/.
 set -euo pipefail
-tool="${1:?usage: install-go-tool.sh oras|ggcr-registry [VERSION]}"
+tool="${1:?usage: install-go-tool.sh oras|ggcr-registry|referrers-registry|versitygw|go-cacher|go-cacher-server [VERSION]}"
 case "$tool" in
     oras) module="oras.land/oras"; pkg="cmd/oras"; default="v1.3.6"; name="oras" ;;
     ggcr-registry) module="github.com/google/go-containerregistry"; pkg="cmd/registry"; default="v0.22.1"; name="registry" ;;
     referrers-registry) module=""; pkg="."; default="v0.22.1"; name="referrers-registry" ;;
-    *) echo "install-go-tool: unknown tool $tool (oras, ggcr-registry, referrers-registry)" >&2; exit 2 ;;
+    versitygw) module="github.com/versity/versitygw"; pkg="cmd/versitygw"; default="v1.8.0"; name="versitygw" ;;
+    go-cacher | go-cacher-server) module="github.com/bradfitz/go-tool-cache"; pkg="cmd/$tool"
+        default="v0.0.0-20260722201841-0bb331e19f64"; name="$tool" ;;
+    *) echo "install-go-tool: unknown tool $tool (oras, ggcr-registry, referrers-registry, versitygw, go-cacher, go-cacher-server)" >&2; exit 2 ;;
 esac
 version="${2:-$default}"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/slipway-$tool/$version"
