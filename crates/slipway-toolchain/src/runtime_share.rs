@@ -171,8 +171,8 @@ pub fn fetch_or_build(
         detail,
     })?;
     let bundle = pack(staging.path())?;
-    store.put(&key, &bundle);
     restore(&bundle, &cache.zig_cache())?;
+    store.put(&key, &bundle);
     runtime.mark_warm(cache, Some(started.elapsed()));
     Ok(refused.map_or(Source::Built, Source::Refused))
 }
@@ -219,7 +219,11 @@ fn collect(root: &Path, rel: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<
         if kind.is_dir() {
             collect(root, &rel, out)?;
         } else if kind.is_file() {
-            out.push((rel.to_string_lossy().into_owned(), entry.path()));
+            // zig's own bookkeeping (`h/timestamp`) and lock files stay.
+            let name = rel.to_string_lossy().into_owned();
+            if allowed(&name) {
+                out.push((name, entry.path()));
+            }
         }
     }
     Ok(())
@@ -330,6 +334,7 @@ mod tests {
         write("o/00aa/libc.a", b"archive");
         write("b/11bb/builtin.zig", b"pub const x = 1;");
         write("h/22cc", b"manifest");
+        write("h/timestamp", b"zig's own");
         write("z/33dd", b"zir, not moved");
         write("tmp/partial", b"not moved");
         let bundle = pack(src.path()).unwrap();
@@ -344,6 +349,7 @@ mod tests {
         assert_eq!(read("b/11bb/builtin.zig").unwrap(), b"pub const x = 1;");
         assert_eq!(read("h/22cc").unwrap(), b"manifest");
         assert!(read("z/33dd").is_none() && read("tmp/partial").is_none());
+        assert!(read("h/timestamp").is_none());
         assert_eq!(restore(&bundle, dest.path()).unwrap(), 0);
     }
 

@@ -162,6 +162,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             "index_digest": set.index.digest.to_string(),
             "manifests": manifests,
             "tag": name.to_string(),
+            "cache_steps": super::shared_steps::last_run(),
             "format": args.format.as_deref().or(icfg.format.as_deref()).unwrap_or("oci"),
             "out": out,
             "compressed_layers": compressed_layers,

@@ -12,6 +12,7 @@ pub mod notary;
 pub mod push;
 pub mod sbom;
 pub mod scan;
+pub mod shared_steps;
 pub mod sign;
 pub mod strip;
 pub mod targets;

@@ -1,0 +1,189 @@
+//! Two CI runners on one machine that share nothing but a remote cache: a
+//! real nginx serving the Bazel HTTP cache protocol through WebDAV `PUT`,
+//! started by the test on 127.0.0.1. Each runner has its own HOME, GOCACHE,
+//! slipway cache and zig cache (so its own paths: what differs between two
+//! machines). Runner A builds a cgo image for three platforms and fills the
+//! remote; runner B, empty locally, builds the same module and must get the
+//! same index digest, with its zig runtimes restored from the remote (none
+//! compiled) and its Go build served from it.
+//!
+//! The remote's storage lives in the test target's tmp directory and is
+//! reused by later runs, so only the first run on a machine pays for A's cold
+//! zig runtimes (100+ s each on 2 cores); later runs restore them on A as on B.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use slipway_testkit::{copy_tree, example, require};
+
+const PLATFORMS: &str = "linux/amd64,linux/arm64,linux/riscv64";
+const RUNTIMES: usize = 3;
+
+/// nginx as a Bazel HTTP cache: `PUT`/`GET`/`HEAD` on any path under `root`.
+struct Nginx {
+    child: Child,
+    url: String,
+}
+
+impl Nginx {
+    fn start(dir: &Path, root: &Path) -> Nginx {
+        let nginx = require("nginx", "nginx");
+        std::fs::create_dir_all(dir.join("body")).unwrap();
+        std::fs::create_dir_all(root).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = format!(
+            "daemon off;\nuser root root;\nworker_processes 1;\npid {dir}/nginx.pid;\n\
+             error_log {dir}/error.log;\nevents {{ worker_connections 256; }}\n\
+             http {{\n  access_log {dir}/access.log;\n  client_body_temp_path {dir}/body;\n\
+             server {{\n    listen 127.0.0.1:{port};\n    location / {{ root {root}; \
+             dav_methods PUT; create_full_put_path on; client_max_body_size 2g; }}\n  }}\n}}\n",
+            dir = dir.display(),
+            root = root.display(),
+        );
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new(nginx)
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nginx did not start: see {}/error.log", dir.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Nginx {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One runner's private directories.
+struct Runner {
+    dir: PathBuf,
+}
+
+impl Runner {
+    fn new(parent: &Path, name: &str) -> Runner {
+        let dir = parent.join(name);
+        for sub in ["home", "gocache", "slipway"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        Runner { dir }
+    }
+
+    fn zig_cache(&self) -> PathBuf {
+        self.dir.join("slipway/zig")
+    }
+
+    /// `slipway image --json` of `module` with this runner's caches.
+    fn image(&self, module: &Path, remote: &str) -> (Value, String, Duration) {
+        let started = Instant::now();
+        let out: Output = Command::new(assert_cmd::cargo::cargo_bin!("slipway"))
+            .arg("image")
+            .arg(module)
+            .args(["--platform", PLATFORMS, "--libc", "musl", "--json", "--out"])
+            .arg(self.dir.join("image"))
+            .env("HOME", self.dir.join("home"))
+            .env("GOCACHE", self.dir.join("gocache"))
+            .env("SLIPWAY_CACHE_DIR", self.dir.join("slipway"))
+            .env("SLIPWAY_CACHE_REMOTE", remote)
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("ZIG_GLOBAL_CACHE_DIR")
+            .env_remove("ZIG_LOCAL_CACHE_DIR")
+            .env_remove("GOCACHEPROG")
+            .env("CI", "true")
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "slipway image failed for {}:\n{stderr}",
+            self.dir.display()
+        );
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)));
+        (json, stderr, took)
+    }
+}
+
+/// Runtime archives in a zig cache (libc, libc_nonshared, compiler-rt).
+fn archives(zig_cache: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in std::fs::read_dir(zig_cache.join("o")).into_iter().flatten().flatten() {
+        for f in ["libc.a", "libc_nonshared.a", "libcompiler_rt.a"] {
+            if d.path().join(f).is_file() {
+                out.push(d.path().join(f));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `tiers.<tier>.<ns>.<field>` of a stats object, 0 when absent.
+fn count(stats: &Value, tier: &str, ns: &str, field: &str) -> u64 {
+    stats["tiers"][tier][ns][field].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_second_runner_gets_the_same_image_from_the_remote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache-runners-remote");
+    let server = Nginx::start(&tmp.path().join("nginx"), &store);
+    let module = tmp.path().join("hello");
+    copy_tree(&example("hello"), &module);
+
+    let a = Runner::new(tmp.path(), "a");
+    let (image_a, said_a, took_a) = a.image(&module, &server.url);
+    eprintln!("runner A ({:.1}s):\n{said_a}", took_a.as_secs_f64());
+    // A either built each runtime and uploaded it, or (on later runs of
+    // this test) restored it; either way the remote now holds all three.
+    let served_a = said_a.matches("built and uploaded").count()
+        + said_a.matches("restored from the remote cache").count();
+    assert_eq!(served_a, RUNTIMES, "runner A did not go through the cache:\n{said_a}");
+
+    let b = Runner::new(tmp.path(), "b");
+    let before = archives(&b.zig_cache());
+    assert!(before.is_empty());
+    let (image_b, said_b, took_b) = b.image(&module, &server.url);
+    eprintln!("runner B ({:.1}s):\n{said_b}", took_b.as_secs_f64());
+
+    assert_eq!(
+        image_a["index_digest"], image_b["index_digest"],
+        "two runners built different images"
+    );
+    // Every runtime came from the remote, and zig compiled none during B's build.
+    assert_eq!(
+        said_b.matches("restored from the remote cache").count(),
+        RUNTIMES,
+        "{said_b}"
+    );
+    assert!(!said_b.contains("built and uploaded") && !said_b.contains("compiles musl"), "{said_b}");
+    assert!(!said_b.contains("zig compiled"), "{said_b}");
+    assert!(!archives(&b.zig_cache()).is_empty(), "no runtime archive was restored");
+    let steps = &image_b["cache_steps"];
+    eprintln!("runner B cache counters: {steps}");
+    assert_eq!(count(steps, "remote", "zig", "misses"), 0, "{steps}");
+    assert!(count(steps, "remote", "zig", "hits") >= RUNTIMES as u64, "{steps}");
+}
