@@ -233,9 +233,8 @@ fn collect(root: &Path, rel: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<
 /// `o/<hex>/<file>` or `b/<hex>/<file>`, plain names only.
 fn allowed(name: &str) -> bool {
     let parts: Vec<&str> = name.split('/').collect();
-    let plain = |p: &str| {
-        !p.is_empty() && p != "." && p != ".." && !p.contains('\0') && !p.contains('\\')
-    };
+    let plain =
+        |p: &str| !p.is_empty() && p != "." && p != ".." && !p.contains('\0') && !p.contains('\\');
     let hex = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_hexdigit());
     match parts.as_slice() {
         ["h", f] => hex(f),
@@ -252,10 +251,7 @@ fn allowed(name: &str) -> bool {
 pub fn restore(bundle: &[u8], zig_cache: &Path) -> Result<usize, ShareError> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bundle));
-    for entry in archive
-        .entries()
-        .map_err(io("reading a runtime bundle"))?
-    {
+    for entry in archive.entries().map_err(io("reading a runtime bundle"))? {
         let mut entry = entry.map_err(io("reading a runtime bundle"))?;
         let name = entry
             .path()
@@ -282,7 +278,8 @@ pub fn restore(bundle: &[u8], zig_cache: &Path) -> Result<usize, ShareError> {
             continue;
         }
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+            std::fs::create_dir_all(parent)
+                .map_err(io(format!("creating {}", parent.display())))?;
         }
         let mut staged = tempfile::NamedTempFile::new_in(&tmp)
             .map_err(io(format!("writing into {}", tmp.display())))?;
@@ -338,7 +335,11 @@ mod tests {
         write("z/33dd", b"zir, not moved");
         write("tmp/partial", b"not moved");
         let bundle = pack(src.path()).unwrap();
-        assert_eq!(bundle, pack(src.path()).unwrap(), "packing is deterministic");
+        assert_eq!(
+            bundle,
+            pack(src.path()).unwrap(),
+            "packing is deterministic"
+        );
 
         let dest = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dest.path().join("o/00aa")).unwrap();
@@ -387,7 +388,8 @@ mod tests {
         let other_flags = Path::new("/c/cc/zig-0.17.1/aarch64-linux-musl-ba9876543210/cc");
         assert_ne!(share_key(&rt, other_flags), key);
         // The cache's own location is not part of the key.
-        let elsewhere = Path::new("/home/u/.cache/slipway/cc/zig-0.17.1/aarch64-linux-musl-0123456789ab/cc");
+        let elsewhere =
+            Path::new("/home/u/.cache/slipway/cc/zig-0.17.1/aarch64-linux-musl-0123456789ab/cc");
         assert_eq!(share_key(&rt, elsewhere), key);
     }
 }

@@ -60,7 +60,11 @@ impl Nginx {
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not start: see {}/error.log", dir.display());
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start: see {}/error.log",
+                dir.display()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Nginx {
@@ -121,8 +125,9 @@ impl Runner {
             "slipway image failed for {}:\n{stderr}",
             self.dir.display()
         );
-        let json: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)));
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
+        });
         (json, stderr, took)
     }
 }
@@ -130,7 +135,11 @@ impl Runner {
 /// Runtime archives in a zig cache (libc, libc_nonshared, compiler-rt).
 fn archives(zig_cache: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for d in std::fs::read_dir(zig_cache.join("o")).into_iter().flatten().flatten() {
+    for d in std::fs::read_dir(zig_cache.join("o"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         for f in ["libc.a", "libc_nonshared.a", "libcompiler_rt.a"] {
             if d.path().join(f).is_file() {
                 out.push(d.path().join(f));
@@ -161,7 +170,10 @@ fn a_second_runner_gets_the_same_image_from_the_remote() {
     // this test) restored it; either way the remote now holds all three.
     let served_a = said_a.matches("built and uploaded").count()
         + said_a.matches("restored from the remote cache").count();
-    assert_eq!(served_a, RUNTIMES, "runner A did not go through the cache:\n{said_a}");
+    assert_eq!(
+        served_a, RUNTIMES,
+        "runner A did not go through the cache:\n{said_a}"
+    );
 
     let b = Runner::new(tmp.path(), "b");
     let before = archives(&b.zig_cache());
@@ -179,11 +191,20 @@ fn a_second_runner_gets_the_same_image_from_the_remote() {
         RUNTIMES,
         "{said_b}"
     );
-    assert!(!said_b.contains("built and uploaded") && !said_b.contains("compiles musl"), "{said_b}");
+    assert!(
+        !said_b.contains("built and uploaded") && !said_b.contains("compiles musl"),
+        "{said_b}"
+    );
     assert!(!said_b.contains("zig compiled"), "{said_b}");
-    assert!(!archives(&b.zig_cache()).is_empty(), "no runtime archive was restored");
+    assert!(
+        !archives(&b.zig_cache()).is_empty(),
+        "no runtime archive was restored"
+    );
     let steps = &image_b["cache_steps"];
     eprintln!("runner B cache counters: {steps}");
     assert_eq!(count(steps, "remote", "zig", "misses"), 0, "{steps}");
-    assert!(count(steps, "remote", "zig", "hits") >= RUNTIMES as u64, "{steps}");
+    assert!(
+        count(steps, "remote", "zig", "hits") >= RUNTIMES as u64,
+        "{steps}"
+    );
 }

@@ -48,8 +48,12 @@ pub fn open(plan: &Plan, ui: Ui) -> Option<Cache> {
 // TEMPORARY until the cache CLI is merged: env only.
 fn remote_for(
     _plan: &Plan,
-) -> Result<Option<(slipway_cache::RemoteSpec, slipway_cache::RemoteMode)>, slipway_cache::CacheError> {
-    let Some(url) = std::env::var("SLIPWAY_CACHE_REMOTE").ok().filter(|u| !u.is_empty()) else {
+) -> Result<Option<(slipway_cache::RemoteSpec, slipway_cache::RemoteMode)>, slipway_cache::CacheError>
+{
+    let Some(url) = std::env::var("SLIPWAY_CACHE_REMOTE")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
         return Ok(None);
     };
     let mode = match std::env::var("SLIPWAY_CACHE_REMOTE_MODE") {
@@ -190,4 +194,39 @@ pub fn finish(ns: &str, cache: &Cache, ui: Ui) {
 /// The counters [`finish`] kept, for a command's `--json`.
 pub fn last_run() -> Option<Stats> {
     LAST.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// The cache namespace of compressed layers.
+pub const LAYER_NS: &str = "layer";
+
+/// [`Cache`] as the shared tier of compressed layers: one action entry per
+/// (diff_id, compression settings) naming the compressed blob in the CAS.
+/// slipway-oci checks every blob it gets (decompressed, it must hash to the
+/// diff_id).
+pub struct LayerStore(pub std::sync::Arc<Cache>);
+
+fn layer_key(diff_id: &slipway_oci::Digest, compression: &str) -> ActionKey {
+    ActionKey::derive(["compressed-layer", &diff_id.to_string(), compression])
+}
+
+impl slipway_oci::tier::LayerTier for LayerStore {
+    fn get(&self, diff_id: &slipway_oci::Digest, compression: &str) -> Option<Vec<u8>> {
+        let entry = self
+            .0
+            .get_action(LAYER_NS, &layer_key(diff_id, compression))
+            .ok()??;
+        let output = entry.outputs.first()?;
+        let path = self.0.get_blob(LAYER_NS, &output.digest).ok()??;
+        std::fs::read(path).ok()
+    }
+
+    fn put(&self, diff_id: &slipway_oci::Digest, compression: &str, blob: &[u8]) {
+        let Ok(digest) = self.0.put_blob(LAYER_NS, blob) else {
+            return;
+        };
+        let entry = ActionEntry::single(digest, blob.len() as u64);
+        let _ = self
+            .0
+            .put_action(LAYER_NS, &layer_key(diff_id, compression), &entry);
+    }
 }
