@@ -207,4 +207,8 @@ fn a_second_runner_gets_the_same_image_from_the_remote() {
         count(steps, "remote", "zig", "hits") >= RUNTIMES as u64,
         "{steps}"
     );
+    // Every compressed layer B needed came from the remote: none compressed here.
+    assert!(count(steps, "remote", "layer", "hits") > 0, "{steps}");
+    assert_eq!(count(steps, "remote", "layer", "misses"), 0, "{steps}");
+    assert_eq!(image_b["compressed_layers"], 0, "{image_b}");
 }
