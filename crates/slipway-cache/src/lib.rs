@@ -42,7 +42,7 @@ pub use config::{CacheConfig, RemoteMode, RemoteSpec};
 pub use digest::{ActionKey, Sha256};
 pub use entry::{ActionEntry, ActionOutput};
 pub use error::CacheError;
-pub use stats::{Stats, TierStats};
+pub use stats::{RemoteState, Stats, TierStats, human_bytes};
 
 use remote::Remote;
 

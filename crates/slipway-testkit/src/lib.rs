@@ -1,6 +1,7 @@
 //! Helpers for slipway's integration tests. Tests use real tools; a missing
 //! tool is a failure that says how to install it, never a silent skip.
 
+pub mod cache_servers;
 pub mod registry;
 pub mod supply_chain;
 pub mod vendor_sdk;

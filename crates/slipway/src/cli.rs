@@ -34,6 +34,31 @@ pub struct Cli {
     /// Default: $SLIPWAY_CACHE_DIR, $XDG_CACHE_HOME/slipway or ~/.cache/slipway.
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// A remote build cache shared by runners: http(s)://host[:port][/path] (the Bazel
+    /// remote-cache HTTP protocol: bazel-remote, nginx with WebDAV PUT) or
+    /// s3://bucket[/prefix] (credentials from AWS_* or ~/.aws). "none" switches off one set
+    /// in a file. Overrides [cache] remote in slipway.toml, which overrides
+    /// ~/.config/slipway/config.toml. See docs/cache.md.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "SLIPWAY_CACHE_REMOTE",
+        hide_env_values = true
+    )]
+    pub cache_remote: Option<String>,
+
+    /// read: only download from the remote cache (untrusted pull requests); readwrite
+    /// (default): also upload what was built.
+    #[arg(long, global = true, value_enum, env = "SLIPWAY_CACHE_REMOTE_MODE")]
+    pub cache_remote_mode: Option<CacheRemoteMode>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CacheRemoteMode {
+    Read,
+    Readwrite,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -315,6 +340,68 @@ The programs checked are the entrypoint (and what slipway's init starts), or tho
   # keep symbols (for profilers and backtraces), drop only DWARF
   slipway strip server -o server.small --mode debug")]
     Strip(StripArgs),
+
+    /// Serve Go's build cache to `go` over GOCACHEPROG: a local tier and the remote behind it.
+    #[command(
+        long_about = "Speak Go's GOCACHEPROG protocol (Go 1.24+) on stdin and stdout: `go` starts \
+this command and asks it for build results instead of reading $GOCACHE. Results live in slipway's \
+local cache (--cache-dir) and, when a remote is configured (--cache-remote, [cache] remote), are \
+fetched from it (verified by digest) and uploaded to it (unless --cache-remote-mode read).\n\n\
+slipway build, image and push set GOCACHEPROG themselves when a remote is configured; this is \
+for your own `go build` and `go test`.",
+        after_help = "Examples:
+  # go test through the team's cache (a Bazel HTTP cache, e.g. bazel-remote or nginx)
+  export SLIPWAY_CACHE_REMOTE=http://cache.internal:8080
+  GOCACHEPROG=\"slipway cache-prog\" go test ./...
+
+  # a pull-request runner: read, never write
+  SLIPWAY_CACHE_REMOTE_MODE=read GOCACHEPROG=\"slipway cache-prog\" go build ./...
+
+Remote faults are misses: the build goes on locally, with one warning."
+    )]
+    CacheProg,
+
+    /// Show the size of the local cache, or trim it.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Files and bytes of the local cache: blobs, action entries, build stages, the rest.
+    #[command(after_help = "Examples:
+  slipway cache stats
+  slipway cache stats --json")]
+    Stats(CacheStatsArgs),
+
+    /// Remove the least recently used blobs, entries and build stages until the cache fits.
+    #[command(
+        long_about = "Remove the least recently used blobs, action entries and build stages \
+(stage/<key>/, where go build writes) until they total at most --max-size. Nothing used in the \
+last hour is removed, so a build running meanwhile keeps what it uses; zig's own cache and the \
+compiler wrappers are counted but never removed.",
+        after_help = "Examples:
+  slipway cache prune --max-size 5G
+  slipway cache prune --max-size 500M --json"
+    )]
+    Prune(CachePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheStatsArgs {
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CachePruneArgs {
+    /// The size to trim to: bytes, or a number with K, M, G or T (powers of 1024).
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: String,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,51 @@ pub struct Config {
     pub build: BuildConfig,
     #[serde(default)]
     pub image: ImageConfig,
+    #[serde(default)]
+    pub cache: CacheSection,
+}
+
+/// `[cache]`, in slipway.toml or the user's `~/.config/slipway/config.toml`:
+/// the remote build cache runners share (docs/cache.md).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// `http(s)://host[:port][/path]` (Bazel remote-cache HTTP protocol) or
+    /// `s3://bucket[/prefix]`; `"none"` switches a remote set elsewhere off.
+    pub remote: Option<String>,
+    /// `read` or `readwrite` (default).
+    pub remote_mode: Option<String>,
+}
+
+/// The user's own settings, `$XDG_CONFIG_HOME/slipway/config.toml` (else
+/// `~/.config/slipway/config.toml`): only what is about the machine, not the module.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    #[serde(default)]
+    pub cache: CacheSection,
+}
+
+/// Where the user's config file is, if a home is known.
+pub fn user_config_path() -> Option<std::path::PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    env("XDG_CONFIG_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| env("HOME").map(|h| std::path::PathBuf::from(h).join(".config")))
+        .map(|d| d.join("slipway/config.toml"))
+}
+
+/// Read the user's config file; absent means defaults.
+pub fn load_user() -> anyhow::Result<UserConfig> {
+    let Some(path) = user_config_path() else {
+        return Ok(UserConfig::default());
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(UserConfig::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// `[image]`: what goes into the image besides the binary.
@@ -240,6 +285,17 @@ pkg_config_path = ["sdk/arm64/usr/lib/pkgconfig"]
             e.contains("unknown field `sysrot`") && e.contains("sysroot"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn cache_section() {
+        let c = parse("[cache]\nremote = \"s3://ci/go\"\nremote_mode = \"read\"\n").unwrap();
+        assert_eq!(c.cache.remote.as_deref(), Some("s3://ci/go"));
+        assert_eq!(c.cache.remote_mode.as_deref(), Some("read"));
+        let e = parse("[cache]\nremote_url = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `remote_url`"), "{e}");
     }
 
     #[test]

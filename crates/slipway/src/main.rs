@@ -52,6 +52,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let ui = ui::Ui::new(cli.color);
     let cache = CacheDir::resolve(cli.cache_dir.as_deref());
+    commands::cache::set_flags(cli.cache_remote.clone(), cli.cache_remote_mode);
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args, &cache, ui),
         Command::Image(args) => commands::image::run(args, &cache, ui),
@@ -69,6 +70,8 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::run_sign(args, ui),
         Command::Verify(args) => commands::sign::run_verify(args, ui),
         Command::Attest(args) => commands::sign::run_attest(args, &cache, ui),
+        Command::CacheProg => commands::cache::run_prog(&cache),
+        Command::Cache(cmd) => commands::cache::run(cmd, &cache, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -146,6 +149,18 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 slipway_notary::NotaryError::Io { .. } => 3,
                 slipway_notary::NotaryError::Format(_) => 1,
                 _ => 2,
+            };
+        }
+        if let Some(c) = cause.downcast_ref::<slipway_cache::CacheError>() {
+            return match c {
+                slipway_cache::CacheError::Io { .. } => 3,
+                _ => 2,
+            };
+        }
+        if let Some(p) = cause.downcast_ref::<slipway_cache::prog::ProgError>() {
+            return match p {
+                slipway_cache::prog::ProgError::Protocol { .. } => 2,
+                _ => 3,
             };
         }
         if cause.is::<slipway_attest::KeyError>() {

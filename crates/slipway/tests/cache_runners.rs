@@ -7,79 +7,20 @@
 //! same index digest, with its zig runtimes restored from the remote (none
 //! compiled) and its Go build served from it.
 //!
-//! The remote's storage lives in the test target's tmp directory and is
+//! The remote (its storage, config and logs) lives in the test target's tmp directory and is
 //! reused by later runs, so only the first run on a machine pays for A's cold
 //! zig runtimes (100+ s each on 2 cores); later runs restore them on A as on B.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use slipway_testkit::{copy_tree, example, require};
+use slipway_testkit::cache_servers::Nginx;
+use slipway_testkit::{copy_tree, example};
 
 const PLATFORMS: &str = "linux/amd64,linux/arm64,linux/riscv64";
 const RUNTIMES: usize = 3;
-
-/// nginx as a Bazel HTTP cache: `PUT`/`GET`/`HEAD` on any path under `root`.
-struct Nginx {
-    child: Child,
-    url: String,
-}
-
-impl Nginx {
-    fn start(dir: &Path, root: &Path) -> Nginx {
-        let nginx = require("nginx", "nginx");
-        std::fs::create_dir_all(dir.join("body")).unwrap();
-        std::fs::create_dir_all(root).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let conf = format!(
-            "daemon off;\nuser root root;\nworker_processes 1;\npid {dir}/nginx.pid;\n\
-             error_log {dir}/error.log;\nevents {{ worker_connections 256; }}\n\
-             http {{\n  access_log {dir}/access.log;\n  client_body_temp_path {dir}/body;\n\
-             server {{\n    listen 127.0.0.1:{port};\n    location / {{ root {root}; \
-             dav_methods PUT; create_full_put_path on; client_max_body_size 2g; }}\n  }}\n}}\n",
-            dir = dir.display(),
-            root = root.display(),
-        );
-        let conf_path = dir.join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new(nginx)
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-p")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not start: see {}/error.log",
-                dir.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Nginx {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One runner's private directories.
 struct Runner {
@@ -110,7 +51,10 @@ impl Runner {
             .env("HOME", self.dir.join("home"))
             .env("GOCACHE", self.dir.join("gocache"))
             .env("SLIPWAY_CACHE_DIR", self.dir.join("slipway"))
-            .env("SLIPWAY_CACHE_REMOTE", remote)
+            .arg("--cache-remote")
+            .arg(remote)
+            .env_remove("SLIPWAY_CACHE_REMOTE")
+            .env_remove("SLIPWAY_CACHE_REMOTE_MODE")
             .env_remove("XDG_CACHE_HOME")
             .env_remove("ZIG_GLOBAL_CACHE_DIR")
             .env_remove("ZIG_LOCAL_CACHE_DIR")
@@ -158,13 +102,14 @@ fn count(stats: &Value, tier: &str, ns: &str, field: &str) -> u64 {
 #[test]
 fn a_second_runner_gets_the_same_image_from_the_remote() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache-runners-remote");
-    let server = Nginx::start(&tmp.path().join("nginx"), &store);
+    let server =
+        Nginx::start(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache-runners-nginx"));
+    let remote = server.url();
     let module = tmp.path().join("hello");
     copy_tree(&example("hello"), &module);
 
     let a = Runner::new(tmp.path(), "a");
-    let (image_a, said_a, took_a) = a.image(&module, &server.url);
+    let (image_a, said_a, took_a) = a.image(&module, &remote);
     eprintln!("runner A ({:.1}s):\n{said_a}", took_a.as_secs_f64());
     // A either built each runtime and uploaded it, or (on later runs of
     // this test) restored it; either way the remote now holds all three.
@@ -178,7 +123,7 @@ fn a_second_runner_gets_the_same_image_from_the_remote() {
     let b = Runner::new(tmp.path(), "b");
     let before = archives(&b.zig_cache());
     assert!(before.is_empty());
-    let (image_b, said_b, took_b) = b.image(&module, &server.url);
+    let (image_b, said_b, took_b) = b.image(&module, &remote);
     eprintln!("runner B ({:.1}s):\n{said_b}", took_b.as_secs_f64());
 
     assert_eq!(
@@ -207,6 +152,9 @@ fn a_second_runner_gets_the_same_image_from_the_remote() {
         count(steps, "remote", "zig", "hits") >= RUNTIMES as u64,
         "{steps}"
     );
+    // B's Go build was served from the remote through GOCACHEPROG.
+    let go = &image_b["cache"];
+    assert!(count(go, "remote", "go", "hits") > 0, "{go}");
     // Every compressed layer B needed came from the remote: none compressed here.
     assert!(count(steps, "remote", "layer", "hits") > 0, "{steps}");
     assert_eq!(count(steps, "remote", "layer", "misses"), 0, "{steps}");

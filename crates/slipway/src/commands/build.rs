@@ -85,7 +85,9 @@ pub fn plan(
     let exe = std::env::current_exe()
         .context("cannot find the slipway executable for the zig wrappers")?;
     let mut compilers = CCompilers::new(cache, settings.zig.as_deref(), &exe);
-    Ok(slipway_build::plan(&request, &go, &mut compilers, cache)?)
+    let mut plan = slipway_build::plan(&request, &go, &mut compilers, cache)?;
+    super::cache::use_gocacheprog(&mut plan, &exe)?;
+    Ok(plan)
 }
 
 pub fn warn_dropped(plan: &Plan, ui: Ui) {
@@ -135,6 +137,7 @@ pub fn execute(plan: &Plan, jobs: Option<usize>, ui: Ui) -> Result<Vec<Built>, B
         }
         let result = slipway_build::execute(plan, jobs, &|event| progress.event(event));
         done.store(true, std::sync::atomic::Ordering::Relaxed);
+        super::cache::finish_run(plan, ui);
         // A shared runtime must be all the build needs; say so if it was not.
         if let Some(before) = shared_archives {
             let after = runtime::archives_in_zig_cache(&plan.cache);
@@ -320,6 +323,7 @@ fn print_json(plan: &Plan, artifacts: &[Artifact]) -> anyhow::Result<()> {
         "zig": plan.zig_version,
         "source_date_epoch": plan.source_date_epoch,
         "strip": plan.strip.name(),
+        "cache": super::cache::last_run(),
     });
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())

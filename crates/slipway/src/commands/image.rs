@@ -163,6 +163,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             "manifests": manifests,
             "tag": name.to_string(),
             "cache_steps": super::shared_steps::last_run(),
+            "cache": super::cache::last_run(),
             "format": args.format.as_deref().or(icfg.format.as_deref()).unwrap_or("oci"),
             "out": out,
             "compressed_layers": compressed_layers,

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod build;
+pub mod cache;
 pub mod check_image;
 pub mod copy;
 pub mod doctor;

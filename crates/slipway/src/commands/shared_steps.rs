@@ -22,7 +22,7 @@ pub const ZIG_NS: &str = "zig";
 /// The run's cache with its remote, when one is configured for `plan`'s
 /// module; `None` (and a warning) when it cannot be opened.
 pub fn open(plan: &Plan, ui: Ui) -> Option<Cache> {
-    let (spec, mode) = match remote_for(plan) {
+    let (spec, mode) = match super::cache::remote_for(Some(&plan.module_dir)) {
         Ok(Some(r)) => r,
         Ok(None) => return None,
         Err(e) => {
@@ -43,24 +43,6 @@ pub fn open(plan: &Plan, ui: Ui) -> Option<Cache> {
             None
         }
     }
-}
-
-// TEMPORARY until the cache CLI is merged: env only.
-fn remote_for(
-    _plan: &Plan,
-) -> Result<Option<(slipway_cache::RemoteSpec, slipway_cache::RemoteMode)>, slipway_cache::CacheError>
-{
-    let Some(url) = std::env::var("SLIPWAY_CACHE_REMOTE")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        return Ok(None);
-    };
-    let mode = match std::env::var("SLIPWAY_CACHE_REMOTE_MODE") {
-        Ok(m) => slipway_cache::RemoteMode::parse(&m)?,
-        Err(_) => slipway_cache::RemoteMode::ReadWrite,
-    };
-    Ok(Some((slipway_cache::RemoteSpec::parse(&url)?, mode)))
 }
 
 /// [`Cache`] as the store of runtime bundles: one action entry per key,
