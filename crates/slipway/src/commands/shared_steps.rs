@@ -156,7 +156,7 @@ pub fn finish(ns: &str, cache: &Cache, ui: Ui) {
             only.tiers
                 .entry(tier.clone())
                 .or_default()
-                .insert(ns.to_string(), t.clone());
+                .insert(ns.to_string(), *t);
         }
     }
     for line in only.summary() {
