@@ -3,8 +3,8 @@
 
 The 5-platform cgo example image (examples/hello, as scripts/demo.sh builds
 it) is built by "runners" on this machine, each with its own HOME, GOCACHE
-and slipway cache (so its own zig cache and paths), sharing only a remote
-cache: a real nginx serving the Bazel HTTP cache protocol (WebDAV PUT) on
+and slipway cache (so its own zig cache), at the same paths one after the
+other, as ephemeral CI runners are, sharing only a remote cache: a real nginx serving the Bazel HTTP cache protocol (WebDAV PUT) on
 127.0.0.1, started here.
 
 1. Runner A builds cold with the remote configured and fills it. Its time is
@@ -77,7 +77,11 @@ http {{
 
 
 def runner(slipway, work, name, remote):
-    d = os.path.join(work, name)
+    # Every runner works at the same path, as ephemeral CI runners do (the CC
+    # wrapper's path is part of Go's build ID); the previous one is moved aside.
+    d = os.path.join(work, "runner")
+    if os.path.exists(d):
+        os.rename(d, os.path.join(work, "done-" + name))
     for sub in ("home", "gocache", "slipway"):
         os.makedirs(os.path.join(d, sub))
     module = os.path.join(d, "hello")
