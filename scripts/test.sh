@@ -11,6 +11,8 @@ scripts/setup.sh
 scripts/install-cosign.sh >/dev/null
 # The Notary tests check against a real notation, built the same way (about 2 minutes).
 scripts/install-notation.sh >/dev/null
+# The remote-cache tests run versitygw, an S3 server built the same way (about 4 minutes once).
+scripts/install-go-tool.sh versitygw >/dev/null
 cargo fmt --all -- --check
 # Lints and docs fail the run on any warning, so they never pile up.
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -346,11 +346,18 @@ fn get(cache: &Cache, request: &Request) -> Result<Response, String> {
     ) else {
         return Ok(miss);
     };
-    // get_action made sure the output is in the local tier.
+    // Go's OutputID is the SHA-256 of the body, so the entry can be checked
+    // against the blob it names (itself verified by digest).
+    if output_id != output.digest {
+        return Ok(miss);
+    }
+    // get_action made sure the output is in the local tier; its size is
+    // taken from the file, not from the entry.
     let path = cache.local.blob_path(&output.digest);
+    let size = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
     Ok(Response {
         output_id: Some(output_id.0.to_vec()),
-        size: output.size as i64,
+        size: size as i64,
         time: entry.meta.get("time").cloned(),
         disk_path: path.display().to_string(),
         ..Response::default()

@@ -11,9 +11,11 @@
 //!   201, 204 and 404), or a body cut short is a *fault*: the lookup is a
 //!   miss, the upload is dropped;
 //! - the first fault or corrupt body of a run prints one warning to stderr;
-//! - after [`DISABLE_AFTER_CONSECUTIVE`] faults in a row, or
-//!   [`DISABLE_AFTER_TOTAL`] in all, the remote is switched off for the rest
-//!   of the run (every lookup a miss at once, no more uploads).
+//! - after [`DISABLE_AFTER_CONSECUTIVE`] faults in a row, or once failed
+//!   requests have taken [`DISABLE_AFTER_LOST`] in all, the remote is
+//!   switched off for the rest of the run (every lookup a miss at once, no
+//!   more uploads). A run thus loses at most about `DISABLE_AFTER_LOST`
+//!   plus one request's timeouts per thread to a bad remote.
 //!
 //! A body whose digest (CAS) or checksum, namespace and key (action cache,
 //! see [`crate::ActionEntry`]) do not match is *corrupt*: a miss, logged,
@@ -25,13 +27,15 @@
 
 pub(crate) mod s3;
 
+pub use s3::error_summary;
+
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use ureq::Agent;
@@ -51,8 +55,10 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Faults in a row that switch the remote off.
 pub const DISABLE_AFTER_CONSECUTIVE: u32 = 3;
-/// Faults in all that switch the remote off.
-pub const DISABLE_AFTER_TOTAL: u32 = 20;
+/// Time spent on failed requests (summed over threads) that switches the
+/// remote off: a server that fails fast now and then stays useful, a slow
+/// one costs at most this much.
+pub const DISABLE_AFTER_LOST: Duration = Duration::from_secs(10);
 /// Blobs at least this big are checked with `HEAD` before a `PUT`.
 const HEAD_BEFORE_PUT: u64 = 64 << 10;
 /// Threads uploading in the background.
@@ -96,7 +102,7 @@ pub(crate) struct Remote {
     quiet: bool,
     counters: Arc<Counters>,
     consecutive: AtomicU32,
-    total: AtomicU32,
+    lost_ms: AtomicU64,
     disabled: AtomicBool,
     warning: Mutex<Option<String>>,
 }
@@ -153,7 +159,7 @@ impl Remote {
             quiet,
             counters,
             consecutive: AtomicU32::new(0),
-            total: AtomicU32::new(0),
+            lost_ms: AtomicU64::new(0),
             disabled: AtomicBool::new(false),
             warning: Mutex::new(None),
         })
@@ -180,15 +186,17 @@ impl Remote {
     }
 
     /// Record a fault: warn once, and switch off after repeated ones.
-    fn fault(&self, what: &str, fault: Fault) {
+    fn fault(&self, what: &str, started: Instant, fault: Fault) {
         let consecutive = self.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
-        let total = self.total.fetch_add(1, Ordering::Relaxed) + 1;
-        if consecutive >= DISABLE_AFTER_CONSECUTIVE || total >= DISABLE_AFTER_TOTAL {
+        let spent = started.elapsed().as_millis() as u64;
+        let lost = self.lost_ms.fetch_add(spent, Ordering::Relaxed) + spent;
+        if consecutive >= DISABLE_AFTER_CONSECUTIVE || lost >= DISABLE_AFTER_LOST.as_millis() as u64
+        {
             self.disabled.store(true, Ordering::Relaxed);
         }
         self.warn(format!(
-            "remote cache {} failed ({what}: {}); the build goes on with local work, and after \
-             {DISABLE_AFTER_CONSECUTIVE} faults in a row the remote is not asked again in this run",
+            "remote cache {} failed ({what}: {}); the build goes on with local work, and a \
+             remote that keeps failing is not asked again in this run",
             self.shown, fault.0
         ));
     }
@@ -307,6 +315,7 @@ impl Remote {
         d: &Sha256,
         local: &Local,
     ) -> Result<Option<PathBuf>, CacheError> {
+        let started = Instant::now();
         if self.is_disabled() {
             self.counters.remote_miss(ns);
             return Ok(None);
@@ -315,7 +324,7 @@ impl Remote {
             Ok(r) => r,
             Err(f) => {
                 self.counters.remote_fault(ns, true);
-                self.fault("GET cas", f);
+                self.fault("GET cas", started, f);
                 return Ok(None);
             }
         };
@@ -329,7 +338,7 @@ impl Remote {
             _ => {
                 self.counters.remote_fault(ns, true);
                 let f = self.status_fault(resp);
-                self.fault("GET cas", f);
+                self.fault("GET cas", started, f);
                 return Ok(None);
             }
         }
@@ -347,7 +356,7 @@ impl Remote {
             }
             Received::ReadFailed(e) => {
                 self.counters.remote_fault(ns, true);
-                self.fault("GET cas body", Fault(e.to_string()));
+                self.fault("GET cas body", started, Fault(e.to_string()));
                 Ok(None)
             }
         }
@@ -359,6 +368,7 @@ impl Remote {
         ns: &str,
         key: &ActionKey,
     ) -> Result<Option<ActionEntry>, CacheError> {
+        let started = Instant::now();
         if self.is_disabled() {
             self.counters.remote_miss(ns);
             return Ok(None);
@@ -368,7 +378,7 @@ impl Remote {
             Ok(r) => r,
             Err(f) => {
                 self.counters.remote_fault(ns, true);
-                self.fault("GET ac", f);
+                self.fault("GET ac", started, f);
                 return Ok(None);
             }
         };
@@ -382,7 +392,7 @@ impl Remote {
             _ => {
                 self.counters.remote_fault(ns, true);
                 let f = self.status_fault(resp);
-                self.fault("GET ac", f);
+                self.fault("GET ac", started, f);
                 return Ok(None);
             }
         }
@@ -394,7 +404,7 @@ impl Remote {
             .read_to_end(&mut bytes);
         if let Err(e) = read {
             self.counters.remote_fault(ns, true);
-            self.fault("GET ac body", Fault(e.to_string()));
+            self.fault("GET ac body", started, Fault(e.to_string()));
             return Ok(None);
         }
         self.ok();
@@ -412,6 +422,7 @@ impl Remote {
 
     /// Upload blob `d` from `path` (skipped if the server has it).
     fn upload_blob(&self, ns: &str, d: &Sha256, path: &std::path::Path) {
+        let started = Instant::now();
         if self.is_disabled() {
             return;
         }
@@ -430,12 +441,12 @@ impl Remote {
                 Ok(r) => {
                     self.counters.remote_fault(ns, false);
                     let f = self.status_fault(r);
-                    self.fault("HEAD cas", f);
+                    self.fault("HEAD cas", started, f);
                     return;
                 }
                 Err(f) => {
                     self.counters.remote_fault(ns, false);
-                    self.fault("HEAD cas", f);
+                    self.fault("HEAD cas", started, f);
                     return;
                 }
             }
@@ -455,6 +466,7 @@ impl Remote {
     }
 
     fn put(&self, ns: &str, store: Store, hex: &str, body: PutBody, sha: &Sha256, size: u64) {
+        let started = Instant::now();
         match self.send("PUT", store, hex, Some((body, sha))) {
             Ok(r) if matches!(r.status().as_u16(), 200 | 201 | 204) => {
                 self.ok();
@@ -463,11 +475,11 @@ impl Remote {
             Ok(r) => {
                 self.counters.remote_fault(ns, false);
                 let f = self.status_fault(r);
-                self.fault(&format!("PUT {}", store.dir()), f);
+                self.fault(&format!("PUT {}", store.dir()), started, f);
             }
             Err(f) => {
                 self.counters.remote_fault(ns, false);
-                self.fault(&format!("PUT {}", store.dir()), f);
+                self.fault(&format!("PUT {}", store.dir()), started, f);
             }
         }
     }
