@@ -32,7 +32,9 @@ pub struct GzipSettings {
 }
 
 impl GzipSettings {
-    fn cache_key(&self) -> String {
+    /// The compression part of a layer's cache key: algorithm, backend
+    /// version and level, e.g. `gzip-libdeflate-1.26.1-6`.
+    pub fn cache_key(&self) -> String {
         // The thread count does not change the bytes, so it is not in the key;
         // the backend's version does.
         format!("gzip-{}-{}", crate::gzip::BACKEND, self.level)
@@ -81,27 +83,44 @@ pub fn build_layer(
 
     // The diff_id (needed to look the layer up) is hashed while compression
     // already runs on the other threads; a cache hit cancels the compression.
+    // A layer neither here nor in the shared tier (if any) is compressed.
     let cancel = AtomicBool::new(false);
-    let (found, diff_id, compressed) = std::thread::scope(|scope| {
+    let (found, diff_id, fetched, compressed) = std::thread::scope(|scope| {
         let lookup = scope.spawn(|| {
             let diff_id = Digest::of(&raw);
             let found = read_record(&diff_key(&diff_id))
                 .and_then(stored)
                 .filter(|layer| layer.diff_id == diff_id);
-            if found.is_some() {
+            let fetched = match found {
+                Some(_) => None,
+                None => crate::tier::fetch(&diff_id, &gz.cache_key()),
+            };
+            if found.is_some() || fetched.is_some() {
                 cancel.store(true, Ordering::Relaxed);
             }
-            (found, diff_id)
+            (found, diff_id, fetched)
         });
         let compressed = gzip_and_digest(&raw, gz.level, gz.threads, &cancel);
-        let (found, diff_id) = lookup
+        let (found, diff_id, fetched) = lookup
             .join()
             .map_err(|_| OciError::Layer("a hashing thread panicked".into()))?;
-        Ok::<_, OciError>((found, diff_id, compressed))
+        Ok::<_, OciError>((found, diff_id, fetched, compressed))
     })?;
-    let (layer, reused) = match found {
-        Some(layer) => (layer, true),
-        None => {
+    let (layer, reused) = match (found, fetched) {
+        (Some(layer), _) => (layer, true),
+        (None, Some(blob)) => {
+            let digest = Digest::of(&blob);
+            store.put_known(&digest, &blob)?;
+            let layer = Layer {
+                diff_id,
+                digest,
+                size: blob.len() as u64,
+                created_by: created_by.to_string(),
+            };
+            write_record(&diff_key(&layer.diff_id), &layer)?;
+            (layer, true)
+        }
+        (None, None) => {
             let (blob, digest) = compressed?
                 .ok_or_else(|| OciError::Layer("compression stopped without a cache hit".into()))?;
             store.put_known(&digest, &blob)?;
@@ -112,6 +131,7 @@ pub fn build_layer(
                 created_by: created_by.to_string(),
             };
             write_record(&diff_key(&layer.diff_id), &layer)?;
+            crate::tier::offer(&layer.diff_id, &gz.cache_key(), &blob);
             (layer, false)
         }
     };

@@ -9,6 +9,7 @@ pub mod layout;
 pub mod spec;
 pub mod store;
 pub mod tar;
+pub mod tier;
 
 pub use digest::Digest;
 pub use image::{GzipSettings, ImageSet, Layer, PlatformImage, assemble, build_layer};

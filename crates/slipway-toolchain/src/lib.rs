@@ -9,6 +9,7 @@ mod gnu;
 mod go;
 mod process;
 pub mod runtime;
+pub mod runtime_share;
 mod zig;
 pub mod zigcc;
 

@@ -27,6 +27,10 @@ const MUSL_OWN_STACK: u64 = 128 << 10;
 /// with them Go's cached cgo objects) from an older slipway are not reused.
 const RULES_VERSION: u32 = 2;
 
+/// When set, the wrapper points zig's caches at this directory instead of
+/// slipway's zig cache: how a target's C runtime is built in isolation.
+pub const STAGING_ENV: &str = "SLIPWAY_ZIG_CACHE_STAGING";
+
 /// What `slipway zig-cc` needs to know, all carried on the wrapper's command line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ZigCcTarget {
@@ -150,12 +154,14 @@ pub fn write_wrapper(
             .map(|m| format!(" (-mcpu={m})"))
             .unwrap_or_default(),
     );
+    // `STAGING_ENV` lets slipway build one target's runtime in an empty
+    // cache of its own (to share it through a remote cache); nothing else sets it.
     script.push_str(&format!(
-        "ZIG_GLOBAL_CACHE_DIR={}; export ZIG_GLOBAL_CACHE_DIR\n",
+        "ZIG_GLOBAL_CACHE_DIR=${{{STAGING_ENV}:-{}}}; export ZIG_GLOBAL_CACHE_DIR\n",
         sh_quote(zig_cache.as_os_str())
     ));
     script.push_str(&format!(
-        "ZIG_LOCAL_CACHE_DIR={}; export ZIG_LOCAL_CACHE_DIR\n",
+        "ZIG_LOCAL_CACHE_DIR=${{{STAGING_ENV}:-{}}}; export ZIG_LOCAL_CACHE_DIR\n",
         sh_quote(zig_cache.as_os_str())
     ));
     script.push_str(&format!(

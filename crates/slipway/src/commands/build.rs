@@ -115,7 +115,7 @@ pub fn execute(plan: &Plan, jobs: Option<usize>, ui: Ui) -> Result<Vec<Built>, B
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let cold: Vec<(Target, Runtime)> = plan
+    let mut cold: Vec<(Target, Runtime)> = plan
         .targets
         .iter()
         .filter_map(|t| {
@@ -123,6 +123,16 @@ pub fn execute(plan: &Plan, jobs: Option<usize>, ui: Ui) -> Result<Vec<Built>, B
             (!rt.is_warm(&plan.cache)).then(|| (t.target.clone(), rt.clone()))
         })
         .collect();
+    // With a remote cache, cold runtimes come from it (or go to it).
+    let mut shared_archives = None;
+    if !cold.is_empty()
+        && let Some(cache) = super::shared_steps::open(plan, ui)
+    {
+        let ready = super::shared_steps::prepare_runtimes(plan, &cold, &cache, jobs, ui);
+        cold.retain(|(t, _)| !ready.iter().any(|(r, _)| r == t));
+        super::shared_steps::finish(super::shared_steps::ZIG_NS, &cache, ui);
+        shared_archives = Some(runtime::archives_in_zig_cache(&plan.cache));
+    }
     for (target, rt) in &cold {
         ui.status(cold_notice(&plan.cache, target, rt));
     }
@@ -135,6 +145,17 @@ pub fn execute(plan: &Plan, jobs: Option<usize>, ui: Ui) -> Result<Vec<Built>, B
         let result = slipway_build::execute(plan, jobs, &|event| progress.event(event));
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         super::cache::finish_run(plan, ui);
+        // A shared runtime must be all the build needs; say so if it was not.
+        if let Some(before) = shared_archives {
+            let after = runtime::archives_in_zig_cache(&plan.cache);
+            if after > before {
+                ui.warn(format!(
+                    "zig compiled {} runtime archive(s) during the build that the shared \
+                     runtimes did not hold; the next runner compiles them again",
+                    after - before
+                ));
+            }
+        }
         result
     })
 }
@@ -359,6 +380,7 @@ fn print_json(
             debug: a.debug.as_deref(),
         }).collect::<Vec<_>>(),
         "name": plan.name,
+        "cache_steps": super::shared_steps::last_run(),
         "out_dir": plan.out_dir,
         "go": plan.go_version,
         "zig": plan.zig_version,

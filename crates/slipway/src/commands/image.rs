@@ -173,6 +173,8 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             "index_digest": set.index.digest.to_string(),
             "manifests": manifests,
             "tag": name.to_string(),
+            "cache_steps": super::shared_steps::last_run(),
+            "cache": super::cache::last_run(),
             "format": args.format.as_deref().or(icfg.format.as_deref()).unwrap_or("oci"),
             "out": out,
             "compressed_layers": compressed_layers,
@@ -338,16 +340,27 @@ pub fn assemble(
     let mtime = plan.source_date_epoch.unwrap_or(0).max(0) as u64;
     let meta = slipway_image::git_metadata(&module_dir, &rfc3339(mtime as i64));
     let store = BlobStore::new(cache.path("oci/blobs"));
-    let assembly = prepared
-        .assemble(
-            base.as_ref(),
-            &store,
-            &cache.path("oci/layers"),
-            targets,
-            mtime,
-            meta.clone(),
-        )
-        .map_err(|e| image_err(e, ui))?;
+    // With a remote cache, compressed layers come from it (or go to it).
+    let shared = super::shared_steps::open(&plan, ui).map(std::sync::Arc::new);
+    if let Some(c) = &shared {
+        slipway_oci::tier::set_layer_tier(Some(std::sync::Arc::new(
+            super::shared_steps::LayerStore(c.clone()),
+        )));
+    }
+    let assembled = prepared.assemble(
+        base.as_ref(),
+        &store,
+        &cache.path("oci/layers"),
+        targets,
+        mtime,
+        meta.clone(),
+    );
+    if let Some(c) = shared {
+        slipway_oci::tier::set_layer_tier(None);
+        c.flush();
+        super::shared_steps::finish(super::shared_steps::LAYER_NS, &c, ui);
+    }
+    let assembly = assembled.map_err(|e| image_err(e, ui))?;
     if assembly.allowed_secrets > 0 {
         ui.status(format!(
             "secret gate: {} finding{} allowed by the allow-list",

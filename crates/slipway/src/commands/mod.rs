@@ -15,6 +15,7 @@ pub mod resolve;
 pub mod release;
 pub mod sbom;
 pub mod scan;
+pub mod shared_steps;
 pub mod sign;
 pub mod size;
 pub mod strip;

@@ -3,7 +3,9 @@
 //! Each target's runtime is built the way a cgo build builds it: through the
 //! same CC wrapper (so the same zig, target, CPU and flags, hence the same
 //! entries in zig's cache), by linking a small C program that uses threads,
-//! as Go's runtime/cgo does. Targets already marked as built are skipped.
+//! as Go's runtime/cgo does, with the flag sets Go's links use (an `-O2`
+//! link needs another compiler-rt than an unoptimised one). Targets already
+//! marked as built are skipped.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -14,17 +16,12 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 use slipway_platform::{CCompiler, Libc, Platform, Target};
 use slipway_toolchain::runtime::{self, Runtime};
+use slipway_toolchain::runtime_share;
 use slipway_toolchain::{CCompilers, CacheDir};
 
 use crate::cli::WarmArgs;
 use crate::input;
 use crate::ui::{Ui, seconds};
-
-/// What the warm-up links: threads and a little libc, like runtime/cgo.
-const PROGRAM: &str = "#include <pthread.h>\n#include <stdio.h>\n#include <stdlib.h>\n\
-static void *run(void *arg) { return arg; }\n\
-int main(void) { pthread_t t; void *r = NULL; if (pthread_create(&t, NULL, run, NULL)) return 1;\n\
-pthread_join(t, &r); printf(\"%p\\n\", r); return 0; }\n";
 
 #[derive(Debug, Serialize)]
 struct Row {
@@ -203,24 +200,7 @@ fn warm_one(job: &Job, cache: &CacheDir) -> Row {
     }
     let started = Instant::now();
     let archives = runtime::archives_in_zig_cache(cache);
-    let result = (|| -> Result<(), String> {
-        let dir = tempfile::tempdir().map_err(|e| format!("a scratch directory: {e}"))?;
-        let src = dir.path().join("warm.c");
-        std::fs::write(&src, PROGRAM).map_err(|e| format!("writing {}: {e}", src.display()))?;
-        let mut cmd = std::process::Command::new(&job.cc);
-        cmd.arg("-o").arg(dir.path().join("warm")).arg(&src);
-        if matches!(job.target.libc, Libc::Musl) {
-            cmd.arg("-static");
-        }
-        let out = cmd
-            .current_dir(dir.path())
-            .output()
-            .map_err(|e| format!("running {}: {e}", job.cc.display()))?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-        }
-        Ok(())
-    })();
+    let result = runtime_share::link_like_go(&job.cc, matches!(job.target.libc, Libc::Musl), None);
     let took = started.elapsed();
     match result {
         Ok(()) => {
