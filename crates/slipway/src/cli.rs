@@ -315,6 +315,10 @@ The programs checked are the entrypoint (and what slipway's init starts), or tho
   # keep symbols (for profilers and backtraces), drop only DWARF
   slipway strip server -o server.small --mode debug")]
     Strip(StripArgs),
+
+    /// A Kubernetes admission webhook that admits only verified images.
+    #[command(subcommand)]
+    Admission(crate::commands::admission::AdmissionCommand),
 }
 
 #[derive(Debug, Args)]

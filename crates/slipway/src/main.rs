@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::run_sign(args, ui),
         Command::Verify(args) => commands::sign::run_verify(args, ui),
         Command::Attest(args) => commands::sign::run_attest(args, &cache, ui),
+        Command::Admission(command) => commands::admission::run(command, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -145,6 +146,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return match n {
                 slipway_notary::NotaryError::Io { .. } => 3,
                 slipway_notary::NotaryError::Format(_) => 1,
+                _ => 2,
+            };
+        }
+        if let Some(a) = cause.downcast_ref::<slipway_admission::Error>() {
+            return match a {
+                slipway_admission::Error::Bind { .. } => 3,
                 _ => 2,
             };
         }
