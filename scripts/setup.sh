@@ -42,5 +42,21 @@ command -v cargo >/dev/null 2>&1 || { say "cargo is not installed: install Rust 
 if [ -d /proc/sys/fs/binfmt_misc ] && command -v update-binfmts >/dev/null 2>&1; then
   mountpoint -q /proc/sys/fs/binfmt_misc || as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
   as_root update-binfmts --enable >/dev/null 2>&1 || true
+  # Debian registers qemu without the C (credentials) flag, so a foreign binary
+  # runs with the interpreter's credentials and its file capabilities are
+  # ignored: `[image] capabilities` could not be tested on arm64. Register
+  # again with POCF, as container hosts do (O comes with C).
+  for entry in /proc/sys/fs/binfmt_misc/qemu-*; do
+    [ -f "$entry" ] || continue
+    grep -q '^flags: .*C' "$entry" && continue
+    name=${entry##*/}
+    interpreter=$(sed -n 's/^interpreter //p' "$entry")
+    offset=$(sed -n 's/^offset //p' "$entry")
+    magic=$(sed -n 's/^magic //p' "$entry" | sed 's/../\\x&/g')
+    mask=$(sed -n 's/^mask //p' "$entry" | sed 's/../\\x&/g')
+    [ -n "$interpreter" ] && [ -n "$magic" ] || continue
+    as_root sh -c "echo -1 > $entry && printf '%s' ':$name:M:$offset:$magic:$mask:$interpreter:POCF' > /proc/sys/fs/binfmt_misc/register" \
+      || say "could not register $name with the C flag: file capabilities of foreign binaries will not apply"
+  done
 fi
 say "ready"

@@ -162,7 +162,21 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The trusted roots: the system bundle plus `--ca-file`, read once per
+/// process and `--ca-file` (a command connects to a registry several times,
+/// and the bundle is ~200 KiB of PEM).
 fn load_roots(options: &ClientOptions) -> Result<RootCerts> {
+    static LOADED: Mutex<Vec<(Option<PathBuf>, RootCerts)>> = Mutex::new(Vec::new());
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, roots)) = loaded.iter().find(|(ca, _)| ca == &options.ca_file) {
+        return Ok(roots.clone());
+    }
+    let roots = read_roots(options)?;
+    loaded.push((options.ca_file.clone(), roots.clone()));
+    Ok(roots)
+}
+
+fn read_roots(options: &ClientOptions) -> Result<RootCerts> {
     let mut certs: Vec<Certificate<'static>> = Vec::new();
     let system = std::env::var_os("SSL_CERT_FILE")
         .map(PathBuf::from)
@@ -272,11 +286,31 @@ impl Client {
             jitter: RandomState::new(),
             jitter_seq: AtomicU64::new(0),
         };
-        let plain_allowed = options.insecure || is_loopback(host);
+        // A registry on this machine almost always speaks plain HTTP: ask that
+        // first and save a TLS handshake (and the CA bundle) per command. An
+        // HTTPS-only one answers the plain request with an error, and is then
+        // asked over HTTPS.
+        if is_loopback(host) && !options.insecure {
+            client.base = format!("http://{host}");
+            match client.ping(true) {
+                Ok(()) => return Ok(client),
+                Err(http_error) => {
+                    client.base = format!("https://{host}");
+                    client.ping(false).map_err(|https_error| {
+                        RegistryError::Remote(format!(
+                            "cannot reach the registry at {host}: over HTTP: {http_error}; over \
+                             HTTPS: {https_error}. If it serves a certificate from a private CA, \
+                             pass that CA with --ca-file"
+                        ))
+                    })?;
+                    return Ok(client);
+                }
+            }
+        }
         // Where plain HTTP is allowed, a failed TLS handshake is not worth retrying.
-        match client.ping(!plain_allowed) {
+        match client.ping(!options.insecure) {
             Ok(()) => {}
-            Err(https_error) if plain_allowed => {
+            Err(https_error) if options.insecure => {
                 client.base = format!("http://{host}");
                 client.ping(true).map_err(|http_error| {
                     RegistryError::Remote(format!(

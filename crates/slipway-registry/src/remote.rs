@@ -198,7 +198,8 @@ impl Remote {
     }
 
     /// One upload session from start to the final PUT. `Ok(false)` means the
-    /// session was lost and a new one should start.
+    /// session was lost, its failure counted in `failures` (which ends the
+    /// upload once the retry budget is spent), and a new one should start.
     fn upload_session(
         &self,
         blob: &Blob,
@@ -839,19 +840,16 @@ impl Remote {
         progress.blob_started(blob, "uploading");
         let mut failures = 0u32;
         let mut sent = 0u64;
-        let started = Instant::now();
         loop {
             let Some(location) = self.start_upload(blob, mount_from)? else {
                 return Ok(BlobOutcome::Mounted);
             };
+            // A session that ends unfinished has already counted the failure
+            // that ended it (counting it again here would spend the retry
+            // budget twice per fault); start a new one.
             if self.upload_session(blob, &f, location, progress, &mut failures, &mut sent)? {
                 return Ok(BlobOutcome::Uploaded(sent));
             }
-            self.note_failure(
-                &mut failures,
-                started,
-                &RegistryError::Remote("the registry lost the upload session".into()),
-            )?;
         }
     }
 }

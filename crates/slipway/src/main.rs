@@ -80,6 +80,22 @@ fn main() -> ExitCode {
     }
 }
 
+fn registry_exit_code(r: &RegistryError) -> u8 {
+    match r {
+        RegistryError::Input(_) | RegistryError::Auth(_) | RegistryError::NotFound(_) => 2,
+        RegistryError::Io { .. } => 3,
+        RegistryError::Remote(_) | RegistryError::Integrity(_) | RegistryError::Conflict(_) => 1,
+    }
+}
+
+fn notary_exit_code(n: &slipway_notary::NotaryError) -> u8 {
+    match n {
+        slipway_notary::NotaryError::Io { .. } => 3,
+        slipway_notary::NotaryError::Format(_) => 1,
+        _ => 2,
+    }
+}
+
 /// 1: the build failed; 2: invalid input; 3: the machine (toolchains, files).
 fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
@@ -122,13 +138,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             };
         }
         if let Some(r) = cause.downcast_ref::<RegistryError>() {
-            return match r {
-                RegistryError::Input(_) | RegistryError::Auth(_) | RegistryError::NotFound(_) => 2,
-                RegistryError::Io { .. } => 3,
-                RegistryError::Remote(_)
-                | RegistryError::Integrity(_)
-                | RegistryError::Conflict(_) => 1,
-            };
+            return registry_exit_code(r);
         }
         if let Some(s) = cause.downcast_ref::<slipway_sbom::SbomError>() {
             return match s {
@@ -143,10 +153,16 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             };
         }
         if let Some(n) = cause.downcast_ref::<slipway_notary::NotaryError>() {
-            return match n {
-                slipway_notary::NotaryError::Io { .. } => 3,
-                slipway_notary::NotaryError::Format(_) => 1,
-                _ => 2,
+            return notary_exit_code(n);
+        }
+        if let Some(v) = cause.downcast_ref::<slipway_verify::VerifyError>() {
+            use slipway_verify::VerifyError as E;
+            return match v {
+                E::Rejected(_) => 1,
+                E::Input(_) => 2,
+                E::Io { .. } => 3,
+                E::Registry(r) => registry_exit_code(r),
+                E::Notary(n) => notary_exit_code(n),
             };
         }
         if let Some(a) = cause.downcast_ref::<slipway_admission::Error>() {

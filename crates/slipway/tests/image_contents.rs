@@ -1,6 +1,7 @@
 //! `[image]` contents and config: a non-root service that binds port 80
 //! because its binary carries CAP_NET_BIND_SERVICE as a file capability
-//! (and fails to without it), run under runc; user, workdir, labels,
+//! (and fails to without it), run under runc on amd64 and on arm64 through
+//! qemu-user; user, workdir, labels,
 //! annotations and extra files land where they should; bad values name the
 //! key and the valid choices.
 
@@ -103,49 +104,79 @@ fn blob(layout: &Path, digest: &str) -> Value {
     serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()).unwrap()
 }
 
+/// Under qemu-user, a foreign binary's file capabilities apply only when
+/// binfmt_misc computes credentials from the binary: the C flag, which
+/// scripts/setup.sh sets.
+fn require_binfmt_credentials(entry: &str) {
+    let path = format!("/proc/sys/fs/binfmt_misc/{entry}");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}; run scripts/setup.sh to register qemu-user"));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("flags:") && l.contains('C')),
+        "{path} lacks the C flag, so file capabilities of foreign binaries are ignored; \
+         run scripts/setup.sh:\n{text}"
+    );
+}
+
 #[test]
 fn a_non_root_service_binds_port_80_with_a_file_capability_and_not_without() {
     // Port 80 on this machine must be free for the test to mean anything.
     drop(std::net::TcpListener::bind("127.0.0.1:80").expect("port 80 is free"));
+    require_binfmt_credentials("qemu-aarch64");
     let tmp = tempfile::tempdir().unwrap();
-    let args = ["--platform", "linux/amd64", "--libc", "none"];
+    let args = ["--platform", "linux/amd64,linux/arm64", "--libc", "none"];
 
     let with = module_with(
         tmp.path(),
         "with",
         &format!("{SETTINGS}capabilities = [\"CAP_NET_BIND_SERVICE\"]\n"),
     );
-    let layout = tmp.path().join("with-image");
-    let json = image(&with, &args, &layout);
-    let index = blob(&layout, json["index_digest"].as_str().unwrap());
-    let manifest = blob(&layout, index["manifests"][0]["digest"].as_str().unwrap());
+    let with_layout = tmp.path().join("with-image");
+    let json = image(&with, &args, &with_layout);
+    let index = blob(&with_layout, json["index_digest"].as_str().unwrap());
+    let manifest = blob(
+        &with_layout,
+        index["manifests"][0]["digest"].as_str().unwrap(),
+    );
     assert_eq!(manifest["annotations"]["com.example.ticket"], "GW-42");
-    let config = blob(&layout, manifest["config"]["digest"].as_str().unwrap());
+    let config = blob(&with_layout, manifest["config"]["digest"].as_str().unwrap());
     assert_eq!(config["config"]["User"], "nonroot");
     assert_eq!(config["config"]["WorkingDir"], "/app");
     assert_eq!(config["config"]["Labels"]["com.example.team"], "edge");
 
-    let unpacked = bundle(&layout, "amd64", None, tmp.path());
-    let extra = unpacked.join("rootfs/etc/extra.txt");
-    assert_eq!(std::fs::read_to_string(&extra).unwrap(), "extra\n");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&extra).unwrap().permissions().mode() & 0o7777,
-        0o640
-    );
-    let answer = serve_on_port_80(&unpacked).expect("the service answers on port 80");
-    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
-    assert!(answer.contains("hello from linux/amd64"), "{answer}");
-
-    // The same service without the capability is refused the port.
+    // The same service without the capability.
     let without = module_with(tmp.path(), "without", SETTINGS);
-    let layout = tmp.path().join("without-image");
-    image(&without, &args, &layout);
-    let work = tmp.path().join("without-work");
-    std::fs::create_dir(&work).unwrap();
-    let unpacked = bundle(&layout, "amd64", None, &work);
-    let said = serve_on_port_80(&unpacked).expect_err("binding port 80 fails without it");
-    assert!(said.contains("permission denied"), "{said}");
+    let without_layout = tmp.path().join("without-image");
+    image(&without, &args, &without_layout);
+
+    // Natively, and on arm64 through qemu-user.
+    for arch in ["amd64", "arm64"] {
+        let work = tmp.path().join(format!("with-{arch}"));
+        std::fs::create_dir(&work).unwrap();
+        let unpacked = bundle(&with_layout, arch, None, &work);
+        let extra = unpacked.join("rootfs/etc/extra.txt");
+        assert_eq!(std::fs::read_to_string(&extra).unwrap(), "extra\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&extra).unwrap().permissions().mode() & 0o7777,
+            0o640
+        );
+        let answer = serve_on_port_80(&unpacked)
+            .unwrap_or_else(|e| panic!("{arch}: the service does not answer on port 80: {e}"));
+        assert!(answer.starts_with("HTTP/1.0 200"), "{arch}: {answer}");
+        assert!(
+            answer.contains(&format!("hello from linux/{arch}")),
+            "{arch}: {answer}"
+        );
+
+        let work = tmp.path().join(format!("without-{arch}"));
+        std::fs::create_dir(&work).unwrap();
+        let unpacked = bundle(&without_layout, arch, None, &work);
+        let said =
+            serve_on_port_80(&unpacked).expect_err("binding port 80 fails without the capability");
+        assert!(said.contains("permission denied"), "{arch}: {said}");
+    }
 }
 
 #[test]

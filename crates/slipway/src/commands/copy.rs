@@ -53,8 +53,8 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
     let root = source.root()?;
     if let Some(key_file) = &args.verify_key {
         // The far side of an air gap: nothing goes in unless its signature holds.
-        let key = crate::commands::sign::public_key(key_file)?;
-        let checked = crate::commands::sign::verify_all(source.as_ref(), &root, &key)?;
+        let key = slipway_verify::public_key(key_file)?;
+        let checked = slipway_verify::cosign::verify_all(source.as_ref(), &root, &key)?;
         // Every blob of the image is checked too before anything is written,
         // so a corrupt layer leaves the destination untouched. (A registry
         // source is checked as it streams; a local one is cheap to read twice.)
@@ -75,7 +75,7 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
     if let Some(policy) = &args.notary.trust_policy {
         // The air gap's Notary gate: a signature must pass the plant's policy.
         use crate::commands::notary;
-        let trust = notary::NotaryTrust::load(policy, args.notary.trust_store.as_deref())?;
+        let trust = notary::load_trust(policy, args.notary.trust_store.as_deref())?;
         let scope = match (&args.notary.scope, &dst_loc) {
             (Some(s), _) => notary::scope_of(source.as_ref(), &src_loc, Some(s))?,
             // Judged by where the image is going, as the destination's verifiers will.

@@ -8,19 +8,17 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use slipway_attest::RejectReason;
 use slipway_attest::bundle::{
-    BUNDLE_MEDIA_TYPE, COSIGN_SIGN_PREDICATE, PREDICATE_ANNOTATION, SubjectDescriptor,
-    bundle_layer, bundle_referrer, signature_statement, verify_bundle_blob,
+    BUNDLE_MEDIA_TYPE, SubjectDescriptor, bundle_referrer, signature_statement,
 };
 use slipway_attest::provenance::ProvenanceInput;
 use slipway_attest::{
-    Added, AttestationSet, PublicKey, SignatureSet, SigningKey, Statement, Subject,
-    WrittenManifest, attestation_tag, signature_tag,
+    Added, AttestationSet, SignatureSet, SigningKey, Statement, Subject, WrittenManifest,
+    attestation_tag, signature_tag,
 };
 use slipway_oci::Digest;
 use slipway_registry::contents::PlatformContents;
-use slipway_registry::{Blob, Children, Location, Quiet, RawManifest, Store, attachment_tag};
+use slipway_registry::{Children, Location, RawManifest, Store, attachment_tag};
 use slipway_toolchain::CacheDir;
 use zeroize::Zeroizing;
 
@@ -56,46 +54,6 @@ pub fn signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     };
     SigningKey::from_pem(&text, password.as_bytes())
         .with_context(|| format!("reading the private key {}", path.display()))
-}
-
-pub fn public_key(path: &Path) -> anyhow::Result<PublicKey> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| input(format!("cannot read the key {}: {e}", path.display())))?;
-    PublicKey::from_pem(&text).with_context(|| format!("reading the public key {}", path.display()))
-}
-
-/// The largest signature payload or attestation envelope read (an SBOM
-/// attestation of a big image is a few MiB).
-const PAYLOAD_LIMIT: u64 = 64 << 20;
-
-/// Read a blob of a `.sig`/`.att` manifest; its size comes from the layer list.
-fn fetcher<'a>(
-    store: &'a dyn Store,
-    layers: &'a [slipway_attest::LayerDescriptor],
-    scratch: &'a Path,
-) -> impl FnMut(&Digest) -> Result<Vec<u8>, String> + 'a {
-    move |digest: &Digest| {
-        let layer = layers
-            .iter()
-            .find(|l| &l.digest == digest)
-            .ok_or_else(|| format!("{digest} is not a layer of the manifest"))?;
-        // Payloads and envelopes are small; the manifest's size is not trusted.
-        if layer.size > PAYLOAD_LIMIT {
-            return Err(format!(
-                "{digest} claims {} bytes; signature payloads are at most {PAYLOAD_LIMIT}",
-                layer.size
-            ));
-        }
-        let blob = Blob {
-            media_type: layer.media_type.clone(),
-            digest: digest.clone(),
-            size: layer.size,
-        };
-        let path = store
-            .fetch_blob(&blob, scratch, &Quiet)
-            .map_err(|e| e.to_string())?;
-        std::fs::read(&path).map_err(|e| e.to_string())
-    }
 }
 
 /// Store a manifest made by slipway-attest, blobs first, under `tag`.
@@ -379,325 +337,24 @@ pub fn run_sign(args: SignArgs, ui: Ui) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Signatures and attestations in Sigstore bundle referrers of `digest`:
-/// what verified (the statement, by referrer digest) and what did not.
-struct BundleCheck {
-    signatures: Vec<(Digest, Statement)>,
-    attestations: Vec<(Digest, Statement)>,
-    /// (is a signature, referrer, reason)
-    rejected: Vec<(bool, Digest, RejectReason)>,
-}
-
-fn check_bundles(
-    store: &dyn Store,
-    digest: &Digest,
-    key: &PublicKey,
-) -> anyhow::Result<BundleCheck> {
-    let scratch = tempfile::tempdir()?;
-    let mut out = BundleCheck {
-        signatures: vec![],
-        attestations: vec![],
-        rejected: vec![],
-    };
-    for r in store.referrers(digest, None)? {
-        if !r
-            .artifact_type
-            .as_deref()
-            .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"))
-        {
-            continue; // another kind of artifact (a Notary signature, an SBOM)
-        }
-        let manifest = match store.manifest(&r.digest) {
-            Ok(m) => m,
-            Err(e) => {
-                // Listed but unreadable (missing, or not matching its digest).
-                let is_signature = r
-                    .annotations
-                    .get(PREDICATE_ANNOTATION)
-                    .is_none_or(|p| p == COSIGN_SIGN_PREDICATE);
-                out.rejected
-                    .push((is_signature, r.digest, RejectReason::Fetch(e.to_string())));
-                continue;
-            }
-        };
-        let Some(found) = bundle_layer(&manifest.bytes) else {
-            continue;
-        };
-        let is_signature = found
-            .annotations
-            .get(PREDICATE_ANNOTATION)
-            .is_none_or(|p| p == COSIGN_SIGN_PREDICATE);
-        let layers = [found.layer.clone()];
-        let outcome = fetcher(store, &layers, scratch.path())(&found.layer.digest)
-            .map_err(RejectReason::Fetch)
-            .and_then(|blob| verify_bundle_blob(&found, &blob, digest, key));
-        match outcome {
-            Ok(st) if st.predicate_type == COSIGN_SIGN_PREDICATE => {
-                out.signatures.push((r.digest, st))
-            }
-            Ok(st) => out.attestations.push((r.digest, st)),
-            Err(reason) => out.rejected.push((is_signature, r.digest, reason)),
-        }
-    }
-    Ok(out)
-}
-
-/// Reasons that mean the content was altered, not merely signed by someone
-/// else: these stop an air-gap gate even when another signature verifies.
-fn is_tampering(reason: &RejectReason) -> bool {
-    !matches!(
-        reason,
-        RejectReason::WrongKey { .. } | RejectReason::NotVerified { .. }
-    )
-}
-
-/// The signatures of `digest` by `key`, in either format: at least one must
-/// verify. With `strict`, any altered signature fails too (the gate).
-fn verify_signatures(
-    store: &dyn Store,
-    digest: &Digest,
-    key: &PublicKey,
-    bundles: &BundleCheck,
-    strict: bool,
-) -> anyhow::Result<Value> {
-    let scratch = tempfile::tempdir()?;
-    let tag = signature_tag(digest);
-    let mut found = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
-    // Layers of a .sig that verified which did not themselves verify.
-    let mut other_layers: Vec<String> = Vec::new();
-    for (referrer, st) in &bundles.signatures {
-        found.push(json!({
-            "format": "bundle",
-            "referrer": referrer.to_string(),
-            "identity": st.subject.iter().find(|s| s.digest.get("sha256").map(String::as_str) == Some(digest.hex())).map(|s| s.name.clone()).unwrap_or_default(),
-        }));
-    }
-    for (is_sig, referrer, reason) in &bundles.rejected {
-        if *is_sig {
-            problems.push(format!("bundle referrer {referrer}: {reason}"));
-            if strict && is_tampering(reason) {
-                anyhow::bail!(
-                    "{}: the signature bundle {referrer} of {digest} does not verify: {reason}",
-                    store.describe()
-                );
-            }
-        }
-    }
-    let legacy = store.tagged(&tag)?;
-    if let Some(sigs) = &legacy {
-        let set =
-            SignatureSet::from_manifest(&sigs.bytes).with_context(|| format!("reading {tag}"))?;
-        let layers = set.layers().to_vec();
-        match set.verify(digest, key, fetcher(store, &layers, scratch.path())) {
-            Ok(verified) => {
-                for r in &verified.rejected {
-                    if strict && is_tampering(&r.reason) {
-                        anyhow::bail!("{}: {tag}: {r}", store.describe());
-                    }
-                    other_layers.push(r.reason.to_string());
-                }
-                for v in &verified.verified {
-                    found.push(json!({
-                        "format": "legacy",
-                        "tag": tag,
-                        "identity": v.claims.docker_reference,
-                        "payload": v.payload_digest.to_string(),
-                    }));
-                }
-            }
-            Err(e) => legacy_failure(store, &tag, &e, strict, &mut problems)?,
-        }
-    }
-    if found.is_empty() {
-        nothing_verified(store, digest, &tag, &problems, Wanted::Signature)?;
-    }
-    Ok(json!({
-        "digest": digest.to_string(),
-        "signatures": found,
-        "formats": formats(&found),
-        "other_signatures": problems,
-        "other_layers": other_layers,
-    }))
-}
-
-/// A legacy `.sig`/`.att` manifest that failed to verify: at the gate
-/// (`strict`) an altered one stops everything; otherwise it is one problem
-/// to report if nothing else verifies.
-fn legacy_failure(
-    store: &dyn Store,
-    tag: &str,
-    e: &slipway_attest::VerifyError,
-    strict: bool,
-    problems: &mut Vec<String>,
-) -> anyhow::Result<()> {
-    if strict && e.rejections().iter().any(|r| is_tampering(&r.reason)) {
-        anyhow::bail!("{}: {tag}: {e}", store.describe());
-    }
-    problems.push(format!("{tag}: {e}"));
-    Ok(())
-}
-
-/// What `verify` looked for, for its messages.
-#[derive(Clone, Copy)]
-enum Wanted {
-    Signature,
-    Attestation,
-}
-
-/// The error when nothing verified: "none there" and "none verifies" are told
-/// apart, and the second lists why each candidate failed.
-fn nothing_verified(
-    store: &dyn Store,
-    digest: &Digest,
-    tag: &str,
-    problems: &[String],
-    wanted: Wanted,
-) -> anyhow::Result<()> {
-    let (none, one, hint) = match wanted {
-        Wanted::Signature => ("no signature", "signature", "Sign it with `slipway sign`"),
-        Wanted::Attestation => (
-            "no attestations",
-            "attestation",
-            "Add some with `slipway attest`",
-        ),
-    };
-    if problems.is_empty() {
-        anyhow::bail!(
-            "{} has {none} for {digest}: no Sigstore bundle referrer and no {tag}. {hint}",
-            store.describe()
-        );
-    }
-    anyhow::bail!(
-        "{}: no {one} of {digest} verifies with the key:\n  - {}",
-        store.describe(),
-        problems.join("\n  - ")
-    )
-}
-
-fn formats(found: &[Value]) -> Vec<String> {
-    let mut f: Vec<String> = found
-        .iter()
-        .filter_map(|v| v["format"].as_str().map(str::to_string))
-        .collect();
-    f.sort();
-    f.dedup();
-    f
-}
-
-/// The attestations about `digest` signed by `key`, in either format: at
-/// least one must verify. Returns their predicate types and formats.
-fn verify_attestations(
-    store: &dyn Store,
-    digest: &Digest,
-    key: &PublicKey,
-    bundles: &BundleCheck,
-    strict: bool,
-) -> anyhow::Result<Value> {
-    let scratch = tempfile::tempdir()?;
-    let tag = attestation_tag(digest);
-    let mut found = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
-    for (referrer, st) in &bundles.attestations {
-        found.push(json!({"format": "bundle", "referrer": referrer.to_string(), "predicate_type": st.predicate_type}));
-    }
-    for (is_sig, referrer, reason) in &bundles.rejected {
-        if !*is_sig {
-            if strict && is_tampering(reason) {
-                anyhow::bail!(
-                    "{}: the attestation bundle {referrer} of {digest} does not verify: {reason}",
-                    store.describe()
-                );
-            }
-            problems.push(format!("bundle referrer {referrer}: {reason}"));
-        }
-    }
-    if let Some(atts) = store.tagged(&tag)? {
-        let set =
-            AttestationSet::from_manifest(&atts.bytes).with_context(|| format!("reading {tag}"))?;
-        let layers = set.layers().to_vec();
-        match set.verify(digest, key, fetcher(store, &layers, scratch.path())) {
-            Ok(verified) => {
-                for r in &verified.rejected {
-                    if strict && is_tampering(&r.reason) {
-                        anyhow::bail!("{}: {tag}: {r}", store.describe());
-                    }
-                }
-                for a in &verified.verified {
-                    found.push(
-                        json!({"format": "legacy", "tag": tag, "predicate_type": a.predicate_type}),
-                    );
-                }
-            }
-            Err(e) => legacy_failure(store, &tag, &e, strict, &mut problems)?,
-        }
-    }
-    if found.is_empty() {
-        nothing_verified(store, digest, &tag, &problems, Wanted::Attestation)?;
-    }
-    Ok(Value::Array(found))
-}
-
-/// Verify the signatures (and optionally the attestations) of `digest`.
-pub fn verify_image(
-    store: &dyn Store,
-    digest: &Digest,
-    key: &PublicKey,
-    attestations: bool,
-) -> anyhow::Result<Value> {
-    let bundles = check_bundles(store, digest, key)?;
-    let mut report = verify_signatures(store, digest, key, &bundles, false)?;
-    if attestations {
-        report["attestations"] = verify_attestations(store, digest, key, &bundles, false)?;
-    }
-    Ok(report)
-}
-
-/// The gate of an air gap: the image's own signature is required, and every
-/// signature and attestation a copy would carry (bundle referrers and tags,
-/// of the image and of its platforms) must verify or at least be unaltered
-/// (another signer's is let through). Returns how many were checked.
-pub fn verify_all(
-    store: &dyn Store,
-    root: &slipway_registry::RawManifest,
-    key: &PublicKey,
-) -> anyhow::Result<usize> {
-    let closure = slipway_registry::closure(store, root.clone())?;
-    let mut checked = 0;
-    for m in &closure.manifests {
-        let bundles = check_bundles(store, &m.digest, key)?;
-        let has_bundle_sigs =
-            !bundles.signatures.is_empty() || bundles.rejected.iter().any(|(is_sig, _, _)| *is_sig);
-        if m.digest == root.digest
-            || has_bundle_sigs
-            || store.tag_digest(&signature_tag(&m.digest))?.is_some()
-        {
-            let r = verify_signatures(store, &m.digest, key, &bundles, true)?;
-            checked += r["signatures"].as_array().map_or(0, Vec::len);
-        }
-        let has_bundle_atts = !bundles.attestations.is_empty()
-            || bundles.rejected.iter().any(|(is_sig, _, _)| !*is_sig);
-        if has_bundle_atts || store.tag_digest(&attestation_tag(&m.digest))?.is_some() {
-            let r = verify_attestations(store, &m.digest, key, &bundles, true)?;
-            checked += r.as_array().map_or(0, Vec::len);
-        }
-    }
-    Ok(checked)
-}
-
 pub fn run_verify(args: VerifyArgs, ui: Ui) -> anyhow::Result<()> {
     let Some(key_file) = &args.key else {
         return run_verify_notary(&args, ui);
     };
-    let key = public_key(key_file)?;
+    let key = slipway_verify::public_key(key_file)?;
     let location: Location = args.reference.parse()?;
     let store =
         slipway_registry::open_source(&location, &client_options(&args.registry, &location)?)?;
     let root = store.root()?;
-    let mut report = verify_image(store.as_ref(), &root.digest, &key, args.attestations)?;
+    let mut report = slipway_verify::cosign::verify_image(
+        store.as_ref(),
+        &root.digest,
+        &key,
+        args.attestations,
+    )?;
     if let Some(policy) = &args.notary.trust_policy {
         let trust =
-            crate::commands::notary::NotaryTrust::load(policy, args.notary.trust_store.as_deref())?;
+            crate::commands::notary::load_trust(policy, args.notary.trust_store.as_deref())?;
         let scope = crate::commands::notary::scope_of(
             store.as_ref(),
             &location,
@@ -747,7 +404,7 @@ fn run_verify_notary(args: &VerifyArgs, ui: Ui) -> anyhow::Result<()> {
         .trust_policy
         .as_deref()
         .ok_or_else(|| input("give --key PUB, or --trust-policy with --trust-store"))?;
-    let trust = notary::NotaryTrust::load(policy, args.notary.trust_store.as_deref())?;
+    let trust = notary::load_trust(policy, args.notary.trust_store.as_deref())?;
     let location: Location = args.reference.parse()?;
     let store =
         slipway_registry::open_source(&location, &client_options(&args.registry, &location)?)?;
