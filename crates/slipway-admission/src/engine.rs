@@ -44,6 +44,15 @@ fn classify(what: &str, e: RegistryError) -> Failure {
     }
 }
 
+/// A failed check: the registry's own errors are sorted as above, anything
+/// else fails the rule.
+fn checked(what: &str, e: verify::VerifyError) -> Failure {
+    match e {
+        verify::VerifyError::Registry(e) => classify(what, e),
+        other => Failure::Rule(format!("{what}: {other}")),
+    }
+}
+
 /// The verdict on one image.
 #[derive(Clone, Debug)]
 enum Verdict {
@@ -59,8 +68,10 @@ enum Verdict {
 
 pub struct Engine {
     policy: Policy,
-    /// (rule index, digest) → Ok, or the reason it failed.
-    verified: TtlCache<(usize, Digest), Result<(), String>>,
+    /// (rule index, registry/repository, digest) → Ok, or the reason it
+    /// failed. The repository is part of the key: signatures are referrers
+    /// in one repository, and the same digest elsewhere may have none.
+    verified: TtlCache<(usize, String, Digest), Result<(), String>>,
     /// `registry/repository:tag` → digest.
     tags: TtlCache<String, Digest>,
     /// One connection (and its auth state) per repository, reused.
@@ -241,7 +252,7 @@ impl Engine {
                 Err(e) => return self.unavailable(rule, image, &e),
             },
         };
-        let key = (index, digest.clone());
+        let key = (index, name.clone(), digest.clone());
         let result = match self.verified.get(&key) {
             Some(r) => {
                 self.metrics
@@ -384,15 +395,19 @@ impl Engine {
             .map_err(|e| classify(&format!("manifest {digest}"), e))?;
         if !rule.cosign_keys.is_empty() {
             let mut why = Vec::new();
-            let signed = rule.cosign_keys.iter().any(|k| {
+            let mut signed = false;
+            for k in &rule.cosign_keys {
                 match verify::cosign(store, digest, &k.key, false) {
-                    Ok(_) => true,
-                    Err(e) => {
-                        why.push(format!("{}: {e}", k.path.display()));
-                        false
+                    Ok(_) => {
+                        signed = true;
+                        break;
                     }
+                    Err(e) => match checked(&k.path.display().to_string(), e) {
+                        Failure::Rule(m) => why.push(m),
+                        unavailable => return Err(unavailable),
+                    },
                 }
-            });
+            }
             if !signed {
                 return Err(Failure::Rule(format!(
                     "cosign signature: none verifies with the rule's keys: {}",
@@ -411,7 +426,10 @@ impl Engine {
                                 }
                             }
                         }
-                        Err(e) => why.push(format!("{}: {e}", k.path.display())),
+                        Err(e) => match checked(&k.path.display().to_string(), e) {
+                            Failure::Rule(m) => why.push(m),
+                            unavailable => return Err(unavailable),
+                        },
                     }
                 }
                 for wanted in &rule.attestations {
@@ -434,14 +452,10 @@ impl Engine {
             }
         }
         if let Some(trust) = &rule.notary {
-            let report = verify::notary(store, &root, &reference.name(), trust)
-                .map_err(|e| Failure::Rule(format!("Notary signature: {e}")))?;
-            let skipped = report["level"] == "skip";
-            if report["verified"] != true && !skipped {
-                return Err(Failure::Rule(format!(
-                    "Notary signature: not verified ({report})"
-                )));
-            }
+            // A statement at level "skip" passes without a signature: the
+            // trust policy's owner chose that.
+            verify::notary(store, &root, &reference.name(), trust)
+                .map_err(|e| checked("Notary signature", e))?;
         }
         Ok(())
     }

@@ -139,13 +139,21 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 7 << 20;
 impl Policy {
     /// Read `path`; paths inside it are relative to its directory.
     pub fn load(path: &Path) -> Result<Policy, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Policy {
+            path: path.to_path_buf(),
+            msg: format!("cannot read it: {e}"),
+        })?;
+        Policy::parse(&text, path)
+    }
+
+    /// The policy in `text`, read from `path` (paths in it are relative to
+    /// its directory; key files are read).
+    pub fn parse(text: &str, path: &Path) -> Result<Policy, Error> {
         let bad = |msg: String| Error::Policy {
             path: path.to_path_buf(),
             msg,
         };
-        let text =
-            std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-        let file: PolicyFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let file: PolicyFile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &Path| {
             if p.is_absolute() {

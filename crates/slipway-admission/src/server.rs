@@ -247,6 +247,17 @@ fn read_head<R: BufRead>(r: &mut R) -> Result<Head, HeadError> {
     Ok(head)
 }
 
+/// Parse an HTTP/1.1 request head (request line and headers) the way the
+/// server does: (method, path, Content-Length), or (status, message) for a
+/// head it refuses. For fuzzing and tests.
+pub fn parse_head(bytes: &[u8]) -> Result<(String, String, Option<usize>), (u16, String)> {
+    match read_head(&mut std::io::Cursor::new(bytes)) {
+        Ok(h) => Ok((h.method, h.path, h.content_length)),
+        Err(HeadError::Gone) => Err((0, "no request".into())),
+        Err(HeadError::Bad(status, msg)) => Err((status, msg)),
+    }
+}
+
 struct Reply {
     status: u16,
     content_type: &'static str,

@@ -8,11 +8,12 @@ use slipway_attest::PublicKey;
 use slipway_oci::Digest;
 use slipway_registry::{RawManifest, Store};
 
+pub use slipway_verify::VerifyError;
 pub use slipway_verify::notary::NotaryTrust;
 
 /// Read a cosign public key (PEM).
-pub fn public_key(path: &Path) -> Result<PublicKey, String> {
-    slipway_verify::public_key(path).map_err(|e| e.to_string())
+pub fn public_key(path: &Path) -> Result<PublicKey, VerifyError> {
+    slipway_verify::public_key(path)
 }
 
 /// The cosign signatures of `digest` by `key` (and its attestations when
@@ -22,19 +23,17 @@ pub fn cosign(
     digest: &Digest,
     key: &PublicKey,
     attestations: bool,
-) -> Result<Value, String> {
+) -> Result<Value, VerifyError> {
     slipway_verify::cosign::verify_image(store, digest, key, attestations)
-        .map_err(|e| e.to_string())
 }
 
-/// The Notary signatures of `root`, against the statement for `scope`.
+/// The Notary signatures of `root`, against the statement for `scope`:
+/// whether one verified (false when the statement skips verification).
 pub fn notary(
     store: &dyn Store,
     root: &RawManifest,
     scope: &str,
     trust: &NotaryTrust,
-) -> Result<Value, String> {
-    slipway_verify::notary::verify_image(store, root, scope, trust)
-        .map(|r| r.report)
-        .map_err(|e| e.to_string())
+) -> Result<bool, VerifyError> {
+    slipway_verify::notary::verify_image(store, root, scope, trust).map(|r| r.verified())
 }
