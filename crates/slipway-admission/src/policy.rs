@@ -312,7 +312,44 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::*;
+
+    #[test]
+    fn the_documented_example_has_only_known_settings() {
+        let text = include_str!("../../../docs/admission/policy.toml");
+        let file: PolicyFile = toml::from_str(text).unwrap();
+        assert_eq!(file.rules.len(), 5);
+        assert_eq!(file.rules[3].fail_open, Some(true));
+        assert!(file.rules[2].notary.is_some());
+    }
+
+    #[test]
+    fn bad_policies_say_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        let err = |text: &str| Policy::parse(text, &path).err().unwrap().to_string();
+        assert!(
+            err("[[rules]]\nname = \"a\"\nimages = [\"x/*\"]\n")
+                .contains("needs `cosignKeys` or `notary`")
+        );
+        assert!(
+            err("[[rules]]\nname = \"a\"\nimages = []\naction = \"allow\"\n")
+                .contains("`images` is empty")
+        );
+        assert!(
+            err("[[rules]]\nname = \"a\"\nimages = [\"x\"]\ncosignKeys = [\"missing.pub\"]\n")
+                .contains("missing.pub")
+        );
+        assert!(err("failopen = true\n").contains("failopen"));
+        let ok = Policy::parse("unmatched = \"allow\"\n[[rules]]\nname = \"s\"\nnamespaces = [\"kube-*\"]\nimages = [\"**\"]\naction = \"allow\"\n", &path).unwrap();
+        assert_eq!(ok.unmatched, Action::Allow);
+        assert!(
+            ok.rule_for("kube-system", "docker.io/library/nginx")
+                .is_some()
+        );
+        assert!(ok.rule_for("default", "docker.io/library/nginx").is_none());
+        assert_eq!(ok.cache.tag, Duration::from_secs(10));
+    }
 
     #[test]
     fn globs() {
