@@ -14,7 +14,9 @@ use slipway_testkit::registry::TestRegistry;
 use slipway_testkit::{copy_tree, example, repo_root, require, stdout_ok};
 
 mod common;
+use common::notary::{ACME, Trust, files};
 use common::*;
+use slipway_notary::testca::{Ca, KeyKind, Leaf};
 
 const PASSWORD: &str = "admission-test";
 
@@ -271,6 +273,27 @@ fn webhook_verifies_pins_and_fails_closed_or_open() {
     push(&a_layout, &r("team/moving:v1"));
     ok(&["sign", &r("team/moving:v1"), "--key", &key]);
 
+    // Notary Project signatures, under a test CA's trust policy.
+    let ca = Ca::new("Acme CA", KeyKind::P256);
+    let (nkey, chain) = files(
+        dir,
+        "notary",
+        &ca.issue(&Leaf::new("Acme", "release signer")),
+    );
+    let trust = Trust::new(&dir.join("notation"), &[&ca], "*", "strict", ACME);
+    push(&a_layout, &r("vendor/signed:v1"));
+    ok(&[
+        "sign",
+        "--notation",
+        "--key",
+        s(&nkey),
+        "--cert",
+        s(&chain),
+        &r("vendor/signed:v1"),
+    ]);
+    push(&a_layout, &r("vendor/unsigned:v1"));
+    ok(&["sign", &r("vendor/unsigned:v1"), "--key", &key]);
+
     // A second registry that goes down.
     let down = TestRegistry::plain();
     let down_host = down.host();
@@ -302,6 +325,12 @@ cosignKeys = ["team.pub"]
 attestations = ["{spdx}"]
 
 [[rules]]
+name = "vendor-notary"
+namespaces = ["prod"]
+images = ["{host}/vendor/*"]
+notary = {{ trustPolicy = "{policy}", trustStore = "{store}" }}
+
+[[rules]]
 name = "flaky-registry"
 namespaces = ["edge"]
 images = ["{down_host}/**"]
@@ -313,7 +342,9 @@ name = "team"
 namespaces = ["prod", "edge"]
 images = ["{host}/team/*", "{down_host}/team/*"]
 cosignKeys = ["team.pub"]
-"#
+"#,
+            policy = trust.policy.display(),
+            store = trust.store.display(),
         ),
     )
     .unwrap();
@@ -378,6 +409,22 @@ cosignKeys = ["team.pub"]
         denied(&hook.review("/validate", "Pod", "prod", &[&r("attested/bare:v1")])).to_string();
     assert!(
         msg.contains("sboms-required") && msg.contains(spdx),
+        "{msg}"
+    );
+
+    // Notary: a signature that passes the trust policy is required; a cosign
+    // signature does not stand in for it.
+    let v = hook.review("/mutate", "StatefulSet", "prod", &[&r("vendor/signed:v1")]);
+    assert_eq!(v["allowed"], true, "{v}");
+    assert_eq!(
+        v["patched_images"]["c0"],
+        format!("{}@{a}", r("vendor/signed:v1")),
+        "{v}"
+    );
+    let msg =
+        denied(&hook.review("/validate", "Pod", "prod", &[&r("vendor/unsigned:v1")])).to_string();
+    assert!(
+        msg.contains("vendor-notary") && msg.contains("Notary signature"),
         "{msg}"
     );
 
