@@ -27,9 +27,7 @@ pub enum Error {
     /// The TLS certificate or key is unreadable or wrong.
     #[error("{}: {msg}", path.display())]
     Tls { path: PathBuf, msg: String },
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    /// (The I/O error is in the message, not a `source`, so it is printed once.)
+    #[error("cannot listen on {addr}: {error}")]
+    Bind { addr: String, error: std::io::Error },
 }

@@ -87,9 +87,9 @@ impl Server {
         engine: Arc<Engine>,
         limits: Limits,
     ) -> Result<Server, Error> {
-        let listener = TcpListener::bind(addr).map_err(|e| Error::Bind {
+        let listener = TcpListener::bind(addr).map_err(|error| Error::Bind {
             addr: addr.to_string(),
-            source: e,
+            error,
         })?;
         Ok(Server {
             listener,
