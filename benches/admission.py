@@ -67,9 +67,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=10, help="length of each warm run")
     ap.add_argument("--cold", type=int, default=40, help="signed repositories for the cold run")
+    ap.add_argument("--slipway", help="the slipway binary to measure (default: a release build, built first)")
     args = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "slipway"], cwd=ROOT, check=True)
-    slipway = os.path.join(ROOT, "target/release/slipway")
+    slipway = args.slipway
+    if not slipway:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "slipway"], cwd=ROOT, check=True)
+        slipway = os.path.join(ROOT, "target/release/slipway")
     tmp = tempfile.mkdtemp(prefix="admission-bench-")
     client = os.path.join(tmp, "apiserver")
     subprocess.run(["go", "build", "-o", client, "."], check=True,
