@@ -86,7 +86,7 @@ def main() -> int:
     example = os.path.join(tmp, "hello")
     shutil.copytree(os.path.join(ROOT, "examples/hello"), example)
     layout = os.path.join(tmp, "layout")
-    run([slipway, "image", example, "--platform", "linux/amd64,linux/arm64", "--out", layout, "--tag", "v1"])
+    run([slipway, "image", example, "--platform", "linux/amd64,linux/arm64", "--out", layout, "--tag", "bench:v1"])
     reg = Registry(tmp)
     hooks = []
     try:
