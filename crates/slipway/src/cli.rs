@@ -456,6 +456,10 @@ The programs checked are the entrypoint (and what slipway's init starts), or tho
   slipway strip server -o server.small --mode debug")]
     Strip(StripArgs),
 
+    /// A Kubernetes admission webhook that admits only verified images.
+    #[command(subcommand)]
+    Admission(crate::commands::admission::AdmissionCommand),
+
     /// Serve Go's build cache to `go` over GOCACHEPROG: a local tier and the remote behind it.
     #[command(
         long_about = "Speak Go's GOCACHEPROG protocol (Go 1.24+) on stdin and stdout: `go` starts \

@@ -78,6 +78,7 @@ fn main() -> ExitCode {
         Command::History(args) => commands::release::run_history(args, ui),
         Command::CacheProg => commands::cache::run_prog(&cache),
         Command::Cache(cmd) => commands::cache::run(cmd, &cache, ui),
+        Command::Admission(command) => commands::admission::run(command, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -208,6 +209,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return match p {
                 slipway_cache::prog::ProgError::Protocol { .. } => 2,
                 _ => 3,
+            };
+        }
+        if let Some(a) = cause.downcast_ref::<slipway_admission::Error>() {
+            return match a {
+                slipway_admission::Error::Bind { .. } => 3,
+                _ => 2,
             };
         }
         if cause.is::<slipway_attest::KeyError>() {

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod admission;
 pub mod build;
 pub mod cache;
 pub mod check_image;
