@@ -67,6 +67,11 @@ fn vendor_libs(dir: &Path) -> (Vec<u8>, Vec<u8>) {
 
 /// Lay the layers out as a directory and run the app with the real loader.
 fn run_for_real(layers: &[&LayerTar], app: &str) -> std::process::Output {
+    run_with_env(layers, app, &[])
+}
+
+/// [`run_for_real`], with environment variables set for the guest.
+fn run_with_env(layers: &[&LayerTar], app: &str, env: &[&str]) -> std::process::Output {
     let qemu = require("qemu-aarch64", "qemu-user");
     let root = tempfile::tempdir().unwrap();
     for layer in layers {
@@ -75,10 +80,12 @@ fn run_for_real(layers: &[&LayerTar], app: &str) -> std::process::Output {
             .unpack(root.path())
             .unwrap();
     }
-    Command::new(qemu)
-        .arg("-L")
-        .arg(root.path())
-        .arg(root.path().join(app.trim_start_matches('/')))
+    let mut qemu = Command::new(qemu);
+    qemu.arg("-L").arg(root.path());
+    for e in env {
+        qemu.args(["-E", e]);
+    }
+    qemu.arg(root.path().join(app.trim_start_matches('/')))
         .output()
         .unwrap()
 }
@@ -361,25 +368,6 @@ fn static_binaries_need_no_runtime_and_no_sysroot() {
     assert!(c.ok() && c.is_static, "{c:?}");
 }
 
-/// Run the app with the real loader and `LD_LIBRARY_PATH` set for it.
-fn run_with_library_path(layers: &[&LayerTar], app: &str, path: &str) -> std::process::Output {
-    let qemu = require("qemu-aarch64", "qemu-user");
-    let root = tempfile::tempdir().unwrap();
-    for layer in layers {
-        let bytes = layer.to_bytes(0).unwrap();
-        tar::Archive::new(bytes.as_slice())
-            .unpack(root.path())
-            .unwrap();
-    }
-    Command::new(qemu)
-        .arg("-L")
-        .arg(root.path())
-        .args(["-E", &format!("LD_LIBRARY_PATH={path}")])
-        .arg(root.path().join(app.trim_start_matches('/')))
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn ld_library_path_from_the_image_env_is_searched() {
     let dir = tempfile::tempdir().unwrap();
@@ -411,7 +399,11 @@ fn ld_library_path_from_the_image_env_is_searched() {
         "{:?}",
         c.problems
     );
-    let real = run_with_library_path(&[&runtime, &opt, &app_layer], "/app/svc", "/nowhere");
+    let real = run_with_env(
+        &[&runtime, &opt, &app_layer],
+        "/app/svc",
+        &["LD_LIBRARY_PATH=/nowhere"],
+    );
     assert!(!real.status.success());
 
     // With the image's LD_LIBRARY_PATH (the last setting wins, as in Env).
@@ -424,10 +416,10 @@ fn ld_library_path_from_the_image_env_is_searched() {
     assert_eq!(search, ["/usr/local/lib", "/opt/vendor/lib"]);
     let c = check_with_library_path(&fs, "/app/svc", TRIPLET, &search);
     assert!(c.ok(), "{:?}", c.problems);
-    let real = run_with_library_path(
+    let real = run_with_env(
         &[&runtime, &opt, &app_layer],
         "/app/svc",
-        "/usr/local/lib:/opt/vendor/lib",
+        &["LD_LIBRARY_PATH=/usr/local/lib:/opt/vendor/lib"],
     );
     assert_eq!(
         String::from_utf8_lossy(&real.stdout),
