@@ -214,29 +214,65 @@ impl LayerFormat {
     }
 }
 
+/// No layer is inflated past this: a decompression bomb stops here with an
+/// error rather than filling the disk or memory.
+pub const LAYER_LIMIT: u64 = 8 << 30;
+
 /// The uncompressed tar of a layer blob read from `reader`, decompressed as
 /// its media type says (gzip members one after another, as Go's reader
-/// does; zstd frames one after another, with at most a 128 MiB window).
-/// An unknown media type is an error naming it.
+/// does; zstd frames one after another, with at most a 128 MiB window), and
+/// at most [`LAYER_LIMIT`] bytes of it. An unknown media type is an error
+/// naming it.
 pub fn decoder<'a, R: BufRead + 'a>(
     media_type: &str,
     reader: R,
 ) -> Result<Box<dyn Read + 'a>, OciError> {
     match LayerFormat::of(media_type) {
         Some(LayerFormat::Tar) => Ok(Box::new(reader)),
-        Some(LayerFormat::Gzip) => Ok(Box::new(flate2::bufread::MultiGzDecoder::new(reader))),
+        Some(LayerFormat::Gzip) => Ok(Box::new(Limited::new(
+            flate2::bufread::MultiGzDecoder::new(reader),
+        ))),
         Some(LayerFormat::Zstd) => {
             let mut d = zstd::Decoder::with_buffer(reader)
                 .map_err(|e| OciError::Layer(format!("zstd decoder: {e}")))?;
             d.window_log_max(crate::zstd::WINDOW_LOG_MAX)
                 .map_err(|e| OciError::Layer(format!("zstd decoder: {e}")))?;
-            Ok(Box::new(d))
+            Ok(Box::new(Limited::new(d)))
         }
         None => Err(OciError::Input(format!(
             "layer media type \"{media_type}\" is not one slipway reads: it reads \
              application/vnd.oci.image.layer.v1.tar, tar+gzip and tar+zstd (and Docker's \
              rootfs.diff.tar.gzip); convert the image, e.g. with `slipway copy --compression gzip`"
         ))),
+    }
+}
+
+/// A reader that fails once more than [`LAYER_LIMIT`] bytes came out.
+struct Limited<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R> Limited<R> {
+    fn new(inner: R) -> Self {
+        Limited {
+            inner,
+            left: LAYER_LIMIT,
+        }
+    }
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "the layer uncompresses to more than {} GiB, more than slipway reads",
+                LAYER_LIMIT >> 30
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 

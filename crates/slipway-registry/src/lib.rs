@@ -10,6 +10,7 @@
 mod auth;
 mod client;
 pub mod contents;
+mod convert;
 mod copy;
 mod credentials;
 mod error;
@@ -24,6 +25,7 @@ pub use copy::{
     Closure, CopyOptions, CopyReport, MergeFn, Merged, ReferrerSelection, attachment_tag, closure,
     copy, copy_root,
 };
+pub use convert::{ConvertReport, convert_root};
 pub use credentials::{Credentials, Secret, docker_config_path, from_docker_config};
 pub use error::{RegistryError, Result};
 pub use layout::{Layout, REFERRER_SUBJECT, is_attachment_tag};
