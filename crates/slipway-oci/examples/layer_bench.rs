@@ -37,7 +37,10 @@ fn main() {
         &cache.path().join("layers"),
         &tar,
         0,
-        CompressionSettings { compression: slipway_oci::Compression::gzip(level), threads },
+        CompressionSettings {
+            compression: slipway_oci::Compression::gzip(level),
+            threads,
+        },
         "bench",
     )
     .expect("layer");

@@ -283,14 +283,22 @@ mod tests {
     #[test]
     fn parses_names_and_levels() {
         assert_eq!("gzip".parse::<Compression>().unwrap(), Compression::gzip(6));
-        assert_eq!("gzip:9".parse::<Compression>().unwrap(), Compression::gzip(9));
+        assert_eq!(
+            "gzip:9".parse::<Compression>().unwrap(),
+            Compression::gzip(9)
+        );
         assert_eq!(
             "zstd".parse::<Compression>().unwrap(),
             Compression::zstd(crate::zstd::DEFAULT_LEVEL)
         );
-        assert_eq!("zstd:3".parse::<Compression>().unwrap(), Compression::zstd(3));
+        assert_eq!(
+            "zstd:3".parse::<Compression>().unwrap(),
+            Compression::zstd(3)
+        );
         assert_eq!(Compression::zstd(3).to_string(), "zstd:3");
-        for bad in ["brotli", "gzip:0", "gzip:10", "zstd:20", "zstd:x", "zstd:", ""] {
+        for bad in [
+            "brotli", "gzip:0", "gzip:10", "zstd:20", "zstd:x", "zstd:", "",
+        ] {
             let e = bad.parse::<Compression>().unwrap_err().to_string();
             assert!(e.contains(&format!("\"{bad}\"")), "{bad}: {e}");
         }

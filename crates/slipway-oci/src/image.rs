@@ -357,7 +357,8 @@ mod tests {
             compression,
             threads: 1,
         };
-        let (gz, _) = build_layer(&store, &cache, &tar, 0, with(Compression::gzip(6)), "t").unwrap();
+        let (gz, _) =
+            build_layer(&store, &cache, &tar, 0, with(Compression::gzip(6)), "t").unwrap();
         let (z19, reused) =
             build_layer(&store, &cache, &tar, 0, with(Compression::zstd(19)), "t").unwrap();
         assert!(!reused, "a gzip layer was taken for a zstd one");
@@ -376,8 +377,11 @@ mod tests {
         // The stored blob is zstd and uncompresses to the tar.
         let mut out = Vec::new();
         std::io::Read::read_to_end(
-            &mut crate::compression::decoder(&z19.media_type, store.read(&z19.digest).unwrap().as_slice())
-                .unwrap(),
+            &mut crate::compression::decoder(
+                &z19.media_type,
+                store.read(&z19.digest).unwrap().as_slice(),
+            )
+            .unwrap(),
             &mut out,
         )
         .unwrap();

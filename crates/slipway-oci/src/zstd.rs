@@ -57,7 +57,8 @@ fn encoder<W: Write>(out: W, level: u32, len: u64) -> Result<zstd::Encoder<'stat
     e.include_checksum(true).map_err(|e| err("checksum", e))?;
     e.include_contentsize(true)
         .map_err(|e| err("content size", e))?;
-    e.include_dictid(false).map_err(|e| err("dictionary id", e))?;
+    e.include_dictid(false)
+        .map_err(|e| err("dictionary id", e))?;
     e.long_distance_matching(false)
         .map_err(|e| err("long-distance matching", e))?;
     e.set_pledged_src_size(Some(len))
@@ -72,7 +73,11 @@ pub fn zstd_and_digest(
     level: u32,
     cancel: &AtomicBool,
 ) -> Result<Option<(Vec<u8>, Digest)>, OciError> {
-    let mut e = encoder(Vec::with_capacity(data.len() / 3 + 64), level, data.len() as u64)?;
+    let mut e = encoder(
+        Vec::with_capacity(data.len() / 3 + 64),
+        level,
+        data.len() as u64,
+    )?;
     for piece in data.chunks(FEED) {
         if cancel.load(Ordering::Relaxed) {
             return Ok(None);
@@ -188,7 +193,10 @@ mod tests {
     fn a_short_input_is_an_error() {
         let data = sample(1000);
         let e = zstd_stream(&data[..], 2000, 3, Vec::new()).unwrap_err();
-        assert!(e.to_string().contains("ended after 1000 of 2000 bytes"), "{e}");
+        assert!(
+            e.to_string().contains("ended after 1000 of 2000 bytes"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -212,7 +220,10 @@ mod tests {
 
     #[test]
     fn backend_names_the_linked_library() {
-        assert_eq!(BACKEND, format!("zstd-{}", zstd::zstd_safe::version_string()));
+        assert_eq!(
+            BACKEND,
+            format!("zstd-{}", zstd::zstd_safe::version_string())
+        );
     }
 
     #[test]

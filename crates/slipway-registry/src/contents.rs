@@ -113,9 +113,8 @@ pub fn read_layer_from<R: Read>(
         RegistryError::Integrity(format!("layer {} is not a readable tar: {e}", layer.digest))
     };
     let buffered = std::io::BufReader::with_capacity(256 << 10, reader);
-    let reader = slipway_oci::compression::decoder(&layer.media_type, buffered).map_err(|e| {
-        RegistryError::Integrity(format!("layer {}: {e}", layer.digest))
-    })?;
+    let reader = slipway_oci::compression::decoder(&layer.media_type, buffered)
+        .map_err(|e| RegistryError::Integrity(format!("layer {}: {e}", layer.digest)))?;
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
@@ -200,7 +199,10 @@ mod tests {
         let e = read_layer(&raw, &typed("application/x-bzip2"), &mut Default::default())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("application/x-bzip2") && e.contains("not one slipway reads"), "{e}");
+        assert!(
+            e.contains("application/x-bzip2") && e.contains("not one slipway reads"),
+            "{e}"
+        );
         let mut w = slipway_oci::LayerTar::new();
         w.file("/sbin/.wh.old", 0o644, vec![]).unwrap();
         read_layer(&w.to_bytes(0).unwrap(), &blob(), &mut files).unwrap();

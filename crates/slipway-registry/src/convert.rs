@@ -29,9 +29,7 @@ use slipway_oci::{Algorithm, Compression, Digest, LayerFormat};
 
 use crate::copy::{CopyOptions, CopyReport, closure, transfer_blobs};
 use crate::error::{RegistryError, Result};
-use crate::store::{
-    Blob, BlobOutcome, Children, DOCKER_MANIFEST, Progress, RawManifest, Store,
-};
+use crate::store::{Blob, BlobOutcome, Children, DOCKER_MANIFEST, Progress, RawManifest, Store};
 
 const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 /// The index annotations buildx uses for an attestation manifest of a platform manifest.
@@ -89,7 +87,9 @@ pub fn convert_root(
         let new = match m.children()? {
             Children::Manifests(_) => rewrite_index(m, &replaced, &mut dropped, &mut report)?,
             Children::Blobs(blobs) => {
-                let (config, layers) = blobs.split_first().expect("children() puts the config first");
+                let (config, layers) = blobs
+                    .split_first()
+                    .expect("children() puts the config first");
                 let mut changes: Vec<(usize, Blob)> = Vec::new();
                 let mut diff_ids: Option<Vec<String>> = None;
                 if seen_blobs.insert(config.digest.clone()) {
@@ -120,7 +120,8 @@ pub fn convert_root(
                         continue;
                     }
                     if diff_ids.is_none() {
-                        diff_ids = Some(read_diff_ids(src, m, config, layers.len(), scratch.path())?);
+                        diff_ids =
+                            Some(read_diff_ids(src, m, config, layers.len(), scratch.path())?);
                     }
                     let diff_id = &diff_ids.as_ref().expect("read above")[i];
                     let (blob, outcome) = convert_layer(
@@ -173,7 +174,14 @@ pub fn convert_root(
         }
     }
     verbatim.retain(|b| needed.contains(&b.digest));
-    transfer_blobs(src, dst, &verbatim, options.jobs, progress, &mut report.copy)?;
+    transfer_blobs(
+        src,
+        dst,
+        &verbatim,
+        options.jobs,
+        progress,
+        &mut report.copy,
+    )?;
     for o in outcomes {
         match o {
             BlobOutcome::Uploaded(n) => {
@@ -245,7 +253,10 @@ fn read_diff_ids(
     let bytes = std::fs::read(&path)
         .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?;
     let c: Config = serde_json::from_slice(&bytes).map_err(|e| {
-        RegistryError::Integrity(format!("config {} of manifest {}: {e}", config.digest, m.digest))
+        RegistryError::Integrity(format!(
+            "config {} of manifest {}: {e}",
+            config.digest, m.digest
+        ))
     })?;
     let diff_ids = c.rootfs.map(|r| r.diff_ids).unwrap_or_default();
     if diff_ids.len() != layers {
@@ -385,7 +396,10 @@ impl<'de> Deserialize<'de> for Ordered {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Ordered, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Ordered, A::Error> {
                 let mut entries = Vec::new();
                 while let Some(entry) = map.next_entry::<String, Box<RawValue>>()? {
                     entries.push(entry);
@@ -415,7 +429,10 @@ impl Ordered {
     }
 
     fn get(&self, key: &str) -> Option<&RawValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
     }
 
     /// Replace `key`'s value where it stands (or add it at the end).
@@ -436,7 +453,12 @@ impl Ordered {
 }
 
 fn verified(m: &RawManifest, bytes: Vec<u8>) -> Result<RawManifest> {
-    RawManifest::verify(bytes, Some(&m.media_type), None, &format!("converting {}", m.digest))
+    RawManifest::verify(
+        bytes,
+        Some(&m.media_type),
+        None,
+        &format!("converting {}", m.digest),
+    )
 }
 
 /// `m` with the layer descriptors at the given positions replaced; `None`
@@ -507,8 +529,9 @@ fn rewrite_index(
                 e.set("digest", &new.digest)?;
                 e.set("size", &(new.bytes.len() as u64))?;
                 out.push(
-                    serde_json::value::to_raw_value(&e)
-                        .map_err(|e| RegistryError::Integrity(format!("index {}: {e}", m.digest)))?,
+                    serde_json::value::to_raw_value(&e).map_err(|e| {
+                        RegistryError::Integrity(format!("index {}: {e}", m.digest))
+                    })?,
                 );
                 changed = true;
             }

@@ -21,11 +21,11 @@ mod store;
 
 pub use auth::{Challenge, parse_challenge, token_reply_is_usable};
 pub use client::{Client, ClientOptions, Counters, RetryPolicy, is_loopback};
+pub use convert::{ConvertReport, convert_root};
 pub use copy::{
     Closure, CopyOptions, CopyReport, MergeFn, Merged, ReferrerSelection, attachment_tag, closure,
     copy, copy_root,
 };
-pub use convert::{ConvertReport, convert_root};
 pub use credentials::{Credentials, Secret, docker_config_path, from_docker_config};
 pub use error::{RegistryError, Result};
 pub use layout::{Layout, REFERRER_SUBJECT, is_attachment_tag};

@@ -131,7 +131,11 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
                  {} the old digests; sign {} again",
                 if attached == 1 { "" } else { "s" },
                 if attached == 1 { "was" } else { "were" },
-                if attached == 1 { "it names" } else { "they name" },
+                if attached == 1 {
+                    "it names"
+                } else {
+                    "they name"
+                },
                 report.copy.digest
             ));
         }
@@ -146,10 +150,18 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
             source.describe(),
             seconds(started.elapsed()),
             report.converted_layers,
-            if report.converted_layers == 1 { "" } else { "s" },
+            if report.converted_layers == 1 {
+                ""
+            } else {
+                "s"
+            },
             report.kept_layers,
             report.copy.uploaded_blobs,
-            if report.copy.uploaded_blobs == 1 { "" } else { "s" },
+            if report.copy.uploaded_blobs == 1 {
+                ""
+            } else {
+                "s"
+            },
             human_bytes(report.copy.uploaded_bytes),
             report.source_digest,
             report.copy.digest,
