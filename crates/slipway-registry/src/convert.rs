@@ -570,4 +570,48 @@ mod tests {
         assert_eq!(String::from_utf8(new.bytes).unwrap(), expected);
         assert_eq!(rewrite_manifest(&m, &[]).unwrap(), None);
     }
+
+    #[test]
+    fn index_rewrite_follows_children_and_drops_their_attestations() {
+        let old = Digest::of(b"old platform manifest");
+        let other = Digest::of(b"untouched platform manifest");
+        let att = Digest::of(b"attestation manifest");
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{old}","size":10,"platform":{{"architecture":"arm64","os":"linux"}}}},{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{other}","size":11}},{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{att}","size":12,"annotations":{{"vnd.docker.reference.digest":"{old}","vnd.docker.reference.type":"attestation-manifest"}}}}],"annotations":{{"b":"1","a":"2"}}}}"#
+        );
+        let index = RawManifest::verify(body.clone().into_bytes(), None, None, "t").unwrap();
+        let new_child = RawManifest::verify(
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"c","digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":2},"layers":[]}"#.to_vec(),
+            None,
+            None,
+            "t",
+        )
+        .unwrap();
+        let replaced = HashMap::from([(old.clone(), new_child.clone())]);
+        let (mut dropped, mut report) = (HashSet::new(), ConvertReport::default());
+        let new = rewrite_index(&index, &replaced, &mut dropped, &mut report)
+            .unwrap()
+            .unwrap();
+        let expected = body
+            .replace(
+                &format!(r#",{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{att}","size":12,"annotations":{{"vnd.docker.reference.digest":"{old}","vnd.docker.reference.type":"attestation-manifest"}}}}"#),
+                "",
+            )
+            .replace(&format!(r#""digest":"{old}","size":10"#), &format!(r#""digest":"{}","size":{}"#, new_child.digest, new_child.bytes.len()));
+        assert_eq!(String::from_utf8(new.bytes).unwrap(), expected);
+        assert_eq!(dropped, HashSet::from([att.clone()]));
+        assert_eq!(report.dropped_manifests, [att.to_string()]);
+        // Nothing replaced below it: the index stays as it is.
+        let none = HashMap::new();
+        assert_eq!(
+            rewrite_index(
+                &index,
+                &none,
+                &mut HashSet::new(),
+                &mut ConvertReport::default()
+            )
+            .unwrap(),
+            None
+        );
+    }
 }
