@@ -20,6 +20,10 @@ Decompression is timed three ways:
     compare on arm64 code, not how fast a real arm64 board is: indicative only.
 
     python3 benches/zstd_layers.py [--runs 3] [--levels gzip:6,gzip:9,zstd:3,zstd:9,zstd:19]
+                                   [--strip split|none] [--module-only]
+
+slipway strips binaries in images; nats-server stripped is a 17 MB layer, so
+`--strip none` (the binary as linked, 20+ MB) gives the larger case.
 """
 
 import argparse
@@ -77,6 +81,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--levels", default="gzip:6,gzip:9,zstd:3,zstd:9,zstd:19")
     ap.add_argument("--qemu-runs", type=int, default=1)
+    ap.add_argument("--strip", default="split", help="--strip for the module's build (split|none)")
+    ap.add_argument("--module-only", action="store_true", help="skip the example")
     args = ap.parse_args()
     specs = args.levels.split(",")
     qemu = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
@@ -95,12 +101,13 @@ def main():
         run(["go", "build", "-trimpath", "-o", decoders[goarch], "."], cwd=decode_src,
             env=dict(os.environ, GOOS="linux", GOARCH=goarch, CGO_ENABLED="0", GOFLAGS="-mod=readonly"))
 
-    inputs = [
-        ("examples/hello", layer_tars(slipway, os.path.join(ROOT, "examples/hello"),
-                                      ["--libc", "musl"], work, "hello")),
-        (f"{MODULE[0]}@{MODULE[1]}", layer_tars(slipway, module_source(work),
-                                                 ["--libc", "none", "--name", MODULE[3]], work, "module")),
-    ]
+    inputs = []
+    if not args.module_only:
+        inputs.append(("examples/hello", layer_tars(slipway, os.path.join(ROOT, "examples/hello"),
+                                                    ["--libc", "musl"], work, "hello")))
+    inputs.append((f"{MODULE[0]}@{MODULE[1]} (--strip {args.strip})",
+                   layer_tars(slipway, module_source(work),
+                              ["--libc", "none", "--name", MODULE[3], "--strip", args.strip], work, "module")))
     threads = 1
     for title, tars in inputs:
         total = {s: {"input": 0, "compressed": 0, "c": 0.0, "d": 0.0, "go64": 0.0, "qemu": 0.0} for s in specs}
