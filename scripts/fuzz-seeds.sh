@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fill fuzz/corpus/<target>/ with seeds: the small hand-written ones in
 # fuzz/seeds/, plus real files made here by real tools (Go binaries from the
-# example, gcc binaries, GNU tar layers, an umoci image layout, keys from
+# example, gcc binaries, GNU tar layers (plain, gzip, zstd), an umoci image layout, keys from
 # cosign and openssl, OSV entries from golang.org/x/vuln's test data on the Go
 # module proxy). Safe to run again: files already there are kept, so what the
 # fuzzer found stays.
@@ -68,6 +68,8 @@ for format in gnu posix ustar; do
     seed layer_tar "layer-$format.tar" "$work/l.tar"
     gzip -9n < "$work/l.tar" > "$work/l.tar.gz"
     seed layer_tar "layer-$format.tar.gz" "$work/l.tar.gz"
+    zstd -q -19 -c < "$work/l.tar" > "$work/l.tar.zst"
+    seed layer_tar "layer-$format.tar.zst" "$work/l.tar.zst"
 done
 
 # Registry JSON: a real OCI layout made by umoci (index, manifest, config).

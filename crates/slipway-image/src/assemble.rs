@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use slipway_oci::spec::{Empty, Platform as OciPlatform, RuntimeConfig, rfc3339};
-use slipway_oci::{BlobStore, GzipSettings, ImageSet, LayerTar, PlatformImage};
+use slipway_oci::{BlobStore, Compression, CompressionSettings, ImageSet, LayerTar, PlatformImage};
 use slipway_scan::secrets::Allow;
 
 use crate::closure::{Closure, check_with_library_path, library_path, multiarch_triplet};
@@ -59,7 +59,8 @@ pub struct ImageSettings {
     pub zoneinfo: bool,
     /// A directory of the module, relative to it, for /app/data.
     pub data: Option<String>,
-    pub gzip_level: u32,
+    /// How slipway's own layers are compressed (a base's stay as they are).
+    pub compression: Compression,
     pub init: bool,
     /// (entry, where it was given) for the secret gate's allow-list.
     pub allow_secrets: Vec<(String, String)>,
@@ -91,7 +92,7 @@ impl Default for ImageSettings {
             ca_certs: None,
             zoneinfo: false,
             data: None,
-            gzip_level: 6,
+            compression: Compression::default(),
             init: true,
             allow_secrets: Vec::new(),
             runtime: None,
@@ -161,12 +162,10 @@ pub struct Prepared {
 /// Check the settings and read the files the module adds, so a missing file
 /// or a secret fails in a second, not after minutes of compiling.
 pub fn prepare(settings: ImageSettings, module_dir: &Path) -> Result<Prepared, ImageError> {
-    if !(1..=9).contains(&settings.gzip_level) {
-        return Err(ImageError::Input(format!(
-            "gzip_level = {} in slipway.toml: use 1 (fastest) to 9 (smallest)",
-            settings.gzip_level
-        )));
-    }
+    settings
+        .compression
+        .check()
+        .map_err(|e| ImageError::Input(format!("compression in [image]: {e}")))?;
     let ports = exposed_ports(&settings.ports)?;
     if let Some(w) = &settings.workdir
         && !w.starts_with('/')
@@ -452,8 +451,8 @@ impl Prepared {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
-        let gz = GzipSettings {
-            level: self.settings.gzip_level,
+        let gz = CompressionSettings {
+            compression: self.settings.compression,
             threads,
         };
         let (mut compressed, mut reused) = (0, 0);

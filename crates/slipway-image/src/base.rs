@@ -107,14 +107,6 @@ impl Base<'_> {
                 store.put_known(&blob.digest, &bytes)?;
             }
             let bytes = store.read(&blob.digest)?;
-            if !bytes.starts_with(&[0x1f, 0x8b]) {
-                return Err(ImageError::Input(format!(
-                    "base = \"{}\": layer {i} ({}, {}) is not gzip-compressed; slipway builds on \
-                     gzip layers only (re-save the base with gzip, e.g. skopeo copy \
-                     --dest-compress-format gzip)",
-                    self.name, blob.digest, blob.media_type
-                )));
-            }
             let tar = source::uncompress(bytes, blob)?;
             if fresh && Digest::of(&tar) != *diff_id {
                 return Err(ImageError::Input(format!(
@@ -128,6 +120,7 @@ impl Base<'_> {
                 diff_id: diff_id.clone(),
                 digest: blob.digest.clone(),
                 size: blob.size,
+                media_type: blob.media_type.clone(),
                 created_by: format!("base {}: {}", self.name, image.layer_name(i)),
             });
             tars.push(tar);

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use slipway_oci::{BlobStore, GzipSettings, LayerTar, build_layer};
+use slipway_oci::{BlobStore, CompressionSettings, LayerTar, build_layer};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -37,7 +37,10 @@ fn main() {
         &cache.path().join("layers"),
         &tar,
         0,
-        GzipSettings { level, threads },
+        CompressionSettings {
+            compression: slipway_oci::Compression::gzip(level),
+            threads,
+        },
         "bench",
     )
     .expect("layer");

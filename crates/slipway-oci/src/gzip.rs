@@ -100,6 +100,69 @@ pub fn gzip_and_digest(
     })
 }
 
+/// Compress exactly `len` bytes from `input` into `out` as gzip, streaming
+/// one [`CHUNK`] at a time on this thread: the same bytes as [`gzip`] for
+/// the same data and level. Returns the digest and size of what was written.
+pub fn gzip_stream<R: std::io::Read, W: std::io::Write>(
+    input: R,
+    len: u64,
+    level: u32,
+    out: W,
+) -> Result<(Digest, u64), OciError> {
+    let lvl = CompressionLvl::new(level.clamp(1, 9) as i32)
+        .map_err(|_| OciError::Layer(format!("gzip level {level} is not 1-9")))?;
+    let mut compressor = Compressor::new(lvl);
+    let mut out = crate::zstd::HashingWriter::new(out);
+    let mut member = Vec::new();
+    let mut compress = |chunk: &[u8]| -> Result<(), OciError> {
+        member.resize(compressor.gzip_compress_bound(chunk.len()), 0);
+        let n = compressor
+            .gzip_compress(chunk, &mut member)
+            .map_err(|e| OciError::Layer(format!("gzip: {e:?}")))?;
+        std::io::Write::write_all(&mut out, &member[..n])
+            .map_err(|e| OciError::Layer(format!("writing a layer: {e}")))
+    };
+    if len == 0 {
+        compress(&[])?; // one empty member, as gzip() writes
+    } else {
+        feed(input, len, CHUNK, &mut compress)?;
+    }
+    out.finish()
+}
+
+/// Read exactly `len` bytes from `input` and hand them to `each` in pieces
+/// of `piece` bytes (the last may be shorter), however `input` splits its
+/// reads: compressors fed this way write the same bytes from a stream as
+/// from memory.
+pub(crate) fn feed<R: std::io::Read>(
+    mut input: R,
+    len: u64,
+    piece: usize,
+    mut each: impl FnMut(&[u8]) -> Result<(), OciError>,
+) -> Result<(), OciError> {
+    let mut buf = vec![0u8; piece.min(len as usize).max(1)];
+    let mut done = 0u64;
+    while done < len {
+        let want = (len - done).min(buf.len() as u64) as usize;
+        let mut filled = 0;
+        while filled < want {
+            let n = input
+                .read(&mut buf[filled..want])
+                .map_err(|e| OciError::Layer(format!("reading a layer: {e}")))?;
+            if n == 0 {
+                return Err(OciError::Layer(format!(
+                    "the layer ended after {} of {len} bytes",
+                    done + filled as u64
+                )));
+            }
+            filled += n;
+        }
+        each(&buf[..want])?;
+        done += want as u64;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +209,12 @@ mod tests {
             let (gz, digest) = gzip_and_digest(&data, 6, 2, &never).unwrap().unwrap();
             assert_eq!(gz, one);
             assert_eq!(digest, Digest::of(&one));
+            // Streamed from a reader with odd-sized reads: the same bytes.
+            let odd = std::io::BufReader::with_capacity(4099, data.as_slice());
+            let mut streamed = Vec::new();
+            let (d, n) = gzip_stream(odd, len as u64, 6, &mut streamed).unwrap();
+            assert_eq!(streamed, one, "streamed, len {len}");
+            assert_eq!((d, n), (digest, one.len() as u64));
         }
     }
 

@@ -6,38 +6,39 @@ use std::path::Path;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::gzip::gzip_and_digest;
 use crate::spec::*;
 use crate::store::{BlobStore, write_atomic};
 use crate::tar::LayerTar;
-use crate::{Digest, OciError};
+use crate::{Compression, Digest, OciError};
 
 /// A compressed layer in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
     /// Digest of the uncompressed tar: the layer's stable identity.
     pub diff_id: Digest,
-    /// Digest and size of the gzip blob.
+    /// Digest and size of the compressed blob.
     pub digest: Digest,
     pub size: u64,
+    /// The blob's media type (`…tar+gzip`, `…tar+zstd`; a base image's
+    /// layer keeps the one it came with).
+    pub media_type: String,
     /// What made it, for the config's history.
     pub created_by: String,
 }
 
-/// How layers are compressed; part of the layer cache key.
+/// How layers are compressed: the compression is part of the layer cache
+/// key; the thread count (gzip only) does not change the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GzipSettings {
-    pub level: u32,
+pub struct CompressionSettings {
+    pub compression: Compression,
     pub threads: usize,
 }
 
-impl GzipSettings {
-    /// The compression part of a layer's cache key: algorithm, backend
-    /// version and level, e.g. `gzip-libdeflate-1.26.1-6`.
+impl CompressionSettings {
+    /// The compression part of a layer's cache key: algorithm, library
+    /// version and level (the thread count does not change the bytes).
     pub fn cache_key(&self) -> String {
-        // The thread count does not change the bytes, so it is not in the key;
-        // the backend's version does.
-        format!("gzip-{}-{}", crate::gzip::BACKEND, self.level)
+        self.compression.cache_key()
     }
 }
 
@@ -56,7 +57,7 @@ pub fn build_layer(
     cache_dir: &Path,
     tar: &LayerTar,
     mtime: u64,
-    gz: GzipSettings,
+    gz: CompressionSettings,
     created_by: &str,
 ) -> Result<(Layer, bool), OciError> {
     let raw = tar.to_bytes(mtime)?;
@@ -70,6 +71,7 @@ pub fn build_layer(
             diff_id,
             digest,
             size,
+            media_type: gz.compression.media_type().to_string(),
             created_by: created_by.to_string(),
         })
     };
@@ -93,14 +95,16 @@ pub fn build_layer(
                 .filter(|layer| layer.diff_id == diff_id);
             let fetched = match found {
                 Some(_) => None,
-                None => crate::tier::fetch(&diff_id, &gz.cache_key()),
+                None => crate::tier::fetch(&diff_id, &gz.cache_key(), gz.compression.media_type()),
             };
             if found.is_some() || fetched.is_some() {
                 cancel.store(true, Ordering::Relaxed);
             }
             (found, diff_id, fetched)
         });
-        let compressed = gzip_and_digest(&raw, gz.level, gz.threads, &cancel);
+        let compressed = gz
+            .compression
+            .compress_and_digest(&raw, gz.threads, &cancel);
         let (found, diff_id, fetched) = lookup
             .join()
             .map_err(|_| OciError::Layer("a hashing thread panicked".into()))?;
@@ -115,6 +119,7 @@ pub fn build_layer(
                 diff_id,
                 digest,
                 size: blob.len() as u64,
+                media_type: gz.compression.media_type().to_string(),
                 created_by: created_by.to_string(),
             };
             write_record(&diff_key(&layer.diff_id), &layer)?;
@@ -128,6 +133,7 @@ pub fn build_layer(
                 diff_id,
                 digest,
                 size: blob.len() as u64,
+                media_type: gz.compression.media_type().to_string(),
                 created_by: created_by.to_string(),
             };
             write_record(&diff_key(&layer.diff_id), &layer)?;
@@ -250,7 +256,7 @@ pub fn assemble(
             layers: image
                 .layers
                 .iter()
-                .map(|l| descriptor(MEDIA_LAYER_GZIP, l.digest.clone(), l.size))
+                .map(|l| descriptor(&l.media_type, l.digest.clone(), l.size))
                 .collect(),
             annotations: image.annotations.clone(),
         };
@@ -294,8 +300,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::new(dir.path().join("blobs"));
         let cache = dir.path().join("layers");
-        let gz = GzipSettings {
-            level: 6,
+        let gz = CompressionSettings {
+            compression: Compression::gzip(6),
             threads: 2,
         };
         let mut tar = LayerTar::new();
@@ -358,5 +364,48 @@ mod tests {
         let (rebuilt, reused) = build_layer(&store, &cache, &tar, 0, gz, "t").unwrap();
         assert!(!reused);
         assert_eq!(rebuilt, cold);
+    }
+
+    #[test]
+    fn the_cache_keys_on_algorithm_and_level() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path().join("blobs"));
+        let cache = dir.path().join("layers");
+        let mut tar = LayerTar::new();
+        tar.file("app/x", 0o555, b"some app bytes ".repeat(5000))
+            .unwrap();
+        let with = |compression| CompressionSettings {
+            compression,
+            threads: 1,
+        };
+        let (gz, _) =
+            build_layer(&store, &cache, &tar, 0, with(Compression::gzip(6)), "t").unwrap();
+        let (z19, reused) =
+            build_layer(&store, &cache, &tar, 0, with(Compression::zstd(19)), "t").unwrap();
+        assert!(!reused, "a gzip layer was taken for a zstd one");
+        assert_eq!(z19.diff_id, gz.diff_id);
+        assert_ne!(z19.digest, gz.digest);
+        assert_eq!(z19.media_type, crate::spec::MEDIA_LAYER_ZSTD);
+        assert_eq!(gz.media_type, crate::spec::MEDIA_LAYER_GZIP);
+        let (z3, reused) =
+            build_layer(&store, &cache, &tar, 0, with(Compression::zstd(3)), "t").unwrap();
+        assert!(!reused, "a level-19 layer was taken for a level-3 one");
+        assert_ne!(z3.digest, z19.digest);
+        let (again, reused) =
+            build_layer(&store, &cache, &tar, 0, with(Compression::zstd(19)), "t").unwrap();
+        assert!(reused);
+        assert_eq!(again, z19);
+        // The stored blob is zstd and uncompresses to the tar.
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(
+            &mut crate::compression::decoder(
+                &z19.media_type,
+                store.read(&z19.digest).unwrap().as_slice(),
+            )
+            .unwrap(),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(Digest::of(&out), z19.diff_id);
     }
 }

@@ -1,7 +1,8 @@
 //! OCI images without a daemon: deterministic layer tars, pinned parallel
-//! gzip, image configs, manifests and indexes in a content-addressed store,
+//! gzip or pinned zstd, image configs, manifests and indexes in a content-addressed store,
 //! and writers for OCI layouts, OCI archives and `docker load` tars.
 
+pub mod compression;
 mod digest;
 pub mod gzip;
 pub mod image;
@@ -10,9 +11,11 @@ pub mod spec;
 pub mod store;
 pub mod tar;
 pub mod tier;
+pub mod zstd;
 
+pub use compression::{Algorithm, Compression, LayerFormat};
 pub use digest::Digest;
-pub use image::{GzipSettings, ImageSet, Layer, PlatformImage, assemble, build_layer};
+pub use image::{CompressionSettings, ImageSet, Layer, PlatformImage, assemble, build_layer};
 pub use layout::{Format, ImageName};
 pub use store::BlobStore;
 pub use tar::{EntryKind, LayerTar};

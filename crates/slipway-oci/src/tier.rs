@@ -8,8 +8,8 @@
 //! miss, never a wrong layer. (A writer could still hand out a *different*
 //! valid compression of the same content; the image would then be correct but
 //! have another digest, which is why only trusted runners should write.)
-//! Only gzip can be checked today; another algorithm is always a miss until
-//! its decoder is added here.
+//! The check decodes with the one layer decoder, by the layer's media type,
+//! so gzip and zstd layers are both checked.
 //!
 //! One tier per process, set by the command that has a remote cache; without
 //! one nothing changes.
@@ -37,11 +37,12 @@ fn current() -> Option<Arc<dyn LayerTier>> {
     TIER.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// The tier's blob for `diff_id`, if it decompresses to exactly that content.
-pub(crate) fn fetch(diff_id: &Digest, compression: &str) -> Option<Vec<u8>> {
+/// The tier's blob for `diff_id`, if it decompresses (as `media_type`) to
+/// exactly that content.
+pub(crate) fn fetch(diff_id: &Digest, compression: &str, media_type: &str) -> Option<Vec<u8>> {
     let tier = current()?;
     let blob = tier.get(diff_id, compression)?;
-    verified(&blob, diff_id, compression).then_some(blob)
+    verified(&blob, diff_id, media_type).then_some(blob)
 }
 
 /// Offer a freshly compressed layer to the tier.
@@ -51,17 +52,14 @@ pub(crate) fn offer(diff_id: &Digest, compression: &str, blob: &[u8]) {
     }
 }
 
-/// Whether `blob` decompresses to content whose SHA-256 is `diff_id`.
-fn verified(blob: &[u8], diff_id: &Digest, compression: &str) -> bool {
-    if !compression.starts_with("gzip-") {
+/// Whether `blob`, a layer of `media_type`, decompresses to content whose
+/// SHA-256 is `diff_id`.
+fn verified(blob: &[u8], diff_id: &Digest, media_type: &str) -> bool {
+    let Ok(mut decoder) = crate::compression::decoder(media_type, blob) else {
         return false;
-    }
-    // A multi-member gzip (one member per chunk) is one gzip file.
+    };
     let mut raw = Vec::new();
-    if flate2::read::MultiGzDecoder::new(blob)
-        .read_to_end(&mut raw)
-        .is_err()
-    {
+    if decoder.read_to_end(&mut raw).is_err() {
         return false;
     }
     Digest::of(&raw) == *diff_id
@@ -73,18 +71,27 @@ mod tests {
 
     #[test]
     fn only_a_blob_of_the_right_content_passes() {
+        use crate::compression::Compression;
         let raw = vec![7u8; 5 << 20];
         let diff_id = Digest::of(&raw);
-        let blob = crate::gzip::gzip(&raw, 6, 2).unwrap();
-        assert!(verified(&blob, &diff_id, "gzip-libdeflate-1.26.1-6"));
-        let other = crate::gzip::gzip(&raw[1..], 6, 2).unwrap();
-        assert!(!verified(&other, &diff_id, "gzip-libdeflate-1.26.1-6"));
-        let mut cut = blob.clone();
-        cut.truncate(blob.len() / 2);
-        assert!(!verified(&cut, &diff_id, "gzip-libdeflate-1.26.1-6"));
-        assert!(
-            !verified(&blob, &diff_id, "zstd-1.5.7-3"),
-            "unverifiable algorithm"
-        );
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        for c in [Compression::gzip(6), Compression::zstd(3)] {
+            let media = c.media_type();
+            let (blob, _) = c.compress_and_digest(&raw, 2, &stop).unwrap().unwrap();
+            assert!(verified(&blob, &diff_id, media), "{media}");
+            let (other, _) = c.compress_and_digest(&raw[1..], 2, &stop).unwrap().unwrap();
+            assert!(!verified(&other, &diff_id, media), "{media}");
+            let mut cut = blob.clone();
+            cut.truncate(blob.len() / 2);
+            assert!(!verified(&cut, &diff_id, media), "{media}");
+            assert!(
+                !verified(
+                    &blob,
+                    &diff_id,
+                    "application/vnd.oci.image.layer.v1.tar+lz4"
+                ),
+                "an unknown media type is a miss"
+            );
+        }
     }
 }

@@ -33,9 +33,6 @@ struct ConfigPlatform {
 /// The largest file read to see whether it is an executable.
 const FILE_LIMIT: u64 = 2 << 30;
 
-/// Never inflate one layer past this: a gzip bomb stops here.
-const LAYER_LIMIT: u64 = 8 << 30;
-
 /// Every platform of the image `root` names in `store`.
 pub fn platforms(store: &dyn Store, root: &RawManifest) -> Result<Vec<PlatformContents>> {
     let manifests = match root.children()? {
@@ -95,7 +92,8 @@ fn read_blob(store: &dyn Store, blob: &Blob, scratch: &Path) -> Result<Vec<u8>> 
     std::fs::read(&path).map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))
 }
 
-/// Add the ELF files of one layer (gzip or plain tar) to `files`; whiteouts remove.
+/// Add the ELF files of one layer (plain tar, gzip or zstd, as its media
+/// type says) to `files`; whiteouts remove.
 pub fn read_layer(
     bytes: &[u8],
     layer: &Blob,
@@ -111,22 +109,12 @@ pub fn read_layer_from<R: Read>(
     layer: &Blob,
     files: &mut std::collections::BTreeMap<String, Vec<u8>>,
 ) -> Result<()> {
-    use std::io::BufRead;
     let bad = |e: std::io::Error| {
         RegistryError::Integrity(format!("layer {} is not a readable tar: {e}", layer.digest))
     };
-    let mut buffered = std::io::BufReader::with_capacity(256 << 10, reader);
-    let gzip = buffered.fill_buf().map_err(bad)?.starts_with(&[0x1f, 0x8b]);
-    let reader: Box<dyn Read> = if gzip {
-        Box::new(flate2::bufread::MultiGzDecoder::new(buffered).take(LAYER_LIMIT))
-    } else if layer.media_type.ends_with("+zstd") {
-        return Err(RegistryError::Integrity(format!(
-            "layer {} is zstd-compressed, which slipway does not read yet",
-            layer.digest
-        )));
-    } else {
-        Box::new(buffered)
-    };
+    let buffered = std::io::BufReader::with_capacity(256 << 10, reader);
+    let reader = slipway_oci::compression::decoder(&layer.media_type, buffered)
+        .map_err(|e| RegistryError::Integrity(format!("layer {}: {e}", layer.digest)))?;
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
@@ -172,8 +160,12 @@ mod tests {
     use super::*;
 
     fn blob() -> Blob {
+        typed("application/vnd.oci.image.layer.v1.tar")
+    }
+
+    fn typed(media_type: &str) -> Blob {
         Blob {
-            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            media_type: media_type.into(),
             digest: Digest::of(b""),
             size: 0,
         }
@@ -185,11 +177,32 @@ mod tests {
         t.file("/app/svc", 0o755, b"\x7fELF-rest".to_vec()).unwrap();
         t.file("/etc/passwd", 0o644, b"root:x".to_vec()).unwrap();
         t.file("/sbin/old", 0o755, b"\x7fELFold".to_vec()).unwrap();
-        let gz = slipway_oci::gzip::gzip(&t.to_bytes(0).unwrap(), 1, 1).unwrap();
+        let raw = t.to_bytes(0).unwrap();
+        let never = std::sync::atomic::AtomicBool::new(false);
         let mut files = Default::default();
-        read_layer(&gz, &blob(), &mut files).unwrap();
-        assert_eq!(files.keys().collect::<Vec<_>>(), ["/app/svc", "/sbin/old"]);
-        assert_eq!(files["/app/svc"], b"\x7fELF-rest");
+        for c in [
+            slipway_oci::Compression::gzip(1),
+            slipway_oci::Compression::zstd(3),
+        ] {
+            let (blob, _) = c.compress_and_digest(&raw, 1, &never).unwrap().unwrap();
+            files = Default::default();
+            read_layer(&blob, &typed(c.media_type()), &mut files).unwrap();
+            assert_eq!(files.keys().collect::<Vec<_>>(), ["/app/svc", "/sbin/old"]);
+            assert_eq!(files["/app/svc"], b"\x7fELF-rest");
+            // The media type decides: a zstd blob labelled gzip is an error.
+            let other = match c.algorithm {
+                slipway_oci::Algorithm::Gzip => slipway_oci::spec::MEDIA_LAYER_ZSTD,
+                slipway_oci::Algorithm::Zstd => slipway_oci::spec::MEDIA_LAYER_GZIP,
+            };
+            assert!(read_layer(&blob, &typed(other), &mut Default::default()).is_err());
+        }
+        let e = read_layer(&raw, &typed("application/x-bzip2"), &mut Default::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("application/x-bzip2") && e.contains("not one slipway reads"),
+            "{e}"
+        );
         let mut w = slipway_oci::LayerTar::new();
         w.file("/sbin/.wh.old", 0o644, vec![]).unwrap();
         read_layer(&w.to_bytes(0).unwrap(), &blob(), &mut files).unwrap();
@@ -209,8 +222,14 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn garbage_layers_are_errors_not_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
-            let mut files = Default::default();
-            let _ = read_layer(&bytes, &blob(), &mut files);
+            for media_type in [
+                slipway_oci::spec::MEDIA_LAYER_GZIP,
+                slipway_oci::spec::MEDIA_LAYER_ZSTD,
+                "application/vnd.oci.image.layer.v1.tar",
+            ] {
+                let mut files = Default::default();
+                let _ = read_layer(&bytes, &typed(media_type), &mut files);
+            }
         }
     }
 }

@@ -309,7 +309,7 @@ fn root_digest_text(image: &Closure) -> String {
         .map_or_else(String::new, |m| m.digest.to_string())
 }
 
-fn transfer_blobs(
+pub(crate) fn transfer_blobs(
     src: &dyn Store,
     dst: &dyn Store,
     blobs: &[Blob],

@@ -10,6 +10,7 @@
 mod auth;
 mod client;
 pub mod contents;
+mod convert;
 mod copy;
 mod credentials;
 mod error;
@@ -20,6 +21,7 @@ mod store;
 
 pub use auth::{Challenge, parse_challenge, token_reply_is_usable};
 pub use client::{Client, ClientOptions, Counters, RetryPolicy, is_loopback};
+pub use convert::{ConvertReport, convert_root};
 pub use copy::{
     Closure, CopyOptions, CopyReport, MergeFn, Merged, ReferrerSelection, attachment_tag, closure,
     copy, copy_root,

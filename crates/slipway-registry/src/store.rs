@@ -39,7 +39,9 @@ pub struct Blob {
     pub size: u64,
 }
 
-fn digest<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Digest, D::Error> {
+pub(crate) fn digest<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Digest, D::Error> {
     let s = String::deserialize(d)?;
     Digest::parse(&s).ok_or_else(|| {
         serde::de::Error::custom(format!("`{s}` is not a sha256 digest slipway can verify"))

@@ -854,6 +854,13 @@ pub struct ContentArgs {
     /// or pushed and the largest layers and packages are listed.
     #[arg(long, value_name = "SIZE|none")]
     pub image_budget: Option<String>,
+
+    /// How slipway's layers are compressed (overrides compression in
+    /// [image]): gzip (level 6) or zstd (level 19), optionally with a level:
+    /// gzip:1..9, zstd:1..19. zstd layers are smaller and decompress faster;
+    /// containerd >= 1.5 and Docker >= 23 pull them. Default: gzip.
+    #[arg(long, value_name = "gzip|zstd[:LEVEL]")]
+    pub compression: Option<String>,
 }
 
 /// Signing, attestations and SBOMs for what `image` and `push` produce.
@@ -974,6 +981,15 @@ pub struct CopyArgs {
         default_value = "all"
     )]
     pub referrers: Vec<String>,
+
+    /// Recompress the image's layers on the way: gzip or zstd, optionally
+    /// with a level (gzip:1..9, zstd:1..19; default levels 6 and 19). Layers
+    /// already in that algorithm are kept; configs (and so diff_ids) are
+    /// unchanged; manifests and the index get new digests. Signatures and
+    /// other referrers of the source name its old digests, so none are
+    /// carried: sign the converted image again.
+    #[arg(long, value_name = "gzip|zstd[:LEVEL]")]
+    pub compression: Option<String>,
 
     /// Before copying, verify the source's signatures with this public key
     /// and refuse to copy unless one verifies (the far side of an air gap).

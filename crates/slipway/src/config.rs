@@ -91,6 +91,9 @@ pub struct ImageConfig {
     pub data: Option<String>,
     /// gzip level, 1 (fastest) to 9 (smallest). Default 6.
     pub gzip_level: Option<u32>,
+    /// Layer compression: "gzip" or "zstd", optionally with a level
+    /// ("gzip:9", "zstd:19"). Default "gzip" (level 6, or gzip_level).
+    pub compression: Option<String>,
     /// Put slipway's PID-1 init at /sbin/slipway-init and start the app
     /// through it. Default true.
     pub init: Option<bool>,

@@ -67,11 +67,17 @@ fn big_layout(dir: &Path) -> (String, String) {
 
 /// `slipway copy SRC DST` with the address space capped.
 fn capped_copy(src: &str, dst: &str) {
+    capped_copy_with(src, dst, &[]);
+}
+
+/// `slipway copy SRC DST EXTRA...` with the address space capped.
+fn capped_copy_with(src: &str, dst: &str, extra: &[&str]) {
     let bin = assert_cmd::cargo::cargo_bin!("slipway");
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "ulimit -v {CAP_KIB} && exec \"$0\" copy \"$1\" \"$2\""
+            "ulimit -v {CAP_KIB} && exec \"$0\" copy \"$1\" \"$2\" {}",
+            extra.join(" ")
         ))
         .arg(bin)
         .arg(src)
@@ -121,4 +127,57 @@ fn a_1_gib_layer_copies_in_bounded_memory() {
         .unwrap();
     let text = String::from_utf8_lossy(&head.stdout).to_lowercase();
     assert!(text.contains(&format!("content-length: {GIB}")), "{text}");
+
+    // Converting the 1 GiB layer to zstd (and the result to gzip) streams
+    // too; what arrives uncompresses to the same diff_id (checked by
+    // Debian's zstd, outside slipway).
+    capped_copy_with(
+        &reg.reference("big/two:v1"),
+        &reg.reference("big/zstd:v1"),
+        &["--compression", "zstd:1"],
+    );
+    capped_copy_with(
+        &reg.reference("big/zstd:v1"),
+        &reg.reference("big/gzip:v1"),
+        &["--compression", "gzip:1"],
+    );
+    let manifest = |repo: &str| -> serde_json::Value {
+        let out = Command::new("curl")
+            .args([
+                "-sf",
+                "-H",
+                "Accept: application/vnd.oci.image.manifest.v1+json",
+                &format!("{}/v2/{repo}/manifests/v1", reg.url()),
+            ])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (z, g) = (manifest("big/zstd"), manifest("big/gzip"));
+    assert_eq!(
+        z["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    assert_eq!(
+        g["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    assert_eq!(
+        z["config"], g["config"],
+        "the config (and its diff_ids) is unchanged"
+    );
+    let zstd = slipway_testkit::require("zstd", "zstd");
+    let check = Command::new("sh")
+        .arg("-c")
+        .arg("curl -sf \"$0\" | \"$1\" -d -c -q | sha256sum")
+        .arg(format!(
+            "{}/v2/big/zstd/blobs/{}",
+            reg.url(),
+            z["layers"][0]["digest"].as_str().unwrap()
+        ))
+        .arg(zstd)
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&check.stdout);
+    assert!(sum.starts_with(&layer[7..]), "zstd -d | sha256sum: {sum}");
 }

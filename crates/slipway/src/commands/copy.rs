@@ -48,6 +48,22 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
     };
 
     let selection = referrer_selection(&args.referrers)?;
+    let compression = match &args.compression {
+        Some(c) => Some(
+            c.parse::<slipway_oci::Compression>()
+                .map_err(|e| crate::input(format!("--compression: {e}")))?,
+        ),
+        None => None,
+    };
+    if compression.is_some() && matches!(selection, ReferrerSelection::Types(_)) {
+        return Err(crate::input(
+            "--referrers TYPE cannot be combined with --compression: signatures and \
+             attestations name the source's digests, which the conversion changes. Copy \
+             without --referrers and sign the converted image (slipway sign)"
+                .to_string(),
+        )
+        .into());
+    }
     let source = slipway_registry::open_source(&src_loc, &options)?;
     // Resolved once: what is verified is what is copied.
     let root = source.root()?;
@@ -105,6 +121,66 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         0
     };
     let progress = TransferProgress::new(ui);
+    if let Some(compression) = compression {
+        let attached = attached_to(source.as_ref(), &root)?;
+        let report = slipway_registry::convert_root(
+            source.as_ref(),
+            root,
+            destination.as_ref(),
+            compression,
+            &CopyOptions {
+                tag: tag.clone(),
+                immutable: args.tag.immutable,
+                attachments: false,
+                referrers: ReferrerSelection::None,
+                merge: None,
+                jobs: options.jobs,
+            },
+            &progress,
+        )?;
+        if attached > 0 && !args.no_attachments && selection != ReferrerSelection::None {
+            ui.warn(format!(
+                "{attached} signature/attestation manifest{} of the source {} not copied: \
+                 {} the old digests; sign {} again",
+                if attached == 1 { "" } else { "s" },
+                if attached == 1 { "was" } else { "were" },
+                if attached == 1 {
+                    "it names"
+                } else {
+                    "they name"
+                },
+                report.copy.digest
+            ));
+        }
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("{}", report.copy.digest);
+        }
+        ui.status(format!(
+            "copied {} to {dst_loc} as {compression} in {}: {} layer{} recompressed, {} kept; \
+             {} blob{} sent ({}); {} is now {}",
+            source.describe(),
+            seconds(started.elapsed()),
+            report.converted_layers,
+            if report.converted_layers == 1 {
+                ""
+            } else {
+                "s"
+            },
+            report.kept_layers,
+            report.copy.uploaded_blobs,
+            if report.copy.uploaded_blobs == 1 {
+                ""
+            } else {
+                "s"
+            },
+            human_bytes(report.copy.uploaded_bytes),
+            report.source_digest,
+            report.copy.digest,
+        ));
+        return Ok(());
+    }
     let report = slipway_registry::copy_root(
         source.as_ref(),
         root,
@@ -154,6 +230,25 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         }
     ));
     Ok(())
+}
+
+/// How many signature, attestation and SBOM manifests hang off the image
+/// or its platforms (referrers, and cosign's legacy tags).
+fn attached_to(store: &dyn slipway_registry::Store, root: &RawManifest) -> anyhow::Result<usize> {
+    let image = slipway_registry::closure(store, root.clone())?;
+    let mut n = 0;
+    for m in &image.manifests {
+        n += store.referrers(&m.digest, None)?.len();
+        for kind in ["sig", "att", "sbom"] {
+            if store
+                .tag_digest(&slipway_registry::attachment_tag(&m.digest, kind))?
+                .is_some()
+            {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// `--referrers all|none|TYPE…`.

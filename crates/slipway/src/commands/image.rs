@@ -537,7 +537,7 @@ fn image_settings(
         ca_certs: icfg.ca_certs.clone(),
         zoneinfo: icfg.zoneinfo == Some(true),
         data: icfg.data.clone(),
-        gzip_level: icfg.gzip_level.unwrap_or(6),
+        compression: compression(icfg, content)?,
         init: icfg.init.unwrap_or(true),
         allow_secrets: allow,
         runtime,
@@ -556,6 +556,32 @@ fn image_settings(
             .collect(),
         capabilities: icfg.capabilities.clone().unwrap_or_default(),
     })
+}
+
+/// `--compression`, else `compression` in [image] (with `gzip_level`, the
+/// older way to give a gzip level), else gzip at level 6.
+fn compression(
+    icfg: &ImageConfig,
+    content: &ContentArgs,
+) -> anyhow::Result<slipway_oci::Compression> {
+    let parse = |s: &str, whence: &str| {
+        s.parse::<slipway_oci::Compression>()
+            .map_err(|e| anyhow::Error::from(input(format!("{whence}: {e}"))))
+    };
+    if let Some(flag) = &content.compression {
+        return parse(flag, "--compression");
+    }
+    let whence = "[image] in slipway.toml";
+    match (&icfg.compression, icfg.gzip_level) {
+        (None, level) => parse(&format!("gzip:{}", level.unwrap_or(6)), whence),
+        (Some(c), None) => parse(c, whence),
+        (Some(c), Some(level)) if c == "gzip" => parse(&format!("gzip:{level}"), whence),
+        (Some(c), Some(_)) => Err(input(format!(
+            "{whence}: compression = \"{c}\" and gzip_level are both set; give the level once, \
+             as compression = \"gzip:N\" or \"zstd:N\", and drop gzip_level"
+        ))
+        .into()),
+    }
 }
 
 /// Show each secret finding (never its value) before the error itself.
