@@ -558,7 +558,7 @@ fn image_settings(
     })
 }
 
-/// `--compression`, else `compression` in [image] (with `gzip_level`, the
+/// `--compression`, else `compression` in `[image]` (with `gzip_level`, the
 /// older way to give a gzip level), else gzip at level 6.
 fn compression(
     icfg: &ImageConfig,
