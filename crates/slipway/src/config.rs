@@ -252,16 +252,6 @@ pub fn budget(
     }))
 }
 
-/// Read a slipway.toml by its path; absent means defaults.
-pub fn load_file(path: &Path) -> anyhow::Result<Config> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    parse(&text).map_err(|e| crate::input(format!("{}: {e}", path.display())).into())
-}
-
 /// Read `slipway.toml` from the module directory; absent means defaults.
 pub fn load(module_dir: &Path) -> anyhow::Result<Config> {
     let path = module_dir.join(FILE_NAME);
