@@ -216,7 +216,8 @@ fn go_binaries(path: &Path, ui: Ui) -> anyhow::Result<Vec<(PathBuf, slipway_scan
     Ok(out)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+/// Every regular file under `dir`, recursively (for `scan` and `size` of a directory).
+pub(crate) fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry?;
         let kind = entry.file_type()?;
@@ -229,7 +230,8 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn is_elf(path: &Path) -> anyhow::Result<bool> {
+/// Whether the file starts with the ELF magic.
+pub(crate) fn is_elf(path: &Path) -> anyhow::Result<bool> {
     let mut magic = [0u8; 4];
     let mut f =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;

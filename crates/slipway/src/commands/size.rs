@@ -2,8 +2,7 @@
 //! go, and `--diff` between two of them. The accounting is slipway-size's;
 //! this reads the inputs and prints.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -13,6 +12,7 @@ use slipway_size::{ImageReport, LayerRow, PlatformReport, Report};
 
 use crate::cli::SizeArgs;
 use crate::commands::image_ref;
+use crate::commands::scan::{is_elf, walk};
 use crate::commands::transfer::client_options;
 use crate::input;
 use crate::ui::{Ui, seconds};
@@ -123,26 +123,6 @@ fn directory(dir: &Path) -> anyhow::Result<Report> {
         dir: dir.display().to_string(),
         binaries,
     })
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            walk(&entry.path(), files)?;
-        } else if kind.is_file() {
-            files.push(entry.path());
-        }
-    }
-    Ok(())
-}
-
-fn is_elf(path: &Path) -> anyhow::Result<bool> {
-    let mut magic = [0u8; 4];
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(f.read_exact(&mut magic).is_ok() && &magic == b"\x7fELF")
 }
 
 #[derive(Deserialize)]
