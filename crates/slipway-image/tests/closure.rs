@@ -65,6 +65,17 @@ fn vendor_libs(dir: &Path) -> (Vec<u8>, Vec<u8>) {
     (vendor, dep)
 }
 
+/// /app/svc linked against libvendor.so (not in the image), its glibc
+/// runtime layer, its app layer, and the two libraries' bytes.
+fn vendor_app(dir: &Path) -> (Vec<u8>, Vec<u8>, LayerTar, LayerTar) {
+    let (vendor, dep) = vendor_libs(dir);
+    let app = cc(dir, "svc", MAIN, &["-L.", "-lvendor", "-Wl,-rpath-link,."]);
+    let runtime = glibc_runtime(&app);
+    let mut app_layer = LayerTar::new();
+    app_layer.file("/app/svc", 0o755, app).unwrap();
+    (vendor, dep, runtime, app_layer)
+}
+
 /// Lay the layers out as a directory and run the app with the real loader.
 fn run_for_real(layers: &[&LayerTar], app: &str) -> std::process::Output {
     run_with_env(layers, app, &[])
@@ -208,16 +219,7 @@ fn runpath_is_not_inherited_but_rpath_is() {
 #[test]
 fn a_missing_library_a_whiteout_and_ld_so_conf() {
     let dir = tempfile::tempdir().unwrap();
-    let (vendor, dep) = vendor_libs(dir.path());
-    let app = cc(
-        dir.path(),
-        "svc",
-        MAIN,
-        &["-L.", "-lvendor", "-Wl,-rpath-link,."],
-    );
-    let runtime = glibc_runtime(&app);
-    let mut app_layer = LayerTar::new();
-    app_layer.file("/app/svc", 0o755, app).unwrap();
+    let (vendor, dep, runtime, app_layer) = vendor_app(dir.path());
 
     // Without libvendor.so anywhere: named, with the directories searched.
     let mut fs = RootFs::new();
@@ -371,16 +373,7 @@ fn static_binaries_need_no_runtime_and_no_sysroot() {
 #[test]
 fn ld_library_path_from_the_image_env_is_searched() {
     let dir = tempfile::tempdir().unwrap();
-    let (vendor, dep) = vendor_libs(dir.path());
-    let app = cc(
-        dir.path(),
-        "svc",
-        MAIN,
-        &["-L.", "-lvendor", "-Wl,-rpath-link,."],
-    );
-    let runtime = glibc_runtime(&app);
-    let mut app_layer = LayerTar::new();
-    app_layer.file("/app/svc", 0o755, app).unwrap();
+    let (vendor, dep, runtime, app_layer) = vendor_app(dir.path());
     let mut opt = LayerTar::new();
     opt.file("/opt/vendor/lib/libvendor.so", 0o755, vendor)
         .unwrap();
