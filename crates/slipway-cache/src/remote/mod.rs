@@ -288,6 +288,43 @@ impl Remote {
     }
 
     /// Why a response is not a success or a clean miss.
+    /// `GET` an entry: the response when the remote has it (200); a miss
+    /// (404) or a fault, counted and logged here, is `None`.
+    fn get(
+        &self,
+        ns: &str,
+        store: Store,
+        hex: &str,
+        started: Instant,
+    ) -> Option<ureq::http::Response<ureq::Body>> {
+        let what = match store {
+            Store::Cas => "GET cas",
+            Store::Ac => "GET ac",
+        };
+        let resp = match self.send("GET", store, hex, None) {
+            Ok(r) => r,
+            Err(f) => {
+                self.counters.remote_fault(ns, true);
+                self.fault(what, started, f);
+                return None;
+            }
+        };
+        match resp.status().as_u16() {
+            200 => Some(resp),
+            404 => {
+                self.ok();
+                self.counters.remote_miss(ns);
+                None
+            }
+            _ => {
+                self.counters.remote_fault(ns, true);
+                let f = self.status_fault(resp);
+                self.fault(what, started, f);
+                None
+            }
+        }
+    }
+
     fn status_fault(&self, resp: ureq::http::Response<ureq::Body>) -> Fault {
         let status = resp.status();
         let detail = match &self.auth {
@@ -320,28 +357,9 @@ impl Remote {
             self.counters.remote_miss(ns);
             return Ok(None);
         }
-        let resp = match self.send("GET", Store::Cas, &d.to_hex(), None) {
-            Ok(r) => r,
-            Err(f) => {
-                self.counters.remote_fault(ns, true);
-                self.fault("GET cas", started, f);
-                return Ok(None);
-            }
+        let Some(resp) = self.get(ns, Store::Cas, &d.to_hex(), started) else {
+            return Ok(None);
         };
-        match resp.status().as_u16() {
-            200 => {}
-            404 => {
-                self.ok();
-                self.counters.remote_miss(ns);
-                return Ok(None);
-            }
-            _ => {
-                self.counters.remote_fault(ns, true);
-                let f = self.status_fault(resp);
-                self.fault("GET cas", started, f);
-                return Ok(None);
-            }
-        }
         let mut reader = resp.into_body().into_reader();
         match local.receive(d, &mut reader)? {
             Received::Stored(n) => {
@@ -374,28 +392,9 @@ impl Remote {
             return Ok(None);
         }
         let hex = key.remote_key(ns).to_hex();
-        let resp = match self.send("GET", Store::Ac, &hex, None) {
-            Ok(r) => r,
-            Err(f) => {
-                self.counters.remote_fault(ns, true);
-                self.fault("GET ac", started, f);
-                return Ok(None);
-            }
+        let Some(resp) = self.get(ns, Store::Ac, &hex, started) else {
+            return Ok(None);
         };
-        match resp.status().as_u16() {
-            200 => {}
-            404 => {
-                self.ok();
-                self.counters.remote_miss(ns);
-                return Ok(None);
-            }
-            _ => {
-                self.counters.remote_fault(ns, true);
-                let f = self.status_fault(resp);
-                self.fault("GET ac", started, f);
-                return Ok(None);
-            }
-        }
         let mut bytes = Vec::new();
         let read = resp
             .into_body()
