@@ -21,13 +21,7 @@ use slipway_notary::testca::{Ca, KeyKind, Leaf};
 const PASSWORD: &str = "admission-test";
 
 fn run(args: &[&str]) -> Output {
-    slipway()
-        .args(args)
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .env("DOCKER_CONFIG", "/nonexistent-slipway-test")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .output()
-        .unwrap()
+    signing_slipway(PASSWORD).args(args).output().unwrap()
 }
 
 fn ok(args: &[&str]) -> String {
@@ -35,9 +29,7 @@ fn ok(args: &[&str]) -> String {
 }
 
 fn ok_json(args: &[&str]) -> Value {
-    let text = ok(args);
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("slipway {args:?}: not JSON ({e}):\n{text}"))
+    stdout_json(&run(args), &format!("slipway {args:?}"))
 }
 
 fn s(p: &Path) -> &str {

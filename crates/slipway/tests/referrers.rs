@@ -22,13 +22,7 @@ const PASSWORD: &str = "referrers-test";
 const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
 fn run(args: &[&str]) -> Output {
-    slipway()
-        .args(args)
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .env("DOCKER_CONFIG", "/nonexistent-slipway-test")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .output()
-        .unwrap()
+    signing_slipway(PASSWORD).args(args).output().unwrap()
 }
 
 fn ok(args: &[&str]) -> String {
@@ -36,9 +30,7 @@ fn ok(args: &[&str]) -> String {
 }
 
 fn ok_json(args: &[&str]) -> Value {
-    let text = ok(args);
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("slipway {args:?}: not JSON ({e}):\n{text}"))
+    stdout_json(&run(args), &format!("slipway {args:?}"))
 }
 
 /// Run slipway expecting exit 1; returns stderr.

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use base64::Engine as _;
-use serde_json::Value;
 use slipway_testkit::registry::{
     FaultProxy, Faults, RequestKind, TestRegistry, TokenConfig, write_test_layout,
 };
@@ -44,12 +43,6 @@ fn run(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn json(out: &Output, what: &str) -> Value {
-    let text = stdout_ok(out, what);
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{what}: stdout is not JSON ({e}):\n{text}"))
-}
-
 fn push(module: &Path, reference: &str, extra: &[&str], stdin: Option<&str>) -> Output {
     let m = module.to_str().unwrap();
     let mut args = vec![
@@ -81,7 +74,7 @@ fn push_pull_run_repush_and_copy_through_an_archive() {
     let reg = TestRegistry::plain();
     let reference = reg.reference("team/hello:v1");
 
-    let first = json(&push(&m, &reference, &[], None), "first push");
+    let first = stdout_json(&push(&m, &reference, &[], None), "first push");
     let digest = first["digest"].as_str().unwrap().to_string();
     assert!(first["uploaded_blobs"].as_u64().unwrap() >= 7, "{first}");
     assert!(
@@ -109,7 +102,7 @@ fn push_pull_run_repush_and_copy_through_an_archive() {
     assert!(said.contains("hello from linux/arm64"), "{said}");
 
     // The same image again: nothing is sent, one HEAD per blob and manifest.
-    let again = json(&push(&m, &reference, &[], None), "re-push");
+    let again = stdout_json(&push(&m, &reference, &[], None), "re-push");
     assert_eq!(again["digest"], first["digest"]);
     assert_eq!(again["uploaded_bytes"], 0, "{again}");
     assert_eq!(again["bytes_sent"], 0, "{again}");
@@ -136,11 +129,11 @@ fn push_pull_run_repush_and_copy_through_an_archive() {
         None,
     );
     assert_eq!(
-        json(&to_archive, "copy to archive")["digest"],
+        stdout_json(&to_archive, "copy to archive")["digest"],
         first["digest"]
     );
     let other = reg.reference("plant/hello:v1");
-    let from_archive = json(
+    let from_archive = stdout_json(
         &run(
             &[
                 "copy",
@@ -170,7 +163,7 @@ fn push_pull_run_repush_and_copy_through_an_archive() {
     );
 
     // Copying between repositories of one registry mounts instead of sending.
-    let mounted = json(
+    let mounted = stdout_json(
         &run(
             &[
                 "copy",
@@ -250,7 +243,7 @@ fn tls_and_basic_auth_credentials_from_flags_config_and_helpers() {
         ],
         Some(&format!("{}\n", creds.password)),
     );
-    let report = json(&out, "copy with --password-stdin");
+    let report = stdout_json(&out, "copy with --password-stdin");
     assert_eq!(report["digest"], image.index_digest);
 
     // --username belongs to the destination: reading from this registry into
@@ -296,7 +289,10 @@ fn tls_and_basic_auth_credentials_from_flags_config_and_helpers() {
     };
     let path = std::env::var("PATH").unwrap();
     let out = with_config(&reg.reference("team/from-auths:v1"), &path);
-    assert_eq!(json(&out, "copy with auths")["digest"], image.index_digest);
+    assert_eq!(
+        stdout_json(&out, "copy with auths")["digest"],
+        image.index_digest
+    );
 
     let bin = tmp.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -323,7 +319,7 @@ fn tls_and_basic_auth_credentials_from_flags_config_and_helpers() {
         &format!("{}:{path}", bin.display()),
     );
     assert_eq!(
-        json(&out, "copy with a credential helper")["digest"],
+        stdout_json(&out, "copy with a credential helper")["digest"],
         image.index_digest
     );
     assert!(!text(&out).contains(&creds.password));
@@ -356,7 +352,7 @@ fn bearer_tokens_scopes_refresh_and_mounts() {
         run(&all, Some(&creds.password))
     };
     let out = copy(&["copy", &src, &reg.reference("team/app:v1")]);
-    let report = json(&out, "copy with tokens");
+    let report = stdout_json(&out, "copy with tokens");
     assert_eq!(report["digest"], image.index_digest);
     let requests = reg.token_requests();
     assert!(
@@ -375,7 +371,7 @@ fn bearer_tokens_scopes_refresh_and_mounts() {
         &reg.reference("team/app:v1"),
         &reg.reference("prod/app:v1"),
     ]);
-    let report = json(&out, "copy with mounts");
+    let report = stdout_json(&out, "copy with mounts");
     assert_eq!(
         report["mounted_blobs"].as_u64(),
         Some(image.blobs.len() as u64),
@@ -413,7 +409,7 @@ fn pushes_survive_one_request_in_four_failing_and_fail_cleanly_when_all_do() {
     let proxy = FaultProxy::in_front_of(&reg, Faults::one_in(4, 7).retry_after(0));
     let dst = format!("{}/team/app:v1", proxy.host());
     let out = run(&["copy", &src, &dst, "--chunk-mib", "1", "--json"], None);
-    let report = json(&out, "copy through a proxy failing 1 request in 4");
+    let report = stdout_json(&out, "copy through a proxy failing 1 request in 4");
     assert_eq!(report["digest"], image.index_digest);
     let c = proxy.counters();
     assert!(
@@ -605,7 +601,7 @@ fn immutable_tags_and_tags_from_git() {
     git(&["commit", "-qm", "init"]);
     git(&["tag", "v0.3.0"]);
     let out = push(&m, &reg.reference("team/hello"), &["--tag", "auto"], None);
-    let report = json(&out, "push --tag auto");
+    let report = stdout_json(&out, "push --tag auto");
     assert_eq!(report["tag"], "v0.3.0");
     assert_eq!(
         reg.tag_digest("team/hello", "v0.3.0").as_deref(),

@@ -19,12 +19,9 @@ const PASSWORD: &str = "release-test";
 const SPDX: &str = "https://spdx.dev/Document";
 
 fn run_in(dir: &Path, args: &[&str]) -> Output {
-    slipway()
+    signing_slipway(PASSWORD)
         .args(args)
         .current_dir(dir)
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .env("DOCKER_CONFIG", "/nonexistent-slipway-test")
-        .env_remove("SOURCE_DATE_EPOCH")
         .output()
         .unwrap()
 }

@@ -15,6 +15,23 @@ pub fn slipway() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin!("slipway"))
 }
 
+/// slipway as the signing tests run it: the key's password in
+/// COSIGN_PASSWORD, no docker config, no SOURCE_DATE_EPOCH from the host.
+pub fn signing_slipway(password: &str) -> Command {
+    let mut c = slipway();
+    c.env("COSIGN_PASSWORD", password)
+        .env("DOCKER_CONFIG", "/nonexistent-slipway-test")
+        .env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+/// The stdout of a command that must succeed, as JSON.
+pub fn stdout_json(out: &Output, what: &str) -> Value {
+    let text = stdout_ok(out, what);
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{what}: stdout is not JSON ({e}):\n{text}"))
+}
+
 /// `slipway image MODULE ARGS... --out OUT --json`, returning the JSON.
 pub fn image(module: &Path, args: &[&str], out: &Path) -> Value {
     let output = slipway()
