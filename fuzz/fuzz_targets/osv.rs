@@ -19,7 +19,12 @@ fn module(path: &str, version: &str) -> Module {
 
 fuzz_target!(|data: &[u8]| {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("a temporary directory"));
+    let dir = DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::create_dir_all(dir.path().join("ID")).expect("ID/");
+        std::fs::create_dir_all(dir.path().join("index")).expect("index/");
+        dir
+    });
     let root = dir.path();
     // The index lists the entry under its own id and packages, when it names
     // them, so the scan reaches the matching code.
@@ -44,8 +49,6 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|p| json!({"path": p, "vulns": [{"id": id, "modified": "2026-01-01T00:00:00Z"}]}))
         .collect();
-    std::fs::create_dir_all(root.join("ID")).expect("ID/");
-    std::fs::create_dir_all(root.join("index")).expect("index/");
     std::fs::write(
         root.join("index/modules.json"),
         Value::from(index).to_string(),
