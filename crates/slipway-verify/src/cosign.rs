@@ -149,17 +149,13 @@ fn verify_signatures(
             "identity": st.subject.iter().find(|s| s.digest.get("sha256").map(String::as_str) == Some(digest.hex())).map(|s| s.name.clone()).unwrap_or_default(),
         }));
     }
-    for (is_sig, referrer, reason) in &bundles.rejected {
-        if *is_sig {
-            problems.push(format!("bundle referrer {referrer}: {reason}"));
-            if strict && is_tampering(reason) {
-                reject!(
-                    "{}: the signature bundle {referrer} of {digest} does not verify: {reason}",
-                    store.describe()
-                );
-            }
-        }
-    }
+    problems.extend(rejected_bundles(
+        store,
+        digest,
+        bundles,
+        Wanted::Signature,
+        strict,
+    )?);
     let legacy = store.tagged(&tag)?;
     if let Some(sigs) = &legacy {
         let set = SignatureSet::from_manifest(&sigs.bytes)
@@ -212,6 +208,33 @@ fn legacy_failure(
     }
     problems.push(format!("{tag}: {e}"));
     Ok(())
+}
+
+/// The bundle referrers of the `wanted` kind that did not verify, as
+/// problems to report; at the gate (`strict`) an altered one stops everything.
+fn rejected_bundles(
+    store: &dyn Store,
+    digest: &Digest,
+    bundles: &BundleCheck,
+    wanted: Wanted,
+    strict: bool,
+) -> Result<Vec<String>> {
+    let want_signatures = matches!(wanted, Wanted::Signature);
+    let mut problems = Vec::new();
+    for (is_sig, referrer, reason) in &bundles.rejected {
+        if *is_sig != want_signatures {
+            continue;
+        }
+        if strict && is_tampering(reason) {
+            let kind = if want_signatures { "signature" } else { "attestation" };
+            reject!(
+                "{}: the {kind} bundle {referrer} of {digest} does not verify: {reason}",
+                store.describe()
+            );
+        }
+        problems.push(format!("bundle referrer {referrer}: {reason}"));
+    }
+    Ok(problems)
 }
 
 /// What `verify` looked for, for its messages.
@@ -277,17 +300,13 @@ fn verify_attestations(
     for (referrer, st) in &bundles.attestations {
         found.push(json!({"format": "bundle", "referrer": referrer.to_string(), "predicate_type": st.predicate_type}));
     }
-    for (is_sig, referrer, reason) in &bundles.rejected {
-        if !*is_sig {
-            if strict && is_tampering(reason) {
-                reject!(
-                    "{}: the attestation bundle {referrer} of {digest} does not verify: {reason}",
-                    store.describe()
-                );
-            }
-            problems.push(format!("bundle referrer {referrer}: {reason}"));
-        }
-    }
+    problems.extend(rejected_bundles(
+        store,
+        digest,
+        bundles,
+        Wanted::Attestation,
+        strict,
+    )?);
     if let Some(atts) = store.tagged(&tag)? {
         let set = AttestationSet::from_manifest(&atts.bytes)
             .map_err(|e| VerifyError::Rejected(format!("reading {tag}: {e}")))?;
