@@ -6,17 +6,31 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# The signing tests check against a real cosign, built once from the Go module
-# proxy (several minutes the first time); build it before tests run in parallel.
-scripts/install-cosign.sh >/dev/null
-# The Notary tests check against a real notation, built the same way (about 2 minutes).
-scripts/install-notation.sh >/dev/null
-# The remote-cache tests run versitygw, an S3 server built the same way (about 4 minutes once).
-scripts/install-go-tool.sh versitygw >/dev/null
+# Peer tools the tests check against, each built once from the Go module proxy
+# and cached: cosign (about 4 minutes the first time), notation (about 2) and
+# versitygw, the S3 server of the remote-cache tests (about 4). On a fresh
+# machine they build in the background while clippy and rustdoc run, and the
+# tests start only once all three are there.
+peer_logs=$(mktemp -d)
+peer_pids=()
+for tool in install-cosign.sh install-notation.sh "install-go-tool.sh versitygw"; do
+    # shellcheck disable=SC2086 # the tool's arguments are meant to split
+    scripts/$tool >/dev/null 2>"$peer_logs/${tool%% *}.log" &
+    peer_pids+=("$!")
+done
 cargo fmt --all -- --check
 # Lints and docs fail the run on any warning, so they never pile up.
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+for pid in "${peer_pids[@]}"; do
+    if ! wait "$pid"; then
+        cat "$peer_logs"/*.log >&2
+        echo "test: building a peer tool failed (logs above)" >&2
+        exit 3
+    fi
+done
+cat "$peer_logs"/*.log >&2
+rm -rf "$peer_logs"
 cargo test --workspace --locked --no-fail-fast "$@"
 # Every fuzz target, 15 s each on its saved corpus (scripts/fuzz.sh).
 scripts/fuzz.sh
