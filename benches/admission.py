@@ -73,6 +73,10 @@ class Webhook:
                 out.append((float("inf") if bound == "+Inf" else float(bound), int(count)))
         return out
 
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
 
 def server_p99_ms(before, after):
     """The smallest bucket bound under which 99 % of the reviews between the two scrapes were answered."""
@@ -82,10 +86,6 @@ def server_p99_ms(before, after):
         if total and cumulative >= 0.99 * total:
             return bound * 1000
     return float("nan")
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
 
 
 def load(client, url, ca, rate, seconds, images):
