@@ -7,7 +7,12 @@ verifies the image, reads and verifies the channel's audit log and the
 repository's mark-bad log, signs an entry (decrypting the operator's key:
 scrypt N=65536), and waits slipway-release's race settle time (at least 250 ms).
 
-    python3 benches/release.py [--runs 9] [--slipway target/debug/slipway]
+    python3 benches/release.py [--runs 9] [--slipway target/debug/slipway] [--baseline OLD_SLIPWAY]
+
+With --baseline, each run times the same commands with both binaries, one
+after the other, on the same registry and channel, so the noise of a shared
+machine hits both alike. `SLIPWAY_TIMINGS=1 slipway rollback ...` shows where
+one command spends its time.
 
 Goal (issue #13): rollback under 1 s, verification included.
 """
@@ -42,6 +47,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--slipway", help="a slipway binary to time instead of building target/release/slipway")
+    ap.add_argument("--baseline", help="another slipway binary to time alongside (e.g. before a change)")
     args = ap.parse_args()
     if args.slipway:
         slipway = os.path.abspath(args.slipway)
@@ -70,22 +76,27 @@ def main() -> int:
             f.write(f'[channels.stable]\nrepository = "{repo}"\nkeys = ["release.pub"]\n'
                     f'attestations = ["https://spdx.dev/Document"]\noperators = ["ops.pub"]\n')
         ops = os.path.join(tmp, "ops.key")
-        promote = lambda d: [slipway, "promote", f"{repo}@{d}", "--channel", "stable", "--key", ops]  # noqa: E731
-        rollback = [slipway, "rollback", "--channel", "stable", "--key", ops]
-        run(promote(digests[0]), env, cwd=tmp)
-        times = {"promote": [], "rollback": [], "promote (already there)": [], "history": []}
+        run([slipway, "promote", f"{repo}@{digests[0]}", "--channel", "stable", "--key", ops], env, cwd=tmp)
+        binaries = {"": slipway} if not args.baseline else {"": slipway, "baseline ": os.path.abspath(args.baseline)}
+        times = {}
         for _ in range(args.runs):
-            times["promote"].append(timed(promote(digests[1]), env, tmp))
-            times["promote (already there)"].append(timed(promote(digests[1]), env, tmp))
-            times["rollback"].append(timed(rollback, env, tmp))
-            times["history"].append(timed([slipway, "history", "--channel", "stable", "--key", "ops.pub"], env, tmp))
+            for label, binary in binaries.items():
+                promote = [binary, "promote", f"{repo}@{digests[1]}", "--channel", "stable", "--key", ops]
+                for op, cmd in [
+                    ("promote", promote),
+                    ("promote (already there)", promote),
+                    ("rollback", [binary, "rollback", "--channel", "stable", "--key", ops]),
+                    ("history", [binary, "history", "--channel", "stable", "--key", "ops.pub"]),
+                ]:
+                    times.setdefault(label + op, []).append(timed(cmd, env, tmp))
         entries = len(json.loads(run([slipway, "history", "--channel", "stable", "--json"], env, tmp))["entries"])
     finally:
         reg.stop()
     print(f"3-platform signed and attested images in a local docker-registry, {args.runs} runs, "
-          f"{os.cpu_count()} CPUs; the channel's log grew to {entries} entries")
-    for op, ts in times.items():
-        print(f"  {op:<24} median {statistics.median(ts) * 1000:7.1f} ms   min {min(ts) * 1000:7.1f} ms   "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; the channel's log grew to "
+          f"{entries} entries")
+    for op, ts in sorted(times.items(), key=lambda kv: (kv[0].startswith("baseline"), kv[0])):
+        print(f"  {op:<33} median {statistics.median(ts) * 1000:7.1f} ms   min {min(ts) * 1000:7.1f} ms   "
               f"max {max(ts) * 1000:7.1f} ms")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

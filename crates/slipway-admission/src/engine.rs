@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use slipway_oci::Digest;
@@ -53,6 +53,20 @@ fn checked(what: &str, e: verify::VerifyError) -> Failure {
     }
 }
 
+/// A verification's outcome as the cache keeps it (and hands to reviews
+/// that waited for it): passed, failed the rule, or the registry was down
+/// (handed to the waiting reviews, never kept).
+#[derive(Clone, Debug)]
+enum Checked {
+    Passed,
+    Failed(String),
+    Unreachable(String),
+}
+
+/// The last fifth of a cache entry's life: a hit there renews it (see
+/// `cache`), so steady traffic never meets an expired entry.
+const REFRESH_AHEAD: f64 = 0.2;
+
 /// The verdict on one image.
 #[derive(Clone, Debug)]
 enum Verdict {
@@ -71,12 +85,13 @@ pub struct Engine {
     /// (rule index, registry/repository, digest) → Ok, or the reason it
     /// failed. The repository is part of the key: signatures are referrers
     /// in one repository, and the same digest elsewhere may have none.
-    verified: TtlCache<(usize, String, Digest), Result<(), String>>,
-    /// `registry/repository:tag` → digest.
-    tags: TtlCache<String, Digest>,
+    verified: TtlCache<(usize, String, Digest), Checked>,
+    /// `registry/repository:tag` → digest (or the lookup's failure, shared
+    /// with the reviews that waited for it, not kept).
+    tags: TtlCache<String, Result<Option<Digest>, String>>,
     /// One connection (and its auth state) per repository, reused.
     stores: Mutex<HashMap<String, Arc<Remote>>>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Cache entries kept at most (each is a few hundred bytes).
@@ -84,12 +99,17 @@ const CACHE_CAPACITY: usize = 50_000;
 
 impl Engine {
     pub fn new(policy: Policy) -> Engine {
+        Engine::with_metrics(policy, Arc::new(Metrics::new()))
+    }
+
+    /// An engine counting into `metrics` (a reloaded policy keeps the counters).
+    pub fn with_metrics(policy: Policy, metrics: Arc<Metrics>) -> Engine {
         Engine {
             policy,
             verified: TtlCache::new(CACHE_CAPACITY),
             tags: TtlCache::new(CACHE_CAPACITY),
             stores: Mutex::new(HashMap::new()),
-            metrics: Metrics::new(),
+            metrics,
         }
     }
 
@@ -253,36 +273,26 @@ impl Engine {
             },
         };
         let key = (index, name.clone(), digest.clone());
-        let result = match self.verified.get(&key) {
-            Some(r) => {
-                self.metrics
-                    .verification_cache_hits
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                r
-            }
-            None => {
-                self.metrics
-                    .verification_cache_misses
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let started = Instant::now();
-                let outcome = self.verify_digest(rule, &reference, &digest);
-                self.metrics.verification.observe(started.elapsed());
-                match outcome {
-                    Ok(()) => {
-                        self.verified.put(key, Ok(()), self.policy.cache.verified);
-                        Ok(())
-                    }
-                    Err(Failure::Rule(why)) => {
-                        self.verified
-                            .put(key, Err(why.clone()), self.policy.cache.denied);
-                        Err(why)
-                    }
-                    Err(Failure::Unavailable(e)) => {
-                        self.forget_store(&reference);
-                        return self.unavailable(rule, image, &e);
-                    }
+        // Reviews of one uncached digest arriving together share one
+        // verification.
+        let (result, how) = self.verified.get_or_fill(&key, REFRESH_AHEAD, || {
+            let started = Instant::now();
+            let outcome = self.verify_digest(rule, &reference, &digest);
+            self.metrics.verification.observe(started.elapsed());
+            match outcome {
+                Ok(()) => (Checked::Passed, self.policy.cache.verified),
+                Err(Failure::Rule(why)) => (Checked::Failed(why), self.policy.cache.denied),
+                Err(Failure::Unavailable(e)) => {
+                    self.forget_store(&reference);
+                    (Checked::Unreachable(e), Duration::ZERO)
                 }
             }
+        });
+        self.metrics.verification_cache.count(how);
+        let result = match result {
+            Checked::Passed => Ok(()),
+            Checked::Failed(why) => Err(why),
+            Checked::Unreachable(e) => return self.unavailable(rule, image, &e),
         };
         match result {
             Ok(()) => Verdict::Allowed {
@@ -318,29 +328,24 @@ impl Engine {
     /// The digest `reference`'s tag names now, or from the last few seconds.
     fn resolve_tag(&self, reference: &RemoteRef) -> Result<Option<Digest>, String> {
         let key = reference.to_string();
-        if let Some(d) = self.tags.get(&key) {
-            self.metrics
-                .tag_cache_hits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Ok(Some(d));
-        }
-        self.metrics
-            .tag_cache_misses
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let store = self.store(reference).map_err(|e| match e {
-            Failure::Unavailable(m) | Failure::Rule(m) => m,
-        })?;
-        match store.lookup_tag(&reference.reference()) {
-            Ok(Some(d)) => {
-                self.tags.put(key, d.clone(), self.policy.cache.tag);
-                Ok(Some(d))
+        let (result, how) = self.tags.get_or_fill(&key, REFRESH_AHEAD, || {
+            let store = match self.store(reference) {
+                Ok(s) => s,
+                Err(Failure::Unavailable(m) | Failure::Rule(m)) => {
+                    return (Err(m), Duration::ZERO);
+                }
+            };
+            match store.lookup_tag(&reference.reference()) {
+                Ok(Some(d)) => (Ok(Some(d)), self.policy.cache.tag),
+                Ok(None) => (Ok(None), Duration::ZERO),
+                Err(e) => {
+                    self.forget_store(reference);
+                    (Err(format!("looking up {reference}: {e}")), Duration::ZERO)
+                }
             }
-            Ok(None) => Ok(None),
-            Err(e) => {
-                self.forget_store(reference);
-                Err(format!("looking up {reference}: {e}"))
-            }
-        }
+        });
+        self.metrics.tag_cache.count(how);
+        result
     }
 
     fn store_key(reference: &RemoteRef) -> String {

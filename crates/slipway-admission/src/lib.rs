@@ -8,6 +8,7 @@ pub mod cache;
 pub mod engine;
 pub mod metrics;
 pub mod policy;
+pub mod reload;
 pub mod review;
 pub mod server;
 pub mod verify;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 pub use engine::Engine;
 pub use metrics::Endpoint;
 pub use policy::Policy;
+pub use reload::{Current, Watch};
 pub use server::{Limits, Server, tls_config};
 
 #[derive(Debug, thiserror::Error)]

@@ -136,16 +136,44 @@ impl Refusal {
     }
 }
 
+/// Lookups of one cache: answered from it, computed, or shared with a
+/// concurrent review that was computing the same key.
+#[derive(Default)]
+pub struct CacheCounts {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub shared: AtomicU64,
+}
+
+impl CacheCounts {
+    pub fn count(&self, how: crate::cache::Lookup) {
+        use crate::cache::Lookup;
+        match how {
+            Lookup::Hit => &self.hits,
+            Lookup::Miss => &self.misses,
+            Lookup::Shared => &self.shared,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The files a reload reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reloaded {
+    Tls,
+    Policy,
+}
+
 pub struct Metrics {
     decisions: [[AtomicU64; 3]; 2],
     latency: [Histogram; 2],
     pub verification: Histogram,
-    pub verification_cache_hits: AtomicU64,
-    pub verification_cache_misses: AtomicU64,
-    pub tag_cache_hits: AtomicU64,
-    pub tag_cache_misses: AtomicU64,
+    pub verification_cache: CacheCounts,
+    pub tag_cache: CacheCounts,
     pub registry_errors: AtomicU64,
     refused: [AtomicU64; 5],
+    /// [tls, policy] × [ok, failed]
+    reloads: [[AtomicU64; 2]; 2],
 }
 
 impl Default for Metrics {
@@ -160,18 +188,21 @@ impl Metrics {
             decisions: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             latency: [Histogram::new(), Histogram::new()],
             verification: Histogram::new(),
-            verification_cache_hits: AtomicU64::new(0),
-            verification_cache_misses: AtomicU64::new(0),
-            tag_cache_hits: AtomicU64::new(0),
-            tag_cache_misses: AtomicU64::new(0),
+            verification_cache: CacheCounts::default(),
+            tag_cache: CacheCounts::default(),
             registry_errors: AtomicU64::new(0),
             refused: std::array::from_fn(|_| AtomicU64::new(0)),
+            reloads: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
         }
     }
 
     pub fn decision(&self, endpoint: Endpoint, outcome: Outcome, took: Duration) {
         self.decisions[endpoint.index()][outcome as usize].fetch_add(1, Ordering::Relaxed);
         self.latency[endpoint.index()].observe(took);
+    }
+
+    pub fn reloaded(&self, what: Reloaded, ok: bool) {
+        self.reloads[what as usize][usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn refused(&self, why: Refusal) {
@@ -212,14 +243,16 @@ impl Metrics {
             "",
         );
         out.push_str(
-            "# HELP slipway_admission_cache_requests_total Cache lookups, by cache and result.\n",
+            "# HELP slipway_admission_cache_requests_total Cache lookups, by cache and result (shared: waited for a concurrent review's lookup of the same key).\n",
         );
         out.push_str("# TYPE slipway_admission_cache_requests_total counter\n");
         for (cache, result, v) in [
-            ("verification", "hit", &self.verification_cache_hits),
-            ("verification", "miss", &self.verification_cache_misses),
-            ("tag", "hit", &self.tag_cache_hits),
-            ("tag", "miss", &self.tag_cache_misses),
+            ("verification", "hit", &self.verification_cache.hits),
+            ("verification", "miss", &self.verification_cache.misses),
+            ("verification", "shared", &self.verification_cache.shared),
+            ("tag", "hit", &self.tag_cache.hits),
+            ("tag", "miss", &self.tag_cache.misses),
+            ("tag", "shared", &self.tag_cache.shared),
         ] {
             let _ = writeln!(
                 out,
@@ -243,6 +276,17 @@ impl Metrics {
                 r.name(),
                 self.refused[r as usize].load(Ordering::Relaxed)
             );
+        }
+        out.push_str("# HELP slipway_admission_reloads_total Changed TLS or policy files read while serving, by file and result.\n");
+        out.push_str("# TYPE slipway_admission_reloads_total counter\n");
+        for (what, name) in [(Reloaded::Tls, "tls"), (Reloaded::Policy, "policy")] {
+            for (i, result) in ["ok", "failed"].iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "slipway_admission_reloads_total{{file=\"{name}\",result=\"{result}\"}} {}",
+                    self.reloads[what as usize][i].load(Ordering::Relaxed)
+                );
+            }
         }
         out
     }

@@ -21,6 +21,7 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use crate::Error;
 use crate::engine::Engine;
 use crate::metrics::{Endpoint, Refusal};
+use crate::reload::Current;
 
 /// Connection-level limits.
 #[derive(Debug, Clone)]
@@ -74,27 +75,20 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Error> {
 
 pub struct Server {
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
-    engine: Arc<Engine>,
+    current: Arc<Current>,
     limits: Limits,
     open: Arc<AtomicUsize>,
 }
 
 impl Server {
-    pub fn bind(
-        addr: &str,
-        tls: Arc<ServerConfig>,
-        engine: Arc<Engine>,
-        limits: Limits,
-    ) -> Result<Server, Error> {
+    pub fn bind(addr: &str, current: Arc<Current>, limits: Limits) -> Result<Server, Error> {
         let listener = TcpListener::bind(addr).map_err(|error| Error::Bind {
             addr: addr.to_string(),
             error,
         })?;
         Ok(Server {
             listener,
-            tls,
-            engine,
+            current,
             limits,
             open: Arc::new(AtomicUsize::new(0)),
         })
@@ -121,8 +115,7 @@ impl Server {
                 drop(stream);
                 continue;
             }
-            let tls = self.tls.clone();
-            let engine = self.engine.clone();
+            let current = self.current.clone();
             let limits = self.limits.clone();
             let open = self.open.clone();
             let spawned = std::thread::Builder::new()
@@ -131,7 +124,7 @@ impl Server {
                     // A panic would end only this connection; catch it so the
                     // count stays right.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        serve_connection(stream, tls, &engine, &limits)
+                        serve_connection(stream, &current, &limits)
                     }));
                     open.fetch_sub(1, Ordering::SeqCst);
                 });
@@ -312,11 +305,13 @@ fn write_reply<W: Write>(w: &mut W, reply: &Reply) -> std::io::Result<()> {
     w.flush()
 }
 
-fn serve_connection(stream: TcpStream, tls: Arc<ServerConfig>, engine: &Engine, limits: &Limits) {
+fn serve_connection(stream: TcpStream, current: &Current, limits: &Limits) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(limits.idle));
     let _ = stream.set_write_timeout(Some(limits.idle));
-    let Ok(conn) = ServerConnection::new(tls) else {
+    // The certificate in use when the connection opened; a reloaded one
+    // serves the connections opened after it.
+    let Ok(conn) = ServerConnection::new(current.tls()) else {
         return;
     };
     let tls_stream = StreamOwned::new(conn, stream);
@@ -325,12 +320,12 @@ fn serve_connection(stream: TcpStream, tls: Arc<ServerConfig>, engine: &Engine, 
         let reply = match read_head(&mut reader) {
             Err(HeadError::Gone) => return,
             Err(HeadError::Bad(status, msg)) => {
-                engine.metrics.refused(Refusal::Protocol);
+                current.metrics.refused(Refusal::Protocol);
                 let mut r = Reply::text(status, msg);
                 r.close = true;
                 r
             }
-            Ok(head) => handle(&mut reader, &head, engine, limits),
+            Ok(head) => handle(&mut reader, &head, &current.engine(), limits),
         };
         if write_reply(reader.get_mut(), &reply).is_err() || reply.close {
             let s = reader.get_mut();

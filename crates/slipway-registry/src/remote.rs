@@ -627,6 +627,34 @@ impl Store for Remote {
 }
 
 impl Remote {
+    /// Record `manifest`, already stored (under a tag, say), as a referrer
+    /// of its subject without writing it again: nothing to do when the
+    /// registry's referrers API lists it, else it is added to the subject's
+    /// fallback tag. For a writer whose manifest must not be rewritten while
+    /// others read it (a registry may rewrite its links non-atomically).
+    pub fn index_referrer(&self, manifest: &RawManifest) -> Result<()> {
+        let subject = manifest.subject()?.ok_or_else(|| {
+            RegistryError::Input(format!(
+                "manifest {} has no subject, so it is not a referrer",
+                manifest.digest
+            ))
+        })?;
+        let entry = manifest.as_referrer()?;
+        let listed = if *self.referrers_api.lock().unwrap() == Some(false) {
+            None
+        } else {
+            self.referrers_from_api(&subject.digest, None)?
+        };
+        match listed {
+            Some(list) if list.iter().any(|r| r.digest == manifest.digest) => Ok(()),
+            Some(_) => self.add_to_fallback(&subject.digest, vec![entry]),
+            None => {
+                *self.referrers_api.lock().unwrap() = Some(false);
+                self.add_to_fallback(&subject.digest, vec![entry])
+            }
+        }
+    }
+
     /// PUT a manifest under `tag` (else its digest), conditionally on the
     /// current content's digest when `if_match` is given. Returns whether
     /// the registry said it processed a `subject` (`OCI-Subject`).

@@ -150,6 +150,14 @@ impl Entry {
 }
 
 impl Written {
+    /// Upload the envelope and the empty config, so the manifest can be
+    /// written under a tag before (or while) it is registered as a referrer.
+    pub fn store_blobs(&self, store: &dyn Store) -> Result<()> {
+        slipway_registry::put_bytes(store, EMPTY_MEDIA_TYPE, b"{}")?;
+        slipway_registry::put_bytes(store, ENVELOPE_TYPE, &self.envelope)?;
+        Ok(())
+    }
+
     /// Store the envelope, the empty config and the manifest as a referrer
     /// of its subject (untagged: the log's head tag is moved separately).
     pub fn store(&self, store: &dyn Store) -> Result<()> {

@@ -8,6 +8,7 @@
 //! - [`release`]: promote, rollback and mark-bad, safe against races.
 //! - [`entry`] and [`log`]: the audit entries and their hash chain.
 //! - [`history`]: reading a log, and carrying logs along with a copy.
+//! - [`timing`]: `SLIPWAY_TIMINGS=1` shows where a command's time goes.
 
 mod channel;
 pub mod entry;
@@ -16,10 +17,11 @@ pub mod history;
 pub mod log;
 pub mod policy;
 pub mod release;
+pub mod timing;
 mod verify;
 
 pub use channel::ChannelName;
 pub use error::{Error, Result, Tamper};
 pub use log::{Chain, Log};
 pub use policy::{ChannelPolicy, Policy};
-pub use release::{Actor, Clock, Outcome, SystemClock};
+pub use release::{Actor, Clock, OperatorKey, Outcome, SystemClock};

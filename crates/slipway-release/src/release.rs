@@ -14,6 +14,7 @@ use crate::entry::{Action, Entry, Operator, Verified};
 use crate::error::{Error, Result, Tamper};
 use crate::log::{Chain, Log, read_chain};
 use crate::policy::{Mode, Policy};
+use crate::timing::span;
 
 /// Where the time of an entry comes from (tests pass a fixed one).
 pub trait Clock {
@@ -32,9 +33,27 @@ impl Clock for SystemClock {
     }
 }
 
+/// The operator's signing key, which may still be being decrypted.
+///
+/// Decrypting a cosign key (scrypt, N = 32768 to 131072) costs about as much
+/// as the rest of a move, and the key is first needed to sign the entry,
+/// after the registry was read and the image verified. So the CLI decrypts
+/// it on a thread of its own meanwhile.
+pub trait OperatorKey: Sync {
+    /// The key, waiting for it if need be; an error if it cannot be
+    /// decrypted (a wrong password).
+    fn key(&self) -> Result<&SigningKey>;
+}
+
+impl OperatorKey for SigningKey {
+    fn key(&self) -> Result<&SigningKey> {
+        Ok(self)
+    }
+}
+
 /// Who is acting, and why.
 pub struct Actor<'a> {
-    pub key: &'a SigningKey,
+    pub key: &'a dyn OperatorKey,
     /// `--operator`: a human-readable name recorded next to the key.
     pub name: Option<String>,
     pub reason: Option<String>,
@@ -130,8 +149,11 @@ fn diverged(
     }
 }
 
-fn check_operator(policy: &Policy, actor: &Actor) -> Result<()> {
-    let mine = actor.key.public_key();
+/// The actor's key, once it is known to be one of the channel's operators:
+/// checked before anything is written.
+fn operator_key<'a>(policy: &Policy, actor: &Actor<'a>) -> Result<&'a SigningKey> {
+    let key = span("waiting for the signing key", || actor.key.key())?;
+    let mine = key.public_key();
     if !policy.operators.is_empty() && !policy.operators.contains(&mine) {
         return Err(Error::Input(format!(
             "the signing key {} is not one of channel {}'s operators (`operators` in its policy)",
@@ -139,7 +161,22 @@ fn check_operator(policy: &Policy, actor: &Actor) -> Result<()> {
             policy.channel
         )));
     }
-    Ok(())
+    Ok(key)
+}
+
+/// Run `f` and `g` side by side (reads and verification are mostly waits
+/// on the registry). A panic on the other thread is passed on.
+fn both<A: Send, B: Send>(f: impl FnOnce() -> A + Send, g: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|s| {
+        let other = s.spawn(g);
+        let a = f();
+        (
+            a,
+            other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        )
+    })
 }
 
 /// Move the channel to `target` (already resolved in `store`) if it passes
@@ -150,9 +187,30 @@ pub fn promote(
     target: &RawManifest,
     actor: &Actor,
 ) -> Result<Outcome> {
-    check_operator(policy, actor)?;
-    let state = channel_state(store, policy)?;
+    // The channel's log, the mark-bad log and the image's verification do
+    // not depend on each other: read them at once. Their results are judged
+    // in the order a reader expects (the log first).
+    let (state, (bad, verification)) = both(
+        || span("reading the channel's log", || channel_state(store, policy)),
+        || {
+            both(
+                || {
+                    span("reading the mark-bad log", || {
+                        bad_list(store, &policy.operators)
+                    })
+                },
+                || {
+                    span("verifying the image", || {
+                        policy.check(store, target, Mode::Promote)
+                    })
+                },
+            )
+        },
+    );
+    let state = state?;
     if state.current.as_ref() == Some(&target.digest) {
+        // Nothing is written, but only an operator is told so.
+        operator_key(policy, actor)?;
         return Ok(Outcome::Unchanged {
             digest: target.digest.clone(),
         });
@@ -160,6 +218,7 @@ pub fn promote(
     if let Some(head) = state.chain.head() {
         if head.entry.new == target.digest.to_string() {
             // Logged, but the tag never followed: finish the move.
+            operator_key(policy, actor)?;
             store.push_manifest(target, Some(&policy.channel.tag()))?;
             return Ok(Outcome::Completed {
                 entry: head.digest.clone(),
@@ -170,8 +229,8 @@ pub fn promote(
             return Err(diverged(store, policy, head, &state.current));
         }
     }
-    refuse_bad(&bad_list(store, &policy.operators)?, &target.digest)?;
-    let verification = policy.check(store, target, Mode::Promote)?;
+    refuse_bad(&bad?, &target.digest)?;
+    let verification = verification?;
     write_move(
         store,
         policy,
@@ -192,8 +251,15 @@ pub fn rollback(
     to: Option<&Digest>,
     actor: &Actor,
 ) -> Result<Outcome> {
-    check_operator(policy, actor)?;
-    let state = channel_state(store, policy)?;
+    let (state, bad) = both(
+        || span("reading the channel's log", || channel_state(store, policy)),
+        || {
+            span("reading the mark-bad log", || {
+                bad_list(store, &policy.operators)
+            })
+        },
+    );
+    let state = state?;
     let Some(head) = state.chain.head() else {
         return Err(Error::Input(format!(
             "channel {} has no audit log in {}: nothing was ever promoted there, so there is nothing to roll back to",
@@ -204,7 +270,7 @@ pub fn rollback(
     if Some(head.entry.new.clone()) != state.current.as_ref().map(|d| d.to_string()) {
         return Err(diverged(store, policy, head, &state.current));
     }
-    let bad = bad_list(store, &policy.operators)?;
+    let bad = bad?;
     let target = match to {
         Some(d) => {
             if !state.chain.has_held(d) {
@@ -214,6 +280,7 @@ pub fn rollback(
                 )));
             }
             if state.current.as_ref() == Some(d) {
+                operator_key(policy, actor)?;
                 return Ok(Outcome::Unchanged { digest: d.clone() });
             }
             refuse_bad(&bad, d)?;
@@ -240,8 +307,11 @@ pub fn rollback(
                 })?
         }
     };
-    let manifest = store.manifest(&target)?;
-    let verification = policy.check(store, &manifest, Mode::Reverify)?;
+    let (manifest, verification) = span("verifying the image", || {
+        let manifest = store.manifest(&target)?;
+        let verification = policy.check(store, &manifest, Mode::Reverify)?;
+        Ok::<_, Error>((manifest, verification))
+    })?;
     write_move(
         store,
         policy,
@@ -263,8 +333,8 @@ fn entry_time(actor: &Actor, previous: Option<&Verified>) -> String {
     }
 }
 
-fn operator(actor: &Actor) -> Operator {
-    let public = actor.key.public_key();
+fn operator(actor: &Actor, key: &SigningKey) -> Operator {
+    let public = key.public_key();
     Operator {
         key: public.fingerprint().to_string(),
         public_key: public.to_pem(),
@@ -286,6 +356,7 @@ fn write_move(
     verification: Value,
     actor: &Actor,
 ) -> Result<Outcome> {
+    let key = operator_key(policy, actor)?;
     let head = state.chain.head();
     let entry = Entry {
         version: 1,
@@ -295,20 +366,19 @@ fn write_move(
         previous: head.map(|h| h.digest.to_string()),
         old: state.current.as_ref().map(|d| d.to_string()),
         new: target.digest.to_string(),
-        operator: operator(actor),
+        operator: operator(actor, key),
         time: entry_time(actor, head),
         reason: actor.reason.clone(),
         verification: verification.clone(),
         repository: repository_name(store),
     };
-    let written = entry.seal(actor.key, &crate::entry::descriptor(target));
-    written.store(store)?;
+    let written = entry.seal(key, &crate::entry::descriptor(target));
     let log = Log::Channel(policy.channel.clone());
-    commit(
+    store_and_commit(
         store,
+        &written,
         &log,
         head.map(|h| &h.digest),
-        &written.manifest,
         Some((policy.channel.tag(), target)),
     )?;
     Ok(Outcome::Moved {
@@ -317,6 +387,46 @@ fn write_move(
         new: target.digest.clone(),
         verification,
     })
+}
+
+/// Store `written` and make it the log's head (see [`commit`]).
+///
+/// In a registry, the entry's blobs go first and the head tag's write
+/// stores the manifest; registering it as a referrer of its image (on a
+/// registry without the referrers API, a read-add-write of the fallback tag
+/// with pauses against concurrent writers) then runs beside the commit's
+/// wait instead of before it. It must not start earlier: a registry may
+/// rewrite a manifest's links non-atomically, and the fallback tag's write
+/// reads them. In a layout (one index file), everything in turn.
+fn store_and_commit(
+    store: &dyn Store,
+    written: &crate::entry::Written,
+    log: &Log,
+    expected_head: Option<&Digest>,
+    channel: Option<(String, &RawManifest)>,
+) -> Result<()> {
+    match store.as_remote() {
+        None => {
+            written.store(store)?;
+            commit(store, log, expected_head, &written.manifest, channel, None)
+        }
+        Some(remote) => {
+            span("storing the entry's blobs", || written.store_blobs(store))?;
+            let register = || {
+                span("registering the entry as a referrer", || {
+                    Ok(remote.index_referrer(&written.manifest)?)
+                })
+            };
+            commit(
+                store,
+                log,
+                expected_head,
+                &written.manifest,
+                channel,
+                Some((&register, written)),
+            )
+        }
+    }
 }
 
 /// What `tag` names now, asked of the store itself (a registry client
@@ -351,6 +461,7 @@ fn commit(
     expected_head: Option<&Digest>,
     entry: &RawManifest,
     channel: Option<(String, &RawManifest)>,
+    register: Option<Register>,
 ) -> Result<()> {
     let head_tag = log.head_tag();
     let what = match log {
@@ -366,17 +477,70 @@ fn commit(
     let started = std::time::Instant::now();
     let now = fresh(store, &head_tag)?;
     if now.as_ref() != expected_head {
+        // Not written under the head tag: store it whole, as the referrer
+        // it is (a lost entry stays readable, outside the log).
+        if let Some((_, written)) = register {
+            written.store(store)?;
+        }
         return Err(lost(format!(
             "another command moved the log head ({head_tag}) to {} while this one verified",
             now.map_or("nothing".into(), |d| d.to_string())
         )));
     }
     store.push_manifest(entry, Some(&head_tag))?;
+    let head_written = std::time::Instant::now();
     let window = started.elapsed();
+    match register {
+        None => settle(store, log, entry, channel, head_written, window, &what),
+        Some((register, _)) => {
+            let (settled, registered) = both(
+                || {
+                    span("committing: the wait and the read-back", || {
+                        settle(store, log, entry, channel, head_written, window, &what)
+                    })
+                },
+                register,
+            );
+            settled.and(registered)
+        }
+    }
+}
+
+/// How [`commit`] registers a stored entry as a referrer beside its wait,
+/// and the entry, to store whole if the commit stops before writing it.
+type Register<'a> = (
+    &'a (dyn Fn() -> Result<()> + Sync),
+    &'a crate::entry::Written,
+);
+
+/// The rest of [`commit`] after the head write: the channel tag, the wait,
+/// and reading the head back.
+fn settle(
+    store: &dyn Store,
+    log: &Log,
+    entry: &RawManifest,
+    channel: Option<(String, &RawManifest)>,
+    head_written: std::time::Instant,
+    window: std::time::Duration,
+    what: &str,
+) -> Result<()> {
+    let head_tag = log.head_tag();
+    let lost = |why: String| {
+        Error::LostRace(format!(
+            "lost a race on {what}: {why}; this command's entry is not in the log and the \
+             channel holds what the log says. Check `slipway history` and run it again if still wanted"
+        ))
+    };
     if let Some((tag, target)) = &channel {
         store.push_manifest(target, Some(tag))?;
     }
-    std::thread::sleep(SETTLE.max(window * 2));
+    // The wait counts from the head write (a loser's write can only land
+    // within its window after it); the channel write above is part of it.
+    std::thread::sleep(
+        SETTLE
+            .max(window * 2)
+            .saturating_sub(head_written.elapsed()),
+    );
     let head_now = fresh(store, &head_tag)?;
     // Put the channel where the head entry says, whoever wrote it.
     if let (Some((tag, target)), Some(head)) = (&channel, &head_now) {
@@ -422,6 +586,7 @@ pub fn mark_bad(
     actor: &Actor,
 ) -> Result<Outcome> {
     let chain = bad_list(store, trusted)?;
+    let key = span("waiting for the signing key", || actor.key.key())?;
     if chain.marked_bad(digest).is_some() {
         return Ok(Outcome::Unchanged {
             digest: digest.clone(),
@@ -437,19 +602,18 @@ pub fn mark_bad(
         previous: head.map(|h| h.digest.to_string()),
         old: None,
         new: digest.to_string(),
-        operator: operator(actor),
+        operator: operator(actor, key),
         time: entry_time(actor, head),
         reason: actor.reason.clone(),
         verification: Value::Null,
         repository: repository_name(store),
     };
-    let written = entry.seal(actor.key, &crate::entry::descriptor(&subject));
-    written.store(store)?;
-    commit(
+    let written = entry.seal(key, &crate::entry::descriptor(&subject));
+    store_and_commit(
         store,
+        &written,
         &Log::Repository,
         head.map(|h| &h.digest),
-        &written.manifest,
         None,
     )?;
     Ok(Outcome::Moved {

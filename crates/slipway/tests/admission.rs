@@ -83,6 +83,10 @@ struct Webhook {
 
 impl Webhook {
     fn start(policy: &Path, dir: &Path, client: PathBuf) -> Webhook {
+        Webhook::start_with(policy, dir, client, &[])
+    }
+
+    fn start_with(policy: &Path, dir: &Path, client: PathBuf, extra: &[&str]) -> Webhook {
         let (cert, key) = tls_files(dir);
         let mut child = slipway()
             .args(["admission", "serve", "--policy"])
@@ -92,6 +96,7 @@ impl Webhook {
             .arg("--tls-key")
             .arg(&key)
             .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("DOCKER_CONFIG", "/nonexistent-slipway-test")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -518,4 +523,158 @@ fn malformed_and_oversized_requests_get_a_clear_400_and_the_server_lives_on() {
         hook.metric("slipway_admission_refused_requests_total{reason=\"too_large\"}"),
         1.0
     );
+}
+
+/// Requests in `log` (docker-registry's access log) whose request line
+/// starts with `start`, e.g. `GET /v2/team/app/referrers/`.
+fn requests(log: &str, start: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains(&format!("\"{start}")))
+        .count()
+}
+
+#[test]
+fn concurrent_reviews_of_one_uncached_image_verify_it_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let client = apiserver();
+    let (key, public) = keygen(dir, "team");
+    let (layout, digest) = build(dir, "linux/amd64", "one");
+    let reg = TestRegistry::plain();
+    let image = format!("{}/team/app:v1", reg.host());
+    push(&layout, &image);
+    ok(&["sign", &image, "--key", &key]);
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[rules]]\nname = \"team\"\nimages = [\"{}/team/*\"]\ncosignKeys = [\"{public}\"]\n",
+            reg.host()
+        ),
+    )
+    .unwrap();
+    let hook = Webhook::start(&policy, dir, client);
+    let before = reg.log();
+    // 32 reviews of the one image, sent at once over 32 open connections
+    // (100,000 a second for 320 µs), while nothing about it is cached.
+    let url = hook.url("/validate");
+    let v = hook.client(&[
+        "load",
+        "-url",
+        &url,
+        "-ca",
+        s(&hook.ca),
+        "-rate",
+        "100000",
+        "-duration",
+        "320us",
+        "-conns",
+        "32",
+        "-image",
+        &image,
+    ]);
+    assert_eq!(
+        (v["sent"].as_i64(), v["allowed"].as_i64()),
+        (Some(32), Some(32)),
+        "{v}"
+    );
+    let log = reg.log();
+    let during = &log[before.len().min(log.len())..];
+    // One tag lookup and one verification (whose first request lists the
+    // digest's referrers), however many reviews wanted them.
+    assert_eq!(
+        requests(during, &format!("GET /v2/team/app/referrers/{digest}")),
+        1,
+        "{during}"
+    );
+    assert_eq!(
+        requests(during, "GET /v2/team/app/manifests/v1")
+            + requests(during, "HEAD /v2/team/app/manifests/v1"),
+        1,
+        "{during}"
+    );
+    let metric = |cache: &str, result: &str| {
+        hook.metric(&format!(
+            "slipway_admission_cache_requests_total{{cache=\"{cache}\",result=\"{result}\"}}"
+        ))
+    };
+    assert_eq!(metric("verification", "miss"), 1.0);
+    // The reviews did overlap: some waited for the one verification.
+    assert!(metric("verification", "shared") >= 1.0);
+    assert_eq!(
+        metric("verification", "hit") + metric("verification", "shared"),
+        31.0
+    );
+}
+
+/// Ask `check` every 200 ms until it holds, for at most 20 s.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_renewed_certificate_and_a_changed_policy_are_used_without_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, "unmatched = \"deny\"\n").unwrap();
+    let hook = Webhook::start_with(&policy, dir, apiserver(), &["--reload-seconds", "1"]);
+    let image = ["registry.example.com/x:1"];
+    let v = hook.review("/validate", "Pod", "default", &image);
+    assert_eq!(v["allowed"], false, "{v}");
+    let reloads = |file: &str, result: &str| {
+        hook.metric(&format!(
+            "slipway_admission_reloads_total{{file=\"{file}\",result=\"{result}\"}}"
+        ))
+    };
+
+    // The policy changes on disk (a ConfigMap update): the next reviews use it.
+    std::fs::write(&policy, "unmatched = \"allow\"\n").unwrap();
+    eventually("the changed policy is used", || {
+        hook.review("/validate", "Pod", "default", &image)["allowed"] == true
+    });
+    assert_eq!(reloads("policy", "ok"), 1.0);
+    // A broken one is refused and the last good one stays.
+    std::fs::write(&policy, "unmatched = [\n").unwrap();
+    eventually("the broken policy is noticed", || {
+        reloads("policy", "failed") == 1.0
+    });
+    let v = hook.review("/validate", "Pod", "default", &image);
+    assert_eq!(v["allowed"], true, "{v}");
+
+    // cert-manager renews the certificate: new connections get the new one.
+    let old = dir.join("old.crt");
+    std::fs::copy(&hook.ca, &old).unwrap();
+    let renewed = tempfile::tempdir().unwrap();
+    let (cert, key) = tls_files(renewed.path());
+    std::fs::copy(&key, dir.join("tls.key")).unwrap();
+    std::fs::copy(&cert, dir.join("tls.crt")).unwrap();
+    let healthz = |ca: &Path| {
+        Command::new(&hook.client)
+            .args([
+                "raw",
+                "-method",
+                "GET",
+                "-url",
+                &hook.url("/healthz"),
+                "-ca",
+                s(ca),
+            ])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    eventually("the renewed certificate is served", || healthz(&cert));
+    assert!(!healthz(&old), "the old certificate is still served");
+    assert!(reloads("tls", "ok") >= 1.0);
+    let v = hook.review("/validate", "Pod", "default", &image);
+    assert_eq!(v["allowed"], true, "{v}");
 }

@@ -13,6 +13,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -20,10 +21,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -284,8 +288,14 @@ func runRaw(args []string) {
 	emit(map[string]any{"http_status": resp.StatusCode, "content_type": resp.Header.Get("Content-Type"), "body": string(out)})
 }
 
-// runLoad sends reviews at a fixed rate (open loop: a slow answer does not
-// slow the sender down) and reports the latency distribution.
+// runLoad sends reviews at a fixed rate, open loop: request i is due at
+// start + i/rate whatever became of the ones before, and its latency is
+// counted from that due time, so a stalled sender or a full connection pool
+// shows up as latency instead of silently thinning the load (coordinated
+// omission). The pool of keep-alive connections is opened before timing
+// (GET /healthz), as a running API server has its connections open. The
+// generator's own CPU time is reported: on a small machine it competes
+// with the webhook.
 func runLoad(args []string) {
 	fs := flag.NewFlagSet("load", flag.ExitOnError)
 	url := fs.String("url", "", "webhook URL")
@@ -306,13 +316,38 @@ func runLoad(args []string) {
 	for i, img := range containers {
 		bodies[i], _ = review(fmt.Sprintf("load-%d", i), *kind, *ns, images{img}, nil)
 	}
+	// Open the pool: conns concurrent GET /healthz on the same host.
+	health := *url
+	if i := strings.Index(health[len("https://"):], "/"); i >= 0 {
+		health = health[:len("https://")+i] + "/healthz"
+	}
+	var warm sync.WaitGroup
+	for i := 0; i < *conns; i++ {
+		warm.Add(1)
+		go func() {
+			defer warm.Done()
+			if resp, err := c.Get(health); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	warm.Wait()
+	var opened atomic.Int64
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if !info.Reused {
+			opened.Add(1)
+		}
+	}}
 	total := int(duration.Seconds() * float64(*rate))
 	interval := time.Second / time.Duration(*rate)
-	var mu sync.Mutex
-	latencies := make([]float64, 0, total)
-	errors, allowed, denied := 0, 0, 0
+	type sample struct{ fromDue, service float64 }
+	results := make([]sample, total)
+	ok := make([]int8, total) // 0 error, 1 allowed, 2 denied
+	var late atomic.Int64
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, *conns*4)
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	for i := 0; i < total; i++ {
 		due := start.Add(time.Duration(i) * interval)
@@ -321,46 +356,91 @@ func runLoad(args []string) {
 		}
 		sem <- struct{}{}
 		wg.Add(1)
-		go func(i int) {
+		go func(i int, due time.Time) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			t0 := time.Now()
-			status, out, err := post(c, *url, bodies[i%len(bodies)])
-			elapsed := time.Since(t0).Seconds() * 1000
-			mu.Lock()
-			defer mu.Unlock()
+			if t0.Sub(due) > time.Millisecond {
+				late.Add(1)
+			}
+			req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+				http.MethodPost, *url, bytes.NewReader(bodies[i%len(bodies)]))
+			if err != nil {
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			status, out, err := do(c, req)
+			end := time.Now()
 			if err != nil || status != 200 {
-				errors++
 				return
 			}
 			var ar admissionv1.AdmissionReview
 			if json.Unmarshal(out, &ar) != nil || ar.Response == nil {
-				errors++
 				return
 			}
+			results[i] = sample{end.Sub(due).Seconds() * 1000, end.Sub(t0).Seconds() * 1000}
 			if ar.Response.Allowed {
-				allowed++
+				ok[i] = 1
 			} else {
-				denied++
+				ok[i] = 2
 			}
-			latencies = append(latencies, elapsed)
-		}(i)
+		}(i, due)
 	}
 	wg.Wait()
 	wall := time.Since(start).Seconds()
-	sort.Float64s(latencies)
-	pct := func(p float64) float64 {
-		if len(latencies) == 0 {
+	cpu := cpuSeconds() - cpu0
+	var fromDue, service []float64
+	errors, allowed, denied := 0, 0, 0
+	for i, r := range results {
+		switch ok[i] {
+		case 0:
+			errors++
+			continue
+		case 1:
+			allowed++
+		case 2:
+			denied++
+		}
+		fromDue = append(fromDue, r.fromDue)
+		service = append(service, r.service)
+	}
+	sort.Float64s(fromDue)
+	sort.Float64s(service)
+	pct := func(l []float64, p float64) float64 {
+		if len(l) == 0 {
 			return 0
 		}
-		i := int(p * float64(len(latencies)-1))
-		return latencies[i]
+		return l[int(p*float64(len(l)-1))]
 	}
 	emit(map[string]any{
-		"sent": total, "answered": len(latencies), "errors": errors, "allowed": allowed, "denied": denied,
-		"wall_s": wall, "throughput_rps": float64(len(latencies)) / wall, "target_rps": *rate,
-		"p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+		"sent": total, "answered": len(fromDue), "errors": errors, "allowed": allowed, "denied": denied,
+		"wall_s": wall, "throughput_rps": float64(len(fromDue)) / wall, "target_rps": *rate,
+		"p50_ms": pct(fromDue, 0.50), "p90_ms": pct(fromDue, 0.90), "p99_ms": pct(fromDue, 0.99),
+		"max_ms":         pct(fromDue, 1.0),
+		"service_p50_ms": pct(service, 0.50), "service_p99_ms": pct(service, 0.99),
+		"late_sends": late.Load(), "connections_opened": opened.Load(),
+		"generator_cpu_s": cpu, "generator_cpu_us_per_request": cpu / float64(total) * 1e6,
 	})
+}
+
+// do sends req and reads the whole answer.
+func do(c *http.Client, req *http.Request) (int, []byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
+}
+
+// cpuSeconds is this process's user and system CPU time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func emit(v any) {

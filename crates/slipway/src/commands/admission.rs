@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use slipway_admission::{Engine, Limits, Policy, Server, policy::Action};
+use slipway_admission::{Current, Engine, Limits, Policy, Server, Watch, policy::Action};
 
 use crate::ui::Ui;
 
@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// Open connections served at once (one thread each).
     #[arg(long, value_name = "N", default_value_t = 128)]
     pub max_connections: usize,
+    /// How often to look for a changed certificate, key or policy file and
+    /// load it (cert-manager renewals, ConfigMap updates); 0: never.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub reload_seconds: u64,
 }
 
 #[derive(Debug, Args)]
@@ -83,8 +87,20 @@ fn serve(args: ServeArgs, ui: Ui) -> anyhow::Result<()> {
         idle: Duration::from_secs(30),
     };
     let rules = policy.rules.len();
-    let engine = Arc::new(Engine::new(policy));
-    let server = Server::bind(&args.listen, tls, engine, limits)?;
+    let current = Arc::new(Current::new(tls, Engine::new(policy)));
+    let server = Server::bind(&args.listen, current.clone(), limits)?;
+    if args.reload_seconds > 0 {
+        slipway_admission::reload::watch(
+            current,
+            Watch {
+                policy: args.policy.clone(),
+                cert: args.tls_cert.clone(),
+                key: args.tls_key.clone(),
+                every: Duration::from_secs(args.reload_seconds),
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("starting the file watcher: {e}"))?;
+    }
     let addr = server.local_addr()?;
     // The address goes to stdout (a test or script reads the port from it
     // when --listen asks for port 0); the rest is status on stderr.

@@ -2,16 +2,21 @@
 //! channel's policy from slipway.toml, call slipway-release, print.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+use anyhow::Context as _;
 
 use serde_json::json;
 use slipway_attest::PublicKey;
+use slipway_attest::SigningKey;
 use slipway_oci::Digest;
 use slipway_registry::{Location, Store};
 use slipway_release::history::{entry_json, history};
-use slipway_release::{Actor, ChannelName, Log, Outcome, Policy, SystemClock};
+use slipway_release::{Actor, ChannelName, Log, OperatorKey, Outcome, Policy, SystemClock};
 
 use crate::cli::{ChannelArgs, HistoryArgs, MarkBadArgs, PromoteArgs, RegistryArgs, RollbackArgs};
-use crate::commands::sign::signing_key;
+use crate::commands::sign::{decrypt_signing_key, signing_key, signing_key_file};
 use crate::commands::transfer::client_options;
 use crate::input;
 use crate::ui::Ui;
@@ -103,8 +108,55 @@ fn report(outcome: &Outcome, channel: &str, json_out: bool, ui: Ui) -> anyhow::R
     Ok(())
 }
 
-fn actor_parts(args: &ChannelArgs) -> anyhow::Result<slipway_attest::SigningKey> {
-    signing_key(&args.key)
+/// The operator's key, decrypted on a thread of its own while the command
+/// reads the registry and verifies the image (scrypt takes about as long).
+/// Reading the file and the password fail at once; a wrong password fails
+/// when the key is first needed, before anything is written.
+struct DecryptingKey {
+    pending: Mutex<Option<JoinHandle<anyhow::Result<SigningKey>>>>,
+    key: OnceLock<Result<SigningKey, String>>,
+}
+
+impl DecryptingKey {
+    fn start(path: &Path) -> anyhow::Result<DecryptingKey> {
+        let (text, password) = signing_key_file(path)?;
+        let path = path.to_path_buf();
+        let handle = std::thread::Builder::new()
+            .name("decrypt-key".into())
+            .spawn(move || {
+                slipway_release::timing::span("decrypting the signing key (scrypt)", || {
+                    decrypt_signing_key(&path, &text, &password)
+                })
+            })
+            .context("starting a thread to decrypt the signing key")?;
+        Ok(DecryptingKey {
+            pending: Mutex::new(Some(handle)),
+            key: OnceLock::new(),
+        })
+    }
+}
+
+impl OperatorKey for DecryptingKey {
+    fn key(&self) -> slipway_release::Result<&SigningKey> {
+        let key = self.key.get_or_init(|| {
+            let handle = self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            match handle.map(JoinHandle::join) {
+                Some(Ok(Ok(key))) => Ok(key),
+                Some(Ok(Err(e))) => Err(format!("{e:#}")),
+                _ => Err("decrypting the signing key failed unexpectedly".into()),
+            }
+        });
+        key.as_ref()
+            .map_err(|e| slipway_release::Error::Input(e.clone()))
+    }
+}
+
+fn actor_parts(args: &ChannelArgs) -> anyhow::Result<DecryptingKey> {
+    DecryptingKey::start(&args.key)
 }
 
 pub fn run_promote(args: PromoteArgs, ui: Ui) -> anyhow::Result<()> {

@@ -32,6 +32,14 @@ use crate::ui::Ui;
 /// Read a private key, asking for its password only when it is encrypted:
 /// COSIGN_PASSWORD, else a prompt on a terminal.
 pub fn signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let (text, password) = signing_key_file(path)?;
+    decrypt_signing_key(path, &text, &password)
+}
+
+/// The key file's text and its password (from COSIGN_PASSWORD or the
+/// terminal): everything about a key that can fail fast, before the slow
+/// decryption.
+pub fn signing_key_file(path: &Path) -> anyhow::Result<(String, Zeroizing<String>)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| input(format!("cannot read the key {}: {e}", path.display())))?;
     let password = if SigningKey::pem_is_encrypted(&text) {
@@ -52,7 +60,12 @@ pub fn signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     } else {
         Zeroizing::new(String::new())
     };
-    SigningKey::from_pem(&text, password.as_bytes())
+    Ok((text, password))
+}
+
+/// Decrypt (scrypt) and parse a key read by [`signing_key_file`].
+pub fn decrypt_signing_key(path: &Path, text: &str, password: &str) -> anyhow::Result<SigningKey> {
+    SigningKey::from_pem(text, password.as_bytes())
         .with_context(|| format!("reading the private key {}", path.display()))
 }
 
