@@ -5,6 +5,7 @@
 # smoke test that the targets build and that nothing in the corpus crashes.
 #   scripts/fuzz.sh                      every target, 15 s each
 #   FUZZ_SECONDS=3600 scripts/fuzz.sh elf osv   longer runs of some targets
+#   scripts/fuzz.sh --build-only         build every target and stop
 # Prints one line per target with the number of executions; a crash saves its
 # input under fuzz/artifacts/<target>/, the other targets still run, exit 1.
 set -euo pipefail
@@ -13,7 +14,12 @@ seconds="${FUZZ_SECONDS:-15}"
 # Targets that need files (osv writes a database per input) run several times
 # faster on tmpfs than on disk.
 if [[ -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
+build_only=false
+if [[ "${1:-}" == --build-only ]]; then build_only=true; shift; fi
 cargo_fuzz=$(scripts/install-cargo-fuzz.sh)
+if $build_only; then
+    exec nice -n 19 "$cargo_fuzz" build --fuzz-dir fuzz --sanitizer none >&2
+fi
 scripts/fuzz-seeds.sh
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then

@@ -31,9 +31,24 @@ for pid in "${peer_pids[@]}"; do
 done
 cat "$peer_logs"/*.log >&2
 rm -rf "$peer_logs"
-cargo test --workspace --locked --no-fail-fast "$@"
+# The fuzz targets and the wheel are two more builds of the whole dependency
+# tree (instrumented, and release). They compile at the lowest priority while
+# the tests run, which spend much of their time waiting on registries, the Go
+# module proxy and qemu, so a fresh machine does not pay for them one after
+# another.
+late_logs=$(mktemp -d)
+nice -n 19 scripts/fuzz.sh --build-only >"$late_logs/fuzz.log" 2>&1 &
+fuzz_build=$!
+nice -n 19 scripts/build-wheel.sh >"$late_logs/wheel.log" 2>&1 &
+wheel_build=$!
+tests_ok=true
+cargo test --workspace --locked --no-fail-fast "$@" || tests_ok=false
+wait "$fuzz_build" || { cat "$late_logs/fuzz.log" >&2; echo "test: building the fuzz targets failed" >&2; exit 1; }
+wait "$wheel_build" || { cat "$late_logs/wheel.log" >&2; echo "test: building the wheel failed" >&2; exit 1; }
+rm -rf "$late_logs"
+$tests_ok || { echo "test: cargo test failed (see above)" >&2; exit 1; }
 # Every fuzz target, 15 s each on its saved corpus (scripts/fuzz.sh).
 scripts/fuzz.sh
-# The pip route: build the wheel, install it into a fresh virtualenv, and run
-# slipway doctor and a pure-Go image build from there.
+# The pip route: install the wheel into a fresh virtualenv, and run slipway
+# doctor and a pure-Go image build from there.
 scripts/test-wheel.sh
