@@ -515,7 +515,8 @@ pub struct CacheStatsArgs {
 
 #[derive(Debug, Args)]
 pub struct CachePruneArgs {
-    /// The size to trim to: bytes, or a number with K, M, G or T (powers of 1024).
+    /// The size to trim to: bytes, or a number with K, M, G, T or KiB, MiB,
+    /// GiB, TiB (powers of 1024), or kB, MB, GB, TB (powers of 1000).
     #[arg(long, value_name = "SIZE")]
     pub max_size: String,
     /// Print JSON on stdout.
