@@ -857,7 +857,7 @@ pub struct ContentArgs {
     pub image_budget: Option<String>,
 
     /// How slipway's layers are compressed (overrides compression in
-    /// [image]): gzip (level 6) or zstd (level 19), optionally with a level:
+    /// [image]): gzip (level 6) or zstd (level 9), optionally with a level:
     /// gzip:1..9, zstd:1..19. zstd layers are smaller and decompress faster;
     /// containerd >= 1.5 and Docker >= 23 pull them. Default: gzip.
     #[arg(long, value_name = "gzip|zstd[:LEVEL]")]
