@@ -85,6 +85,10 @@ fn module_data<'a>(
         big_endian,
     };
     let ptr = u64::from(t.bytes(7, 1)?[0]);
+    // A damaged header's pointer size would make the scan below not move.
+    if ptr != 4 && ptr != 8 {
+        return Ok(None);
+    }
     let is_64 = ptr == 8;
     let funcname = t.word(8 + 3 * ptr, is_64)?;
     let wanted_names = table_addr.wrapping_add(funcname);

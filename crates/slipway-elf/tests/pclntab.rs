@@ -234,4 +234,12 @@ fn damaged_tables_are_errors_not_panics() {
     bad[8..16].copy_from_slice(&u64::MAX.to_le_bytes()); // nfunc
     let e = slipway_elf::parse_pclntab(&bad, false, None).unwrap_err();
     assert!(e.to_string().contains("do not fit"), "{e}");
+    // The module data is found through the table's header: a damaged
+    // pointer size means no module data (and no endless scan).
+    assert!(slipway_elf::go_module_ranges(&data).unwrap().is_some());
+    for ptr in [0u8, 3, 16] {
+        let mut file = data.clone();
+        file[s.offset as usize + 7] = ptr;
+        assert_eq!(slipway_elf::go_module_ranges(&file).unwrap(), None);
+    }
 }
