@@ -19,8 +19,8 @@ Decompression is timed three ways:
     qemu translates every instruction, so this says how the two formats
     compare on arm64 code, not how fast a real arm64 board is: indicative only.
 
-    python3 benches/zstd_layers.py [--runs 3] [--levels gzip:6,gzip:9,zstd:3,zstd:9,zstd:19]
-                                   [--strip split|none] [--module-only]
+    python3 benches/zstd_layers.py [--runs 3] [--levels gzip:6,gzip:9,zstd:3,zstd:9,zstd:12,zstd:15,zstd:17,zstd:19]
+                                   [--strip split|none] [--module-only] [--threads N] [--slipway PATH]
 
 slipway strips binaries in images; nats-server stripped is a 17 MB layer, so
 `--strip none` (the binary as linked, 20+ MB) gives the larger case.
@@ -79,7 +79,10 @@ def module_source(work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--levels", default="gzip:6,gzip:9,zstd:3,zstd:9,zstd:19")
+    ap.add_argument("--levels", default="gzip:6,gzip:9,zstd:3,zstd:9,zstd:12,zstd:15,zstd:17,zstd:19")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads per layer (gzip's chunks, zstd's workers); 1 gives CPU time")
+    ap.add_argument("--slipway", help="a built slipway to lay out the images (default: cargo build)")
     ap.add_argument("--qemu-runs", type=int, default=1)
     ap.add_argument("--strip", default="split", help="--strip for the module's build (split|none)")
     ap.add_argument("--module-only", action="store_true", help="skip the example")
@@ -89,9 +92,12 @@ def main():
     if not qemu:
         sys.exit("qemu-aarch64 is required: run scripts/setup.sh (qemu-user-static)")
 
-    run(["cargo", "build", "-q", "-p", "slipway"], cwd=ROOT)
+    if args.slipway:
+        slipway = args.slipway
+    else:
+        run(["cargo", "build", "-q", "-p", "slipway"], cwd=ROOT)
+        slipway = os.path.join(ROOT, "target/debug/slipway")
     run(["cargo", "build", "-q", "--release", "-p", "slipway-oci", "--example", "compress_bench"], cwd=ROOT)
-    slipway = os.path.join(ROOT, "target/debug/slipway")
     bench = os.path.join(ROOT, "target/release/examples/compress_bench")
     work = tempfile.mkdtemp(prefix="zstd-bench-")
     decode_src = os.path.join(ROOT, "benches/zstd-decode")
@@ -108,9 +114,9 @@ def main():
     inputs.append((f"{MODULE[0]}@{MODULE[1]} (--strip {args.strip})",
                    layer_tars(slipway, module_source(work),
                               ["--libc", "none", "--name", MODULE[3], "--strip", args.strip], work, "module")))
-    threads = 1
+    threads = args.threads
     for title, tars in inputs:
-        total = {s: {"input": 0, "compressed": 0, "c": 0.0, "d": 0.0, "go64": 0.0, "qemu": 0.0} for s in specs}
+        total = {s: {"input": 0, "compressed": 0, "c": 0.0, "cpu": 0.0, "d": 0.0, "go64": 0.0, "qemu": 0.0} for s in specs}
         for i, tar in enumerate(tars):
             outdir = os.path.join(work, f"{os.path.basename(tar)}.out")
             os.makedirs(outdir)
@@ -120,6 +126,7 @@ def main():
                 t["input"] += r["input"]
                 t["compressed"] += r["compressed"]
                 t["c"] += r["compress_seconds"]
+                t["cpu"] += r["compress_cpu_seconds"]
                 t["d"] += r["decompress_seconds"]
                 blob = os.path.join(outdir, r["file"])
                 fmt = r["spec"].split(":")[0]
@@ -131,12 +138,12 @@ def main():
         mb = total[specs[0]]["input"] / 1e6
         base = total.get("gzip:6", total[specs[0]])
         print(f"\n{title}: {len(tars)} layers, {mb:.1f} MB of tar; medians of {args.runs} runs, "
-              f"{threads} thread, {os.cpu_count()} CPUs (shared)")
-        print(f"  {'compression':<12} {'bytes':>11} {'vs gzip:6':>9} {'compress s':>11} "
+              f"{threads} thread(s), {os.cpu_count()} CPUs (shared), load average {os.getloadavg()[0]:.1f}")
+        print(f"  {'compression':<12} {'bytes':>11} {'vs gzip:6':>9} {'compress s':>11} {'CPU s':>7} "
               f"{'decomp s (slipway)':>19} {'decomp s (Go amd64)':>20} {'decomp s (Go arm64 qemu*)':>26}")
         for s in specs:
             t = total[s]
-            print(f"  {s:<12} {t['compressed']:>11} {t['compressed'] / base['compressed']:>9.3f} {t['c']:>11.3f} "
+            print(f"  {s:<12} {t['compressed']:>11} {t['compressed'] / base['compressed']:>9.3f} {t['c']:>11.3f} {t['cpu']:>7.2f} "
                   f"{t['d']:>19.3f} {t['go64']:>20.3f} {t['qemu']:>26.3f}")
     print("\n* arm64 under qemu-user on an amd64 host: indicative only, not a device's speed.")
     shutil.rmtree(work, ignore_errors=True)

@@ -6,7 +6,8 @@
  *     (SLIPWAY_MALLOC_STATS_INTERVAL=N), since a Go program leaves through
  *     exit_group and never runs C exit handlers, where MIMALLOC_SHOW_STATS
  *     would print them.
- * SLIPWAY_ALLOCATOR_DESC is defined by slipway ("mimalloc <version>"). */
+ * SLIPWAY_ALLOCATOR_DESC is defined by slipway ("mimalloc <version>"), and
+ * so are slipway's option defaults (SLIPWAY_MI_*). */
 
 #include <malloc.h>
 #include <stddef.h>
@@ -36,6 +37,18 @@ SLIPWAY_EXPORT void __libc_free(void *);
 SLIPWAY_EXPORT void *__libc_memalign(size_t, size_t);
 
 #include "static.c"
+
+/* slipway's defaults for mimalloc options that have no compile-time
+ * MI_DEFAULT_* define (see slipway-alloc's `flags` for why each suits a
+ * device). mi_option_set_default changes only the default: a MIMALLOC_*
+ * variable in the environment still wins, whether mimalloc read it before
+ * this runs (an allocation inside the C library's start-up) or after. */
+#ifndef SLIPWAY_MI_PURGE_DELAY
+#error "SLIPWAY_MI_PURGE_DELAY must be defined"
+#endif
+__attribute__((constructor(101))) static void slipway_option_defaults(void) {
+  mi_option_set_default(mi_option_purge_delay, SLIPWAY_MI_PURGE_DELAY);
+}
 
 #include <pthread.h>
 #include <signal.h>

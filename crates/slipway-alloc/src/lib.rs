@@ -18,7 +18,7 @@ mod error;
 mod note;
 pub mod sources;
 
-pub use compile::{compile, flags, input_key};
+pub use compile::{compile, flags, input_key, purge_delay};
 pub use error::AllocError;
 pub use note::{AllocatorNote, NOTE_SECTION, detect};
 pub use sources::MIMALLOC_VERSION;

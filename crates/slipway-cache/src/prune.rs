@@ -267,45 +267,9 @@ pub fn prune(
     Ok(report)
 }
 
-/// Parse a size: bytes, or a number with K/M/G/T (powers of 1024, optional
-/// `iB`/`B`), e.g. `500M`, `2GiB`, `1.5G`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let scale: u64 = match unit.trim().trim_end_matches("iB").trim_end_matches('B') {
-        "" => 1,
-        "K" | "k" => 1 << 10,
-        "M" | "m" => 1 << 20,
-        "G" | "g" => 1 << 30,
-        "T" | "t" => 1 << 40,
-        _ => 0,
-    };
-    let value: f64 = num.parse().map_err(|_| String::new()).unwrap_or(-1.0);
-    if scale == 0 || !(0.0..=1e15).contains(&value) || num.is_empty() {
-        return Err(format!(
-            "{text:?} is not a size: write bytes or a number with K, M, G or T (e.g. 500M, 2G)"
-        ));
-    }
-    Ok((value * scale as f64) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert_eq!(parse_size("2G"), Ok(2 << 30));
-        assert_eq!(parse_size("500MiB"), Ok(500 << 20));
-        assert_eq!(parse_size("1.5K"), Ok(1536));
-        for bad in ["", "G", "-1", "5X", "1e3"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn prunes_oldest_first_and_keeps_recent_items() {

@@ -28,7 +28,9 @@ pub use files::{StripReport, strip_file, write_output};
 pub use inspect::{Debuglink, Inspection, SectionInfo, arch_name, go_build_id, inspect};
 pub use mips::{SHT_MIPS_DWARF, retype_debug_sections_for_mips};
 pub use parse::check_structure;
-pub use pclntab::{GoFunc, GoFuncTable, go_functions, parse_pclntab};
+pub use pclntab::{
+    GoFunc, GoFuncTable, GoModuleRanges, go_functions, go_module_ranges, parse_pclntab,
+};
 pub use policy::{ElfSummary, GlibcFloorViolation, glibc_floor, summarize};
 pub use runtime::{RuntimeNeeds, runtime_needs};
 pub use strip::{Output, Piece, Split, StripMode, debuglink_contents, is_debug_section, strip};

@@ -64,18 +64,31 @@ pub fn go_functions(data: &[u8]) -> Result<Option<GoFuncTable>, ElfError> {
     Ok(Some(parsed))
 }
 
-/// `runtime.text` from the module data (`runtime.firstmoduledata`): the
-/// record that starts with a pointer to the function table and then the
-/// function-name slice, whose data pointer is the table's address plus the
-/// header's `funcnameOffset`. Its `text` field is word 22 (the layout every
-/// Go release since 1.16 shares).
+/// `runtime.text` from the module data (`runtime.firstmoduledata`). Its
+/// `text` field is word 22 (the layout every Go release since 1.16 shares).
 fn module_text(elf: &Elf<'_>, table_addr: u64, table: &[u8]) -> Result<Option<u64>, ElfError> {
+    Ok(module_data(elf, table_addr, table)?.map(|m| m.word(22)))
+}
+
+/// The module data record (`runtime.firstmoduledata`): the record that
+/// starts with a pointer to the function table and then the function-name
+/// slice, whose data pointer is the table's address plus the header's
+/// `funcnameOffset`. `None` when no section holds it.
+fn module_data<'a>(
+    elf: &Elf<'a>,
+    table_addr: u64,
+    table: &[u8],
+) -> Result<Option<ModuleWords<'a>>, ElfError> {
     let big_endian = elf.header.big_endian;
     let t = Reader {
         data: table,
         big_endian,
     };
     let ptr = u64::from(t.bytes(7, 1)?[0]);
+    // A damaged header's pointer size would make the scan below not move.
+    if ptr != 4 && ptr != 8 {
+        return Ok(None);
+    }
     let is_64 = ptr == 8;
     let funcname = t.word(8 + 3 * ptr, is_64)?;
     let wanted_names = table_addr.wrapping_add(funcname);
@@ -86,15 +99,113 @@ fn module_text(elf: &Elf<'_>, table_addr: u64, table: &[u8]) -> Result<Option<u6
         let data = elf.section_data(s)?;
         let r = Reader { data, big_endian };
         let mut at = 0u64;
-        while at + 23 * ptr + ptr <= data.len() as u64 {
+        // The fields read below end at word 41.
+        while at + 42 * ptr <= data.len() as u64 {
             if r.word(at, is_64)? == table_addr && r.word(at + ptr, is_64)? == wanted_names {
-                return Ok(Some(r.word(at + 22 * ptr, is_64)?));
+                return Ok(Some(ModuleWords {
+                    data: &data[at as usize..],
+                    big_endian,
+                    ptr,
+                }));
             }
             at += ptr;
         }
     }
     Ok(None)
 }
+
+/// The words of a module data record, at least 42 of them.
+struct ModuleWords<'a> {
+    data: &'a [u8],
+    big_endian: bool,
+    ptr: u64,
+}
+
+impl ModuleWords<'_> {
+    fn word(&self, i: u64) -> u64 {
+        let r = Reader {
+            data: self.data,
+            big_endian: self.big_endian,
+        };
+        // In range: module_data checked the record holds 42 words.
+        r.word(i * self.ptr, self.ptr == 8).unwrap_or(0)
+    }
+}
+
+/// Where Go's linker put Go's own code and data, as the module data
+/// (`runtime.firstmoduledata`) records it: the brackets the symbols
+/// `runtime.text`..`runtime.etext` and so on mark, which a stripped binary
+/// still carries because the garbage collector and reflection need them.
+/// Each range is `[start, end)` in virtual addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GoModuleRanges {
+    pub text: (u64, u64),
+    /// Pointer-free package variables (`runtime.noptrdata`..`enoptrdata`).
+    pub noptrdata: (u64, u64),
+    /// Package variables with pointers (`runtime.data`..`edata`).
+    pub data: (u64, u64),
+    /// Type descriptors (`runtime.types`..`etypes`); since Go 1.26 this
+    /// is all of Go's read-only data, strings and constants included.
+    pub types: (u64, u64),
+    /// `runtime.rodata`, where Go's read-only data starts (Go 1.18 and
+    /// later record it; the end is not recorded).
+    pub rodata: Option<u64>,
+}
+
+/// The module data's ranges of an ELF file, `None` when it has no function
+/// table, no module data is found, or the fields do not describe ranges of
+/// its loaded sections (a layout this reader does not know).
+///
+/// The record's fields from word 22: `text, etext, noptrdata, enoptrdata,
+/// data, edata, bss, ebss, noptrbss, enoptrbss`, then Go 1.20 added
+/// `covctrs, ecovctrs`, then `end, gcdata, gcbss, types, etypes`, then
+/// (Go 1.18 and later) `rodata`.
+pub fn go_module_ranges(data: &[u8]) -> Result<Option<GoModuleRanges>, ElfError> {
+    let elf = Elf::parse(data)?;
+    let Some(section) = elf.section_by_name(".gopclntab") else {
+        return Ok(None);
+    };
+    let table = elf.section_data(section)?;
+    let r = Reader {
+        data: table,
+        big_endian: elf.header.big_endian,
+    };
+    let layout = match r.u32(0) {
+        Ok(MAGIC_116) => 116,
+        Ok(MAGIC_118) => 118,
+        Ok(MAGIC_120) => 120,
+        _ => return Ok(None),
+    };
+    let Some(m) = module_data(&elf, section.addr, table)? else {
+        return Ok(None);
+    };
+    let types_at = if layout == 120 { 37 } else { 35 };
+    let ranges = GoModuleRanges {
+        text: (m.word(22), m.word(23)),
+        noptrdata: (m.word(24), m.word(25)),
+        data: (m.word(26), m.word(27)),
+        types: (m.word(types_at), m.word(types_at + 1)),
+        rodata: (layout >= 118).then(|| m.word(types_at + 2)),
+    };
+    // Every range must be ordered and lie inside one loaded section, and
+    // rodata must start at or before the types: otherwise the fields are
+    // not what this layout says, and nothing is claimed.
+    let loaded = |(a, b): (u64, u64)| {
+        a <= b
+            && elf.sections.iter().any(|s| {
+                s.flags & SHF_ALLOC != 0 && s.addr <= a && b <= s.addr.saturating_add(s.size)
+            })
+    };
+    let sane = [ranges.text, ranges.noptrdata, ranges.data, ranges.types]
+        .into_iter()
+        .all(loaded)
+        && ranges
+            .rodata
+            .is_none_or(|r| r <= ranges.types.0 && loaded((r, r)));
+    Ok(sane.then_some(ranges))
+}
+
+const SHF_ALLOC: u64 = 2;
 
 /// Decode a function table held in memory. `text_section` is the `.text`
 /// address, the base of Go 1.16-1.17 tables' relative entries when a

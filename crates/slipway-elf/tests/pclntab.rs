@@ -143,6 +143,36 @@ fn function_table_matches_go_nm_on_every_layout() {
             "{goarch}: -s leaves no .symtab"
         );
         let again = slipway_elf::go_functions(&stripped).unwrap().unwrap();
+        // The module data brackets Go's data as the runtime.* symbols do,
+        // and stripping keeps it.
+        let at = |n: &str| nm[n][0].0;
+        let module = slipway_elf::go_module_ranges(&data)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{goarch}: no module data"));
+        assert_eq!(
+            module,
+            slipway_elf::GoModuleRanges {
+                text: (at("runtime.text"), at("runtime.etext")),
+                noptrdata: (at("runtime.noptrdata"), at("runtime.enoptrdata")),
+                data: (at("runtime.data"), at("runtime.edata")),
+                types: (at("runtime.types"), at("runtime.etypes")),
+                rodata: Some(at("runtime.rodata")),
+            },
+            "{goarch}"
+        );
+        assert!(module.types.1 > module.types.0 + 100_000, "{goarch}");
+        let stripped_module = slipway_elf::go_module_ranges(&stripped).unwrap().unwrap();
+        assert_eq!(
+            (
+                stripped_module.types.1 - stripped_module.types.0,
+                stripped_module.data.1 - stripped_module.data.0
+            ),
+            (
+                module.types.1 - module.types.0,
+                module.data.1 - module.data.0
+            ),
+            "{goarch}: the same ranges without symbols"
+        );
         let names: Vec<&str> = again.funcs.iter().map(|f| f.name.as_str()).collect();
         let want: Vec<&str> = table.funcs.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, want, "{goarch}: the same functions without symbols");
@@ -204,4 +234,12 @@ fn damaged_tables_are_errors_not_panics() {
     bad[8..16].copy_from_slice(&u64::MAX.to_le_bytes()); // nfunc
     let e = slipway_elf::parse_pclntab(&bad, false, None).unwrap_err();
     assert!(e.to_string().contains("do not fit"), "{e}");
+    // The module data is found through the table's header: a damaged
+    // pointer size means no module data (and no endless scan).
+    assert!(slipway_elf::go_module_ranges(&data).unwrap().is_some());
+    for ptr in [0u8, 3, 16] {
+        let mut file = data.clone();
+        file[s.offset as usize + 7] = ptr;
+        assert_eq!(slipway_elf::go_module_ranges(&file).unwrap(), None);
+    }
 }

@@ -108,7 +108,7 @@ impl Compression {
         self.check()?;
         match self.algorithm {
             Algorithm::Gzip => crate::gzip::gzip_and_digest(data, self.level, threads, cancel),
-            Algorithm::Zstd => crate::zstd::zstd_and_digest(data, self.level, cancel),
+            Algorithm::Zstd => crate::zstd::zstd_and_digest(data, self.level, 0, cancel),
         }
     }
 

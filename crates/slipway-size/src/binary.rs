@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use serde::Serialize;
-use slipway_elf::{GoFuncTable, STT_FUNC, SectionHeader, Symbol};
+use slipway_elf::{GoFuncTable, GoModuleRanges, STT_FUNC, SectionHeader, Symbol};
 
 use crate::SizeError;
 use crate::classify::{CPart, c_part, cgo_callee, go_metadata, package_of};
@@ -173,10 +173,17 @@ struct GoRanges {
     /// Go's text as the function table bounds it, when names come from the
     /// table alone (no symbol table says where C code is).
     table_text: Option<(u64, u64)>,
+    /// Go's package variables (`noptrdata` and `data`) as the module data
+    /// records them, when names come from the function table alone.
+    module_vars: Vec<(u64, u64)>,
 }
 
 impl GoRanges {
-    fn from_symbols(symbols: &[Symbol], table: Option<&GoFuncTable>) -> GoRanges {
+    fn from_symbols(
+        symbols: &[Symbol],
+        table: Option<&GoFuncTable>,
+        module: Option<&GoModuleRanges>,
+    ) -> GoRanges {
         let find = |n: &str| symbols.iter().find(|s| s.name == n).map(|s| s.value);
         let mut out = GoRanges::default();
         for (start, end) in [
@@ -201,6 +208,15 @@ impl GoRanges {
         {
             out.ranges.push((t.text_start, t.text_end));
             out.table_text = Some((t.text_start, t.text_end));
+            // The module data survives stripping: it brackets Go's data as
+            // the runtime.* symbols would.
+            if let Some(m) = module {
+                let (ta, tb) = m.types;
+                out.ranges.push((m.rodata.unwrap_or(ta).min(ta), tb));
+                out.types = Some(m.types);
+                out.module_vars = vec![m.noptrdata, m.data];
+                out.ranges.extend([m.noptrdata, m.data]);
+            }
         }
         out
     }
@@ -340,7 +356,18 @@ pub fn analyze(label: &str, data: &[u8], names: Option<Names>) -> Result<BinaryR
         .as_ref()
         .map(|t| t.funcs.iter().map(|f| f.name.as_str()).collect())
         .unwrap_or_default();
-    let ranges = GoRanges::from_symbols(&symbols, table.as_ref());
+    // Only needed when the table is all there is to name things.
+    let module = match (&table, from.as_str()) {
+        (Some(_), "Go function table") => match slipway_elf::go_module_ranges(data) {
+            Ok(m) => m,
+            Err(e) => {
+                notes.push(format!("Go module data unreadable: {e}"));
+                None
+            }
+        },
+        _ => None,
+    };
+    let ranges = GoRanges::from_symbols(&symbols, table.as_ref(), module.as_ref());
     let called: HashSet<&str> = symbols.iter().filter_map(|s| cgo_callee(&s.name)).collect();
 
     let mut acc = Accounts::default();
@@ -592,14 +619,43 @@ fn attribute_section(
     }
     // Unnamed bytes between runtime.types and runtime.etypes are the type
     // descriptors and string data the linker emits without symbols.
+    let overlap = |(a, b): (u64, u64), (ra, rb): (u64, u64)| b.min(rb).saturating_sub(a.max(ra));
     for (a, b) in gaps {
         let mut unnamed = b - a;
-        if let Some((ta, tb)) = ranges.types {
-            let (ca, cb) = (a.max(ta), b.min(tb));
-            if cb > ca {
-                acc.runtime("type descriptors and strings without symbols", cb - ca);
-                acc.runtime_in_content += cb - ca;
-                unnamed -= cb - ca;
+        if let Some(types) = ranges.types {
+            let n = overlap((a, b), types);
+            if n > 0 {
+                // Without any data symbols (a stripped binary), nothing
+                // splits off the packages' constants named in it either.
+                let what = if ranges.table_text.is_some() {
+                    TYPES_WITHOUT_SYMBOLS
+                } else {
+                    "type descriptors and strings without symbols"
+                };
+                acc.runtime(what, n);
+                acc.runtime_in_content += n;
+                unnamed -= n;
+            }
+        }
+        // Go's package variables, bracketed by the module data; only a
+        // symbol table could say which package each belongs to.
+        let vars: u64 = ranges.module_vars.iter().map(|r| overlap((a, b), *r)).sum();
+        if vars > 0 {
+            *acc.packages
+                .entry(GO_VARIABLES_WITHOUT_SYMBOLS.to_string())
+                .or_default() += vars;
+            unnamed = unnamed.saturating_sub(vars);
+        }
+        // The host linker merges C's .data into the same output section as
+        // Go's; Go's part is bracketed exactly, so the rest of it is C.
+        if ranges.table_text.is_some() && !ranges.module_vars.is_empty() && s.name == ".data" {
+            let go: u64 = ranges.ranges.iter().map(|r| overlap((a, b), *r)).sum();
+            let c = (b - a).saturating_sub(go);
+            if c > 0 {
+                *acc.c_parts
+                    .entry(C_DATA_WITHOUT_SYMBOLS.to_string())
+                    .or_default() += c;
+                unnamed = unnamed.saturating_sub(c);
             }
         }
         // Without symbols (names from the function table only), code
@@ -626,5 +682,14 @@ fn attribute_section(
 }
 
 const SHF_EXECINSTR: u64 = 4;
+/// Go's read-only data when no symbol names any of it: the module data's
+/// `types`..`etypes` (since Go 1.26 all of Go's read-only data).
+pub const TYPES_WITHOUT_SYMBOLS: &str =
+    "type descriptors, strings and constants (no symbols to split them)";
+/// Go's package variables when no symbol names their packages.
+pub const GO_VARIABLES_WITHOUT_SYMBOLS: &str =
+    "(package variables of every package: no symbols name the packages)";
+/// C's part of `.data` when no symbol names it.
+pub const C_DATA_WITHOUT_SYMBOLS: &str = "C data outside Go's data (no symbols to name it)";
 /// The C part of code only the function table's extent tells apart.
 pub const C_WITHOUT_SYMBOLS: &str = "C code outside Go's text (no symbols to name it)";

@@ -72,8 +72,11 @@ pub fn over_budget_message(checks: &[BudgetCheck]) -> Option<SizeError> {
     Some(SizeError::OverBudget(msg))
 }
 
-/// A size: bytes (`1048576`), or a number with a unit: `KiB`, `MiB`, `GiB`
-/// (powers of 1024) or `kB`, `MB`, `GB` (powers of 1000); `12MiB`, `1.5 MiB`.
+/// A size: bytes (`1048576`), or a number with a unit: `KiB`, `MiB`, `GiB`,
+/// `TiB` (powers of 1024; `K`, `M`, `G`, `T` alone mean the same, as in
+/// `ulimit` and `docker`), or `kB`, `MB`, `GB`, `TB` (powers of 1000);
+/// `12MiB`, `1.5 MiB`, `512K`. slipway's one size parser: budgets,
+/// `musl_thread_stack`, `cache prune --max-size`.
 pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     let bad = || {
         SizeError::Input(format!(
@@ -87,12 +90,14 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     let (number, unit) = t.split_at(split);
     let scale: u64 = match unit.trim() {
         "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" | "m" => 1 << 20,
+        "GiB" | "G" | "g" => 1 << 30,
+        "TiB" | "T" | "t" => 1 << 40,
         "kB" | "KB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
         _ => return Err(bad()),
     };
     if number.is_empty() || number.matches('.').count() > 1 {
@@ -132,6 +137,14 @@ mod tests {
             ("100", 100),
             ("100B", 100),
             ("0.5GiB", 1 << 29),
+            // The unit letters alone are powers of 1024, as musl_thread_stack
+            // and cache prune --max-size took them before they shared this.
+            ("512K", 512 << 10),
+            ("512k", 512 << 10),
+            ("2M", 2 << 20),
+            ("1.5G", 3 << 29),
+            ("2TiB", 2 << 40),
+            ("3TB", 3_000_000_000_000),
         ] {
             assert_eq!(parse_size(t).unwrap(), want, "{t}");
         }

@@ -19,8 +19,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use binary::{
-    BinaryReport, C_CODE, ELF_LINKING, GO_PACKAGES, GO_RUNTIME, Names, PADDING, Row, SYMBOLS_DEBUG,
-    SectionRow, UNATTRIBUTED, analyze, analyze_files, analyze_path, debug_file_for,
+    BinaryReport, C_CODE, C_DATA_WITHOUT_SYMBOLS, C_WITHOUT_SYMBOLS, ELF_LINKING, GO_PACKAGES,
+    GO_RUNTIME, GO_VARIABLES_WITHOUT_SYMBOLS, Names, PADDING, Row, SYMBOLS_DEBUG, SectionRow,
+    TYPES_WITHOUT_SYMBOLS, UNATTRIBUTED, analyze, analyze_files, analyze_path, debug_file_for,
 };
 pub use budget::{Budget, BudgetCheck, check_budget, over_budget_message, parse_size};
 pub use diff::{DiffRow, diff};

@@ -515,7 +515,8 @@ pub struct CacheStatsArgs {
 
 #[derive(Debug, Args)]
 pub struct CachePruneArgs {
-    /// The size to trim to: bytes, or a number with K, M, G or T (powers of 1024).
+    /// The size to trim to: bytes, or a number with K, M, G, T or KiB, MiB,
+    /// GiB, TiB (powers of 1024), or kB, MB, GB, TB (powers of 1000).
     #[arg(long, value_name = "SIZE")]
     pub max_size: String,
     /// Print JSON on stdout.
@@ -856,7 +857,7 @@ pub struct ContentArgs {
     pub image_budget: Option<String>,
 
     /// How slipway's layers are compressed (overrides compression in
-    /// [image]): gzip (level 6) or zstd (level 19), optionally with a level:
+    /// [image]): gzip (level 6) or zstd (level 9), optionally with a level:
     /// gzip:1..9, zstd:1..19. zstd layers are smaller and decompress faster;
     /// containerd >= 1.5 and Docker >= 23 pull them. Default: gzip.
     #[arg(long, value_name = "gzip|zstd[:LEVEL]")]

@@ -180,37 +180,22 @@ pub struct TargetCConfig {
 }
 
 /// `musl_thread_stack` in bytes, with 0 meaning musl's own default: a
-/// number of bytes, or a string with a unit ("512KiB", "8MiB") or "musl".
+/// number of bytes, "musl", or a size as [`slipway_size::parse_size`]
+/// reads it ("512KiB", "8MiB"), the one size syntax of slipway.toml.
 pub fn stack_bytes(value: &toml::Value) -> Result<u64, String> {
     let bad = |shown: String| {
         format!(
             "musl_thread_stack = {shown} is not a size: write bytes (1048576), \"1MiB\", \"512KiB\", or \"musl\" for musl's own default"
         )
     };
-    let text = match value {
-        toml::Value::Integer(n) => return u64::try_from(*n).map_err(|_| bad(n.to_string())),
-        toml::Value::String(t) => t.trim(),
-        other => return Err(bad(other.to_string())),
-    };
-    if text == "musl" {
-        return Ok(0);
+    match value {
+        toml::Value::Integer(n) => u64::try_from(*n).map_err(|_| bad(n.to_string())),
+        toml::Value::String(t) if t.trim() == "musl" => Ok(0),
+        toml::Value::String(t) => {
+            slipway_size::parse_size(t).map_err(|_| bad(format!("\"{}\"", t.trim())))
+        }
+        other => Err(bad(other.to_string())),
     }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let scale: u64 = match unit.trim() {
-        "" => 1,
-        "KiB" | "K" | "k" => 1 << 10,
-        "MiB" | "M" | "m" => 1 << 20,
-        _ => 0,
-    };
-    number
-        .parse::<u64>()
-        .ok()
-        .filter(|_| scale > 0)
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| bad(format!("\"{text}\"")))
 }
 
 /// A size budget: `--FLAG` wins over the key in slipway.toml, and `none`
@@ -312,15 +297,23 @@ pkg_config_path = ["sdk/arm64/usr/lib/pkgconfig"]
         assert_eq!(t.sysroot.as_deref(), Some("sdk/arm64"));
         assert_eq!(t.ldflags.as_deref(), Some(&["-lvendor".to_string()][..]));
         let text = |t: &str| toml::Value::String(t.into());
-        for (t, bytes) in [("8MiB", 8 << 20), ("musl", 0), ("65536", 65536)] {
+        // The same syntax as budgets: slipway_size::parse_size reads both.
+        for (t, bytes) in [
+            ("8MiB", 8 << 20),
+            ("musl", 0),
+            ("65536", 65536),
+            ("1.5MiB", 3 << 19),
+            ("512K", 512 << 10),
+            ("1MB", 1_000_000),
+        ] {
             assert_eq!(stack_bytes(&text(t)), Ok(bytes), "{t}");
         }
         assert_eq!(stack_bytes(&toml::Value::Integer(4096)), Ok(4096));
         for bad in [
-            text("8 GB"),
+            text("8 gb"),
             text("MiB"),
             text("-1"),
-            text("1.5MiB"),
+            text("1.5.1MiB"),
             text("99999999999999999999MiB"),
             toml::Value::Integer(-1),
             toml::Value::Float(1.5),

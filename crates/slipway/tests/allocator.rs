@@ -537,3 +537,149 @@ fn committed_bytes(stats: &str) -> f64 {
     };
     value * unit
 }
+
+/// C that reads two of mimalloc's options and measures what a burst of
+/// freed memory leaves resident. `mi_option_get` is weak, as in the probe.
+const OPTIONS: &str = r#"// Command allocopts reports mimalloc's option values and the RSS after a free.
+package main
+
+/*
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern long mi_option_get(int option) __attribute__((weak));
+
+// Indexes of mi_option_t in mimalloc 3.3.2's mimalloc.h.
+enum { ARENA_EAGER_COMMIT = 4, PURGE_DELAY = 15 };
+
+static long resident_mib(void) {
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f == NULL) return -1;
+	if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+	fclose(f);
+	return resident * sysconf(_SC_PAGESIZE) / (1024 * 1024);
+}
+
+static void report(void) {
+	if (mi_option_get == NULL) { printf("linked=0\n"); fflush(stdout); return; }
+	// 64 MiB in 256 KiB blocks, every page touched, then all freed.
+	enum { N = 256, SIZE = 256 * 1024 };
+	static void *blocks[N];
+	for (int i = 0; i < N; i++) {
+		blocks[i] = malloc(SIZE);
+		if (blocks[i] == NULL) abort();
+		memset(blocks[i], 1, SIZE);
+	}
+	long full = resident_mib();
+	for (int i = 0; i < N; i++) free(blocks[i]);
+	printf("purge_delay=%ld arena_eager_commit=%ld full=%ld after_free=%ld\n",
+		mi_option_get(PURGE_DELAY), mi_option_get(ARENA_EAGER_COMMIT), full, resident_mib());
+	// Go leaves through exit_group: C's stdio buffers are never flushed for it.
+	fflush(stdout);
+}
+*/
+import "C"
+
+func main() { C.report() }
+"#;
+
+/// The values after `purge_delay=`, `arena_eager_commit=`, `full=` and
+/// `after_free=` in the program's one line.
+fn options_line(stdout: &str) -> [i64; 4] {
+    let mut values = [0i64; 4];
+    for (i, key) in [
+        "purge_delay=",
+        "arena_eager_commit=",
+        "full=",
+        "after_free=",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let at = stdout
+            .find(key)
+            .unwrap_or_else(|| panic!("no {key} in {stdout:?}"));
+        let rest = &stdout[at + key.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+            .unwrap_or(rest.len());
+        values[i] = rest[..end].parse().unwrap();
+    }
+    values
+}
+
+/// slipway builds mimalloc with its own defaults (commit arenas as used;
+/// on musl, purge at once, so freed memory leaves the RSS before the next
+/// allocation). The MIMALLOC_* variables docs/allocator.md names bring
+/// mimalloc's upstream defaults back, and the freed memory then stays.
+#[test]
+fn mimalloc_is_built_with_slipways_device_defaults_and_env_restores_upstreams() {
+    let tmp = tempfile::tempdir().unwrap();
+    let module = write(
+        &tmp.path().join("opts"),
+        &[
+            ("go.mod", "module example.com/allocopts\n\ngo 1.22\n"),
+            ("main.go", OPTIONS),
+        ],
+    );
+    for libc in ["musl", "glibc:2.28"] {
+        let out = tmp.path().join(format!("dist-{libc}"));
+        stdout_ok(
+            &build(
+                &module,
+                &out,
+                &[
+                    "--platform",
+                    "linux/amd64",
+                    "--libc",
+                    libc,
+                    "--allocator",
+                    "mimalloc",
+                ],
+            ),
+            &format!("slipway build --libc {libc} --allocator mimalloc"),
+        );
+        let bin = out.join("linux_amd64/allocopts");
+        let run = |env: &[(&str, &str)]| {
+            let o = Command::new(&bin)
+                .envs(env.iter().copied())
+                .output()
+                .unwrap();
+            options_line(&stdout_ok(&o, &format!("{libc} allocopts {env:?}")))
+        };
+        // musl: purge at once; glibc keeps mimalloc's 1 s (docs/allocator.md).
+        let [delay, eager, full, after] = run(&[]);
+        let musl = libc == "musl";
+        assert_eq!(
+            (delay, eager),
+            (if musl { 0 } else { 1000 }, 0),
+            "{libc}: slipway's defaults"
+        );
+        assert!(full >= 64, "{libc}: {full} MiB resident with 64 MiB live");
+        let returned = after + 32 <= full;
+        assert_eq!(
+            returned, musl,
+            "{libc}: {after} MiB resident after freeing 64 MiB of {full} MiB"
+        );
+        // The variables give mimalloc's upstream values, and the other
+        // delay its behaviour.
+        let [delay, eager, full, after] = run(&[
+            ("MIMALLOC_PURGE_DELAY", "1000"),
+            ("MIMALLOC_ARENA_EAGER_COMMIT", "2"),
+        ]);
+        assert_eq!((delay, eager), (1000, 2), "{libc}: upstream's defaults");
+        assert!(
+            after + 8 >= full,
+            "{libc}: with a 1 s purge delay the freed memory stays resident ({after} of {full} MiB)"
+        );
+        let [delay, _, full, after] = run(&[("MIMALLOC_PURGE_DELAY", "0")]);
+        assert_eq!(delay, 0, "{libc}");
+        assert!(
+            after + 32 <= full,
+            "{libc}: with no purge delay {after} of {full} MiB stay resident"
+        );
+    }
+}

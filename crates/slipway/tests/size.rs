@@ -226,6 +226,72 @@ fn nm_packages(symbols_file: &Path, binary: &Path, report: &Value) -> BTreeMap<S
     packages
 }
 
+/// `runtime.NAME`'s address in `go tool nm` of `symbols_file`.
+fn nm_runtime(symbols_file: &Path) -> BTreeMap<String, u64> {
+    let go = require("go", "golang");
+    let out = Command::new(go)
+        .args(["tool", "nm"])
+        .arg(symbols_file)
+        .output()
+        .unwrap();
+    stdout_ok(&out, "go tool nm")
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let name = f.get(2)?.strip_prefix("runtime.")?;
+            Some((name.to_string(), u64::from_str_radix(f[0], 16).ok()?))
+        })
+        .collect()
+}
+
+/// A stripped binary's Go data, named from the module data alone, is what
+/// the debug file's `runtime.*` brackets say, byte for byte: Go's read-only
+/// data (`types`..`etypes`), its package variables (`noptrdata`..`enoptrdata`
+/// and `data`..`edata`), and the rest of `.data` (readelf's size) is C's.
+fn check_stripped_data(report: &Value, binary: &Path, debug: &Path) {
+    let rt = nm_runtime(debug);
+    let span = |a: &str, b: &str| rt[b] - rt[a];
+    let runtime = rows(report, "go_runtime");
+    assert_eq!(
+        runtime[slipway_size::TYPES_WITHOUT_SYMBOLS],
+        span("types", "etypes"),
+        "{runtime:?}"
+    );
+    let vars = span("noptrdata", "enoptrdata") + span("data", "edata");
+    let packages = rows(report, "packages");
+    assert_eq!(
+        packages[slipway_size::GO_VARIABLES_WITHOUT_SYMBOLS],
+        vars,
+        "{packages:?}"
+    );
+    let data = readelf_sections(binary)
+        .into_iter()
+        .find(|s| s.name == ".data")
+        .unwrap();
+    let c = rows(report, "c_parts");
+    assert_eq!(
+        c.get(slipway_size::C_DATA_WITHOUT_SYMBOLS)
+            .copied()
+            .unwrap_or(0),
+        data.size - span("data", "edata"),
+        "{c:?}"
+    );
+    // Of the loaded data only C's read-only data stays unattributed: under
+    // a tenth of what Go's read-only data alone is.
+    let unattributed = report["breakdown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == slipway_size::UNATTRIBUTED)
+        .unwrap()["size"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        unattributed * 10 < span("types", "etypes"),
+        "{unattributed} bytes unattributed: {report}"
+    );
+}
+
 /// Per-package sums within 1% of go tool nm's, for every package of either.
 fn check_packages_against_nm(report: &Value, symbols_file: &Path, binary: &Path) {
     let ours = rows(report, "packages");
@@ -351,6 +417,7 @@ fn example_on_five_architectures_reconciles_with_readelf_and_go_nm() {
         c["C code outside Go's text (no symbols to name it)"] > 10_000,
         "{c:?}"
     );
+    check_stripped_data(&r, &arm, &out.join("linux_arm_v7/hello.debug"));
     // A debug file of another build is refused, said, and not used.
     std::fs::copy(
         out.join("linux_arm64/hello.debug"),
@@ -442,6 +509,22 @@ fn real_module_agrees_with_go_nm_and_readelf() {
             .any(|p| p.starts_with("github.com/nats-io/nats-server/v2/server")),
         "{packages:?}"
     );
+    // Stripped and alone, as in an image: its data is named from the
+    // module data.
+    let alone = tmp.path().join("alone");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::copy(&binary, alone.join("nats-server")).unwrap();
+    let r = json(
+        &run(&[
+            "size",
+            alone.join("nats-server").to_str().unwrap(),
+            "--json",
+        ]),
+        "slipway size nats-server alone",
+    );
+    assert_eq!(r["symbols_from"], "Go function table");
+    check_reconciles(&r, &alone.join("nats-server"));
+    check_stripped_data(&r, &alone.join("nats-server"), &debug);
 }
 
 /// A module whose v2 pulls in encoding/json: the diff puts it first.

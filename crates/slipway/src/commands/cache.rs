@@ -227,7 +227,8 @@ pub fn run(cmd: CacheCommand, cache_dir: &CacheDir, ui: Ui) -> anyhow::Result<()
             }
         }
         CacheCommand::Prune(args) => {
-            let max = prune::parse_size(&args.max_size).map_err(input)?;
+            let max = slipway_size::parse_size(&args.max_size)
+                .map_err(|e| input(format!("--max-size {e}")))?;
             let bar = spinner();
             let removal = if ui.live {
                 ProgressBar::new(0)
