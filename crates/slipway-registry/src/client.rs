@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ureq::http::{Response, StatusCode};
@@ -132,7 +132,12 @@ impl From<RegistryError> for Failure {
 
 /// A connection to one registry host.
 pub struct Client {
-    agent: Agent,
+    /// Plain HTTP requests: no roots needed.
+    plain: Agent,
+    /// HTTPS requests, built on the first one: reading and decoding the
+    /// system's CA bundle costs about a millisecond, which a plain-HTTP
+    /// registry on this machine never needs.
+    tls: OnceLock<Agent>,
     host: String,
     /// `https://host` or `http://host`, settled by [`Client::connect`].
     base: String,
@@ -236,6 +241,10 @@ fn agent(roots: RootCerts, verify: bool) -> Agent {
     Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
+        // Up to 16 transfers and lookups run at once; keep their
+        // connections for the next request instead of dialling again.
+        .max_idle_connections(32)
+        .max_idle_connections_per_host(16)
         .tls_config(tls)
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_recv_response(Some(Duration::from_secs(120)))
@@ -261,7 +270,6 @@ impl Client {
     /// Connect to `host` (`host[:port]`) and learn how it wants to be
     /// authenticated. HTTPS first; plain HTTP only for loopback or `--insecure`.
     pub fn connect(host: &str, options: &ClientOptions) -> Result<Client> {
-        let roots = load_roots(options)?;
         let explicit = options
             .credentials
             .as_ref()
@@ -274,7 +282,8 @@ impl Client {
             },
         };
         let mut client = Client {
-            agent: agent(roots, !options.insecure),
+            plain: agent(RootCerts::new_with_certs(&[]), !options.insecure),
+            tls: OnceLock::new(),
             host: host.to_string(),
             base: format!("https://{host}"),
             credentials,
@@ -286,6 +295,11 @@ impl Client {
             jitter: RandomState::new(),
             jitter_seq: AtomicU64::new(0),
         };
+        if options.ca_file.is_some() {
+            // A --ca-file that is not a certificate is an error even when
+            // the registry turns out to speak plain HTTP.
+            client.tls_agent()?;
+        }
         // A registry on this machine almost always speaks plain HTTP: ask that
         // first and save a TLS handshake (and the CA bundle) per command. An
         // HTTPS-only one answers the plain request with an error, and is then
@@ -344,7 +358,9 @@ impl Client {
                 body: &[],
                 scopes: &[],
             },
-            &mut |resp| {
+            &mut |mut resp| {
+                // Read to the end, so the connection serves the next request.
+                drain(&mut resp);
                 let status = resp.status().as_u16();
                 let challenge = resp
                     .headers()
@@ -390,6 +406,15 @@ impl Client {
 
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// The HTTPS agent, reading the trusted roots on first use.
+    fn tls_agent(&self) -> Result<&Agent> {
+        if let Some(a) = self.tls.get() {
+            return Ok(a);
+        }
+        let built = agent(load_roots(&self.options)?, !self.options.insecure);
+        Ok(self.tls.get_or_init(|| built))
     }
 
     /// An absolute URL for a path or a (possibly relative) Location header.
@@ -539,7 +564,12 @@ impl Client {
             } else {
                 None
             };
-            let sent = self.send(&req, &url, auth.as_deref(), same_origin);
+            let agent = if url.starts_with("https://") {
+                self.tls_agent()?
+            } else {
+                &self.plain
+            };
+            let sent = self.send(agent, &req, &url, auth.as_deref(), same_origin);
             let problem = match sent {
                 Err(e) => format!("{} {}: {e}", req.method.name(), redact_url(&url)),
                 Ok(resp) => {
@@ -620,6 +650,7 @@ impl Client {
 
     fn send(
         &self,
+        agent: &Agent,
         req: &Req<'_>,
         url: &str,
         auth: Option<&str>,
@@ -651,11 +682,11 @@ impl Client {
             }};
         }
         match req.method {
-            Method::Get => with_headers!(self.agent.get(url)).call(),
-            Method::Head => with_headers!(self.agent.head(url)).call(),
-            Method::Post => with_headers!(self.agent.post(url)).send(req.body),
-            Method::Put => with_headers!(self.agent.put(url)).send(req.body),
-            Method::Patch => with_headers!(self.agent.patch(url)).send(req.body),
+            Method::Get => with_headers!(agent.get(url)).call(),
+            Method::Head => with_headers!(agent.head(url)).call(),
+            Method::Post => with_headers!(agent.post(url)).send(req.body),
+            Method::Put => with_headers!(agent.put(url)).send(req.body),
+            Method::Patch => with_headers!(agent.patch(url)).send(req.body),
         }
     }
 
@@ -730,6 +761,12 @@ fn retry_after(resp: &Response<Body>) -> Option<Duration> {
 }
 
 /// Read a whole body, refusing more than `limit` bytes; a cut-off body is retried.
+/// Read and drop a small body (an error page), so the connection goes back
+/// to the pool instead of being closed; a large or broken one is left.
+pub(crate) fn drain(resp: &mut Response<Body>) {
+    let _ = resp.body_mut().with_config().limit(64 << 10).read_to_vec();
+}
+
 pub(crate) fn read_limited(
     resp: &mut Response<Body>,
     limit: u64,

@@ -3,7 +3,7 @@
 //! before parents, and the tag last: a failure before the end leaves the
 //! destination's tag where it was.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -11,7 +11,7 @@ use serde::Serialize;
 use slipway_oci::Digest;
 
 use crate::error::{RegistryError, Result};
-use crate::store::{Blob, BlobOutcome, Children, Progress, RawManifest, Store};
+use crate::store::{Blob, BlobOutcome, Children, Progress, RawManifest, Referrer, Store};
 
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
@@ -91,6 +91,11 @@ pub struct Closure {
 
 /// Gather `root` and everything it references from `store`.
 pub fn closure(store: &dyn Store, root: RawManifest) -> Result<Closure> {
+    closure_with(store, root, 1)
+}
+
+/// [`closure`], fetching an index's child manifests `jobs` at a time.
+fn closure_with(store: &dyn Store, root: RawManifest, jobs: usize) -> Result<Closure> {
     let mut out = Closure::default();
     let mut seen_manifests = HashSet::new();
     let mut seen_blobs = HashSet::new();
@@ -101,6 +106,7 @@ pub fn closure(store: &dyn Store, root: RawManifest) -> Result<Closure> {
         &mut seen_manifests,
         &mut seen_blobs,
         0,
+        jobs,
     )?;
     Ok(out)
 }
@@ -112,6 +118,7 @@ fn walk(
     seen_manifests: &mut HashSet<Digest>,
     seen_blobs: &mut HashSet<Digest>,
     depth: usize,
+    jobs: usize,
 ) -> Result<()> {
     if depth > 4 {
         return Err(RegistryError::Integrity(format!(
@@ -124,9 +131,10 @@ fn walk(
     }
     match manifest.children()? {
         Children::Manifests(children) => {
-            for child in children {
-                let m = store.manifest(&child.digest)?;
-                walk(store, m, out, seen_manifests, seen_blobs, depth + 1)?;
+            // The platforms' manifests side by side, walked in their order.
+            let fetched = par_map(&children, jobs, |child| store.manifest(&child.digest))?;
+            for m in fetched {
+                walk(store, m, out, seen_manifests, seen_blobs, depth + 1, jobs)?;
             }
         }
         Children::Blobs(blobs) => {
@@ -139,6 +147,54 @@ fn walk(
     }
     out.manifests.push(manifest);
     Ok(())
+}
+
+/// `f` over `items`, up to `jobs` at a time, results in the order of
+/// `items`; the first error (in that order) wins. Registry round trips
+/// dominate a copy's discovery, and they overlap well.
+pub(crate) fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let threads = jobs.clamp(1, 16).min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Result<R>>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { return };
+                    let r = f(item);
+                    if r.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(items.len());
+    let mut first_error = None;
+    for slot in slots {
+        match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(Ok(r)) => out.push(r),
+            Some(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            // Not started: something failed first, and its error is returned.
+            None => {}
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(out)
 }
 
 /// The tag cosign gives something attached to `digest`.
@@ -165,7 +221,165 @@ pub fn copy_root(
     options: &CopyOptions,
     progress: &dyn Progress,
 ) -> Result<CopyReport> {
-    let digest = root.digest.clone();
+    let plan = plan_copy(src, root, options)?;
+    copy_plan(src, plan, dst, options, progress)
+}
+
+/// Everything a copy moves, found at the source before anything is
+/// written: the image, its attachment tags and its referrers (recursively).
+#[derive(Debug)]
+pub struct CopyPlan {
+    image: Closure,
+    attached: Vec<(String, Closure)>,
+    referrers: Vec<Closure>,
+    /// The referrers the source lists for the image's own manifests (the
+    /// root and its platforms), whatever the selection, so a caller that
+    /// wants to know what hangs off the image need not ask again. Empty
+    /// when the selection is [`ReferrerSelection::None`].
+    pub listed: Vec<Referrer>,
+}
+
+/// What one manifest has attached: its legacy tags that exist, and its referrers.
+struct Found {
+    attached: Vec<(String, Closure)>,
+    referrers: Vec<Referrer>,
+}
+
+/// One lookup of the discovery walk.
+enum Lookup {
+    Tag(String),
+    Referrers,
+}
+
+/// Find everything [`copy_plan`] will move. The lookups of each level (the
+/// image's manifests, then their referrers, then theirs) run side by side,
+/// `options.jobs` at a time; the result is the same as one at a time.
+pub fn plan_copy(src: &dyn Store, root: RawManifest, options: &CopyOptions) -> Result<CopyPlan> {
+    let jobs = options.jobs;
+    let image = closure_with(src, root, jobs)?;
+    let own: Vec<Digest> = image.manifests.iter().map(|m| m.digest.clone()).collect();
+    let mut found: HashMap<Digest, Found> = HashMap::new();
+    let mut closures: HashMap<Digest, Closure> = HashMap::new();
+    let mut wanted: HashSet<Digest> = HashSet::new();
+    let mut frontier = own.clone();
+    while !frontier.is_empty() {
+        let mut lookups: Vec<(&Digest, Lookup)> = Vec::new();
+        for d in &frontier {
+            if options.attachments {
+                for kind in ["sig", "att", "sbom"] {
+                    lookups.push((d, Lookup::Tag(attachment_tag(d, kind))));
+                }
+            }
+            if options.referrers != ReferrerSelection::None {
+                lookups.push((d, Lookup::Referrers));
+            }
+        }
+        let answers = par_map(&lookups, jobs, |(d, lookup)| match lookup {
+            Lookup::Tag(tag) => match src.tagged(tag)? {
+                Some(a) => Ok(Found {
+                    attached: vec![(tag.clone(), closure(src, a)?)],
+                    referrers: Vec::new(),
+                }),
+                None => Ok(Found {
+                    attached: Vec::new(),
+                    referrers: Vec::new(),
+                }),
+            },
+            Lookup::Referrers => Ok(Found {
+                attached: Vec::new(),
+                referrers: src.referrers(d, None)?,
+            }),
+        })?;
+        let mut next = Vec::new();
+        for ((d, _), answer) in lookups.iter().zip(answers) {
+            for r in &answer.referrers {
+                if options.referrers.wants(r.artifact_type.as_deref())
+                    && wanted.insert(r.digest.clone())
+                {
+                    next.push(r.digest.clone());
+                }
+            }
+            let entry = found.entry((*d).clone()).or_insert(Found {
+                attached: Vec::new(),
+                referrers: Vec::new(),
+            });
+            entry.attached.extend(answer.attached);
+            entry.referrers.extend(answer.referrers);
+        }
+        if wanted.len() > 10_000 {
+            return Err(RegistryError::Integrity(format!(
+                "{}: more than 10000 referrers hang off {}; refusing to follow more",
+                src.describe(),
+                root_digest_text(&image)
+            )));
+        }
+        let fetched = par_map(&next, jobs, |d| closure(src, src.manifest(d)?))?;
+        closures.extend(next.iter().cloned().zip(fetched));
+        frontier = next;
+    }
+    let listed = own
+        .iter()
+        .filter_map(|d| found.get(d))
+        .flat_map(|f| f.referrers.iter().cloned())
+        .collect();
+    // The order things are written in (and so an archive's bytes) follows
+    // the walk one at a time would take: last manifest first, each
+    // referrer's own referrers before its siblings'.
+    let mut attached: Vec<(String, Closure)> = Vec::new();
+    let mut referrers: Vec<Closure> = Vec::new();
+    let mut seen_referrers: HashSet<Digest> = HashSet::new();
+    let mut queue = own;
+    while let Some(digest) = queue.pop() {
+        let Some(f) = found.get_mut(&digest) else {
+            continue;
+        };
+        for (tag, c) in f.attached.drain(..) {
+            if !attached.iter().any(|(t, _)| *t == tag) {
+                attached.push((tag, c));
+            }
+        }
+        for r in &f.referrers {
+            if !options.referrers.wants(r.artifact_type.as_deref())
+                || !seen_referrers.insert(r.digest.clone())
+            {
+                continue;
+            }
+            let Some(c) = closures.remove(&r.digest) else {
+                continue;
+            };
+            queue.push(r.digest.clone());
+            referrers.push(c);
+        }
+    }
+    Ok(CopyPlan {
+        image,
+        attached,
+        referrers,
+        listed,
+    })
+}
+
+/// Write what [`plan_copy`] found to `dst`: blobs, then manifests children
+/// before parents, referrers and attachments, and the image's tag last.
+pub fn copy_plan(
+    src: &dyn Store,
+    plan: CopyPlan,
+    dst: &dyn Store,
+    options: &CopyOptions,
+    progress: &dyn Progress,
+) -> Result<CopyReport> {
+    let CopyPlan {
+        image,
+        attached,
+        referrers,
+        ..
+    } = plan;
+    let digest = image
+        .manifests
+        .last()
+        .expect("closure has its root")
+        .digest
+        .clone();
     if options.immutable
         && let Some(tag) = &options.tag
         && let Some(existing) = dst.tag_digest(tag)?
@@ -176,45 +390,6 @@ pub fn copy_root(
              Use a new tag (e.g. --tag auto) or drop --immutable",
             dst.describe()
         )));
-    }
-    let image = closure(src, root)?;
-    // Things attached to the image or to one of its platforms: legacy tags,
-    // and referrers, recursively (signatures of attestations too).
-    let mut attached: Vec<(String, Closure)> = Vec::new();
-    let mut referrers: Vec<Closure> = Vec::new();
-    let mut seen_referrers: HashSet<Digest> = HashSet::new();
-    let mut queue: Vec<Digest> = image.manifests.iter().map(|m| m.digest.clone()).collect();
-    while let Some(digest) = queue.pop() {
-        if options.attachments {
-            for kind in ["sig", "att", "sbom"] {
-                let tag = attachment_tag(&digest, kind);
-                if !attached.iter().any(|(t, _)| *t == tag)
-                    && let Some(a) = src.tagged(&tag)?
-                {
-                    attached.push((tag, closure(src, a)?));
-                }
-            }
-        }
-        if options.referrers == ReferrerSelection::None {
-            continue;
-        }
-        for r in src.referrers(&digest, None)? {
-            if !options.referrers.wants(r.artifact_type.as_deref())
-                || !seen_referrers.insert(r.digest.clone())
-            {
-                continue;
-            }
-            if seen_referrers.len() > 10_000 {
-                return Err(RegistryError::Integrity(format!(
-                    "{}: more than 10000 referrers hang off {}; refusing to follow more",
-                    src.describe(),
-                    root_digest_text(&image)
-                )));
-            }
-            let m = src.manifest(&r.digest)?;
-            queue.push(m.digest.clone());
-            referrers.push(closure(src, m)?);
-        }
     }
     let mut blobs: Vec<Blob> = image.blobs.clone();
     let mut seen: HashSet<Digest> = blobs.iter().map(|b| b.digest.clone()).collect();
@@ -232,7 +407,7 @@ pub fn copy_root(
     };
     transfer_blobs(src, dst, &blobs, options.jobs, progress, &mut report)?;
 
-    let written = std::cell::Cell::new(0usize);
+    let written = std::sync::atomic::AtomicUsize::new(0);
     let put = |m: &RawManifest, tag: Option<&str>| -> Result<()> {
         let present = match tag {
             Some(t) => dst.tag_digest(t)?.as_ref() == Some(&m.digest),
@@ -241,12 +416,17 @@ pub fn copy_root(
         if !present {
             dst.push_manifest(m, tag)?;
         }
-        written.set(written.get() + 1);
+        written.fetch_add(1, Ordering::Relaxed);
         progress.manifest_written(&m.digest, tag);
         Ok(())
     };
     let (root, children) = image.manifests.split_last().expect("closure has its root");
-    for m in children {
+    // The platforms' manifests side by side; nested indexes after them, in
+    // order, so every child is there before its parent.
+    let (indexes, leaves): (Vec<&RawManifest>, Vec<&RawManifest>) =
+        children.iter().partition(|m| m.is_index());
+    par_map(&leaves, options.jobs, |m| put(m, None))?;
+    for m in indexes {
         put(m, None)?;
     }
     // Signatures and attestations first, so the tag never names an image
@@ -262,7 +442,7 @@ pub fn copy_root(
     }
     // Added to what the destination lists, never replacing it.
     dst.push_referrers(&tops)?;
-    written.set(written.get() + tops.len());
+    written.fetch_add(tops.len(), Ordering::Relaxed);
     for (tag, c) in &attached {
         let (top, rest) = c.manifests.split_last().expect("closure has its root");
         for m in rest {
@@ -289,7 +469,7 @@ pub fn copy_root(
                         &blobs,
                         tag,
                     )?;
-                    written.set(written.get() + 1);
+                    written.fetch_add(1, Ordering::Relaxed);
                 }
             }
             _ => put(top, Some(tag))?,
@@ -298,7 +478,7 @@ pub fn copy_root(
     }
     put(root, options.tag.as_deref())?;
     dst.finish()?;
-    report.manifests = written.get();
+    report.manifests = written.into_inner();
     Ok(report)
 }
 
@@ -386,4 +566,34 @@ pub(crate) fn transfer_blobs(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn par_map_keeps_order_and_returns_the_first_error_in_order() {
+        let items: Vec<u32> = (0..50).collect();
+        for jobs in [1, 4, 16] {
+            let doubled = par_map(&items, jobs, |i| {
+                // Later items finish first, so completion order differs from input order.
+                std::thread::sleep(std::time::Duration::from_micros(u64::from(50 - i) * 20));
+                Ok(i * 2)
+            })
+            .unwrap();
+            assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+            let err = par_map(&items, jobs, |i| match i {
+                7 | 30 => Err(RegistryError::Remote(format!("item {i}"))),
+                _ => Ok(*i),
+            })
+            .unwrap_err();
+            assert_eq!(err.to_string(), "item 7", "jobs {jobs}");
+        }
+        assert!(
+            par_map(&Vec::<u32>::new(), 4, |i| Ok(*i))
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

@@ -405,12 +405,25 @@ impl Store for Layout {
         Ok(path)
     }
 
+    fn read_blob(&self, blob: &Blob, limit: u64) -> Result<Vec<u8>> {
+        crate::store::check_small(blob, limit)?;
+        // The blob is a file here already: no scratch copy.
+        let path = self.fetch_blob(blob, &self.root, &crate::store::Quiet)?;
+        std::fs::read(&path)
+            .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))
+    }
+
     fn push_blob(&self, blob: &Blob, file: &Path, progress: &dyn Progress) -> Result<BlobOutcome> {
         let dest = self.blob_path(&blob.digest);
         progress.blob_started(blob, "writing");
         if std::fs::hard_link(file, &dest).is_err() && !self.has_blob(blob)? {
-            slipway_fs::copy_atomic(file, &dest, 0o644)
-                .map_err(|e| RegistryError::io(format!("writing {}", dest.display()), e))?;
+            if self.staged() {
+                // As in push_manifest: the archive is flushed as a whole.
+                std::fs::copy(file, &dest).map(|_| ())
+            } else {
+                slipway_fs::copy_atomic(file, &dest, 0o644)
+            }
+            .map_err(|e| RegistryError::io(format!("writing {}", dest.display()), e))?;
         }
         progress.blob_bytes(blob, blob.size);
         Ok(BlobOutcome::Uploaded(blob.size))
@@ -418,8 +431,14 @@ impl Store for Layout {
 
     fn push_manifest(&self, manifest: &RawManifest, tag: Option<&str>) -> Result<()> {
         let dest = self.blob_path(&manifest.digest);
-        slipway_fs::write_atomic(&dest, &manifest.bytes, 0o644)
-            .map_err(|e| RegistryError::io(format!("writing {}", dest.display()), e))?;
+        if self.staged() {
+            // Scratch space for an archive, which is itself written and
+            // flushed atomically at the end: flushing each file here buys nothing.
+            std::fs::write(&dest, &manifest.bytes)
+        } else {
+            slipway_fs::write_atomic(&dest, &manifest.bytes, 0o644)
+        }
+        .map_err(|e| RegistryError::io(format!("writing {}", dest.display()), e))?;
         if let Some(tag) = tag {
             let mut d = Descriptor {
                 media_type: manifest.media_type.clone(),
@@ -551,6 +570,12 @@ impl Store for Layout {
 }
 
 impl Layout {
+    /// Whether this is the scratch directory of an archive (written out as
+    /// one file by [`Store::finish`]) rather than a layout kept as it is.
+    fn staged(&self) -> bool {
+        matches!(self.kind, Kind::OciArchive(_) | Kind::DockerArchive(_))
+    }
+
     /// Write the layout as one tar at `file`, streaming each blob from disk
     /// (bounded memory whatever the image's size) into a temporary file that
     /// replaces `file` once complete. Entries are sorted and every header

@@ -23,8 +23,8 @@ pub use auth::{Challenge, parse_challenge, token_reply_is_usable};
 pub use client::{Client, ClientOptions, Counters, RetryPolicy, is_loopback};
 pub use convert::{ConvertReport, convert_root};
 pub use copy::{
-    Closure, CopyOptions, CopyReport, MergeFn, Merged, ReferrerSelection, attachment_tag, closure,
-    copy, copy_root,
+    Closure, CopyOptions, CopyPlan, CopyReport, MergeFn, Merged, ReferrerSelection, attachment_tag,
+    closure, copy, copy_plan, copy_root, plan_copy,
 };
 pub use credentials::{Credentials, Secret, docker_config_path, from_docker_config};
 pub use error::{RegistryError, Result};

@@ -33,6 +33,10 @@ pub struct Remote {
     known_tags: Mutex<HashMap<String, Option<Digest>>>,
     /// Whether the registry serves the referrers API, once seen.
     referrers_api: Mutex<Option<bool>>,
+    /// Manifests fetched by digest (content-addressed, so they cannot go
+    /// stale): a referrers list that lacks artifact types makes the
+    /// manifests be read once to learn them, and a copy then needs them again.
+    by_digest: Mutex<HashMap<Digest, RawManifest>>,
 }
 
 impl Remote {
@@ -43,6 +47,7 @@ impl Remote {
             reference,
             known_tags: Mutex::new(HashMap::new()),
             referrers_api: Mutex::new(None),
+            by_digest: Mutex::new(HashMap::new()),
         })
     }
 
@@ -75,7 +80,10 @@ impl Remote {
             &mut |mut resp| {
                 match resp.status().as_u16() {
                     200 => {}
-                    404 => return Ok(None),
+                    404 => {
+                        crate::client::drain(&mut resp);
+                        return Ok(None);
+                    }
                     s => {
                         return Err(Failure::Fatal(RegistryError::Remote(format!(
                             "fetching manifest {whence}: HTTP {s}"
@@ -379,14 +387,23 @@ impl Store for Remote {
     }
 
     fn manifest(&self, digest: &Digest) -> Result<RawManifest> {
-        self.get_manifest(&digest.to_string(), Some(digest))?
+        if let Some(m) = self.by_digest.lock().unwrap().get(digest) {
+            return Ok(m.clone());
+        }
+        let m = self
+            .get_manifest(&digest.to_string(), Some(digest))?
             .ok_or_else(|| {
                 RegistryError::NotFound(format!(
                     "{}/{} lacks manifest {digest}, which the image refers to",
                     self.client.host(),
                     self.repo()
                 ))
-            })
+            })?;
+        self.by_digest
+            .lock()
+            .unwrap()
+            .insert(digest.clone(), m.clone());
+        Ok(m)
     }
 
     fn tagged(&self, tag: &str) -> Result<Option<RawManifest>> {
@@ -517,6 +534,58 @@ impl Store for Remote {
         Ok(dest)
     }
 
+    fn read_blob(&self, blob: &Blob, limit: u64) -> Result<Vec<u8>> {
+        crate::store::check_small(blob, limit)?;
+        // Straight into memory: a scratch file would cost more than the bytes.
+        let url = format!("/v2/{}/blobs/{}", self.repo(), blob.digest);
+        let scopes = self.scopes(false, None);
+        self.client.execute(
+            &format!("downloading blob {}", blob.digest),
+            &mut || Req {
+                method: Method::Get,
+                url: url.clone(),
+                headers: vec![],
+                body: &[],
+                scopes: &scopes,
+            },
+            &mut |mut resp| {
+                match resp.status().as_u16() {
+                    200 => {}
+                    404 => {
+                        return Err(Failure::Fatal(RegistryError::NotFound(format!(
+                            "{}/{} lacks blob {}, which the image refers to",
+                            self.client.host(),
+                            self.repo(),
+                            blob.digest
+                        ))));
+                    }
+                    s => return Err(Failure::Retry(format!("GET blob answered HTTP {s}"))),
+                }
+                let bytes = read_limited(&mut resp, blob.size)?;
+                if (bytes.len() as u64) < blob.size {
+                    return Err(Failure::Retry(format!(
+                        "blob {} ended after {} of {} bytes",
+                        blob.digest,
+                        bytes.len(),
+                        blob.size
+                    )));
+                }
+                let got = Digest::of(&bytes);
+                if got != blob.digest {
+                    return Err(Failure::Fatal(RegistryError::Integrity(format!(
+                        "{}/{} served content with digest {got} for blob {}; refusing it \
+                         (the registry's storage is corrupt or something altered the data)",
+                        self.client.host(),
+                        self.repo(),
+                        blob.digest
+                    ))));
+                }
+                Ok(bytes)
+            },
+            true,
+        )
+    }
+
     fn push_blob(&self, blob: &Blob, file: &Path, progress: &dyn Progress) -> Result<BlobOutcome> {
         self.push_blob_from(blob, file, progress, None)
     }
@@ -532,14 +601,23 @@ impl Store for Remote {
     fn push_referrers(&self, manifests: &[RawManifest]) -> Result<()> {
         // Subjects whose fallback tag needs these entries.
         let mut fallback: Vec<(Digest, Vec<Referrer>)> = Vec::new();
-        for manifest in manifests {
-            let subject = manifest.subject()?.ok_or_else(|| {
-                RegistryError::Input(format!(
-                    "manifest {} has no subject, so it is not a referrer",
-                    manifest.digest
-                ))
-            })?;
-            if self.put_manifest(manifest, None, None)? {
+        let subjects = manifests
+            .iter()
+            .map(|manifest| {
+                manifest.subject()?.ok_or_else(|| {
+                    RegistryError::Input(format!(
+                        "manifest {} has no subject, so it is not a referrer",
+                        manifest.digest
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // The manifests side by side; the fallback bookkeeping after, in order.
+        let indexed = crate::copy::par_map(manifests, self.client.options.jobs, |m| {
+            self.put_manifest(m, None, None)
+        })?;
+        for ((manifest, subject), indexed) in manifests.iter().zip(subjects).zip(indexed) {
+            if indexed {
                 *self.referrers_api.lock().unwrap() = Some(true);
                 continue;
             }
@@ -755,7 +833,10 @@ impl Remote {
                         let index = ReferrersIndex::parse(&bytes, &whence)?;
                         Ok(Some((index.manifests, next)))
                     }
-                    404 | 405 => Ok(None),
+                    404 | 405 => {
+                        crate::client::drain(&mut resp);
+                        Ok(None)
+                    }
                     s => Err(Failure::Fatal(RegistryError::Remote(format!(
                         "listing {whence}: HTTP {s}"
                     )))),

@@ -263,6 +263,18 @@ pub trait Progress: Sync {
     fn manifest_written(&self, _digest: &Digest, _tag: Option<&str>) {}
 }
 
+/// Refuse a blob [`Store::read_blob`] would hold in memory when it claims
+/// more than `limit` bytes.
+pub(crate) fn check_small(blob: &Blob, limit: u64) -> Result<()> {
+    if blob.size > limit {
+        return Err(RegistryError::Integrity(format!(
+            "blob {} claims {} bytes; at most {limit} are read into memory",
+            blob.digest, blob.size
+        )));
+    }
+    Ok(())
+}
+
 /// A [`Progress`] that shows nothing.
 pub struct Quiet;
 impl Progress for Quiet {}
@@ -291,6 +303,17 @@ pub trait Store: Sync {
 
     /// The blob as a verified local file; `scratch` is where a download may go.
     fn fetch_blob(&self, blob: &Blob, scratch: &Path, progress: &dyn Progress) -> Result<PathBuf>;
+
+    /// A small blob's bytes (a signature envelope, a config), checked
+    /// against its digest; refused when it claims more than `limit` bytes.
+    fn read_blob(&self, blob: &Blob, limit: u64) -> Result<Vec<u8>> {
+        check_small(blob, limit)?;
+        let scratch = tempfile::tempdir()
+            .map_err(|e| RegistryError::io("creating a scratch directory", e))?;
+        let path = self.fetch_blob(blob, scratch.path(), &Quiet)?;
+        std::fs::read(&path)
+            .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))
+    }
 
     /// Store `file` (already verified to be `blob`).
     fn push_blob(&self, blob: &Blob, file: &Path, progress: &dyn Progress) -> Result<BlobOutcome>;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use slipway_attest::PublicKey;
 use slipway_oci::Digest;
-use slipway_registry::{Blob, Children, Quiet, RawManifest, Store};
+use slipway_registry::{Blob, Children, Quiet, RawManifest, Referrer, Store};
 
 use crate::channel::ChannelName;
 use crate::entry::{ENTRY_TYPE, LOG_ANNOTATION, Verified};
@@ -71,21 +71,34 @@ pub fn logs_about(store: &dyn Store, root: &RawManifest) -> Result<Vec<Log>> {
     if let Children::Manifests(children) = root.children()? {
         digests.extend(children.into_iter().map(|c| c.digest));
     }
-    let mut names = BTreeSet::new();
+    let mut listed = Vec::new();
     for d in &digests {
-        for r in store.referrers(d, Some(ENTRY_TYPE))? {
-            if let Some(n) = r.annotations.get(LOG_ANNOTATION) {
-                names.insert(n.clone());
-            }
+        listed.extend(store.referrers(d, Some(ENTRY_TYPE))?);
+    }
+    Ok(logs_in(&listed))
+}
+
+/// [`logs_about`] from referrers already listed (those of the image's own
+/// manifests, any artifact type): a copy lists them anyway, so it need not
+/// ask the source again.
+pub fn logs_in(referrers: &[Referrer]) -> Vec<Log> {
+    let mut names = BTreeSet::new();
+    for r in referrers {
+        if r.artifact_type.as_deref() == Some(ENTRY_TYPE)
+            && let Some(n) = r.annotations.get(LOG_ANNOTATION)
+        {
+            names.insert(n.clone());
         }
     }
+    // The mark-bad log goes along whether or not this image is in it: it
+    // may name images that crossed the gap before they were marked.
     let mut logs = vec![Log::Repository];
     for n in names.iter().filter(|n| !n.is_empty()) {
         if let Ok(c) = ChannelName::parse(n) {
             logs.push(Log::Channel(c));
         }
     }
-    Ok(logs)
+    logs
 }
 
 /// Copy the logs in `logs` from `src` to `dst`: every entry (verified on the

@@ -3,8 +3,6 @@
 //! verifies if either format holds one by the key; "none there" and "none
 //! verifies" give different messages, and each rejected candidate says why.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 use slipway_attest::bundle::{
     COSIGN_SIGN_PREDICATE, PREDICATE_ANNOTATION, bundle_layer, verify_bundle_blob,
@@ -14,9 +12,9 @@ use slipway_attest::{
     signature_tag,
 };
 use slipway_oci::Digest;
-use slipway_registry::{Blob, Quiet, RawManifest, Store};
+use slipway_registry::{Blob, RawManifest, Store};
 
-use crate::{Result, VerifyError, scratch};
+use crate::{Result, VerifyError};
 
 /// Fail with a [`VerifyError::Rejected`] message.
 macro_rules! reject {
@@ -33,7 +31,6 @@ const PAYLOAD_LIMIT: u64 = 64 << 20;
 pub fn fetcher<'a>(
     store: &'a dyn Store,
     layers: &'a [slipway_attest::LayerDescriptor],
-    scratch: &'a Path,
 ) -> impl FnMut(&Digest) -> Result<Vec<u8>, String> + 'a {
     move |digest: &Digest| {
         let layer = layers
@@ -52,10 +49,9 @@ pub fn fetcher<'a>(
             digest: digest.clone(),
             size: layer.size,
         };
-        let path = store
-            .fetch_blob(&blob, scratch, &Quiet)
-            .map_err(|e| e.to_string())?;
-        std::fs::read(&path).map_err(|e| e.to_string())
+        store
+            .read_blob(&blob, PAYLOAD_LIMIT)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -69,7 +65,6 @@ struct BundleCheck {
 }
 
 fn check_bundles(store: &dyn Store, digest: &Digest, key: &PublicKey) -> Result<BundleCheck> {
-    let scratch = scratch()?;
     let mut out = BundleCheck {
         signatures: vec![],
         attestations: vec![],
@@ -104,7 +99,7 @@ fn check_bundles(store: &dyn Store, digest: &Digest, key: &PublicKey) -> Result<
             .get(PREDICATE_ANNOTATION)
             .is_none_or(|p| p == COSIGN_SIGN_PREDICATE);
         let layers = [found.layer.clone()];
-        let outcome = fetcher(store, &layers, scratch.path())(&found.layer.digest)
+        let outcome = fetcher(store, &layers)(&found.layer.digest)
             .map_err(RejectReason::Fetch)
             .and_then(|blob| verify_bundle_blob(&found, &blob, digest, key));
         match outcome {
@@ -136,7 +131,6 @@ fn verify_signatures(
     bundles: &BundleCheck,
     strict: bool,
 ) -> Result<Value> {
-    let scratch = scratch()?;
     let tag = signature_tag(digest);
     let mut found = Vec::new();
     let mut problems: Vec<String> = Vec::new();
@@ -161,7 +155,7 @@ fn verify_signatures(
         let set = SignatureSet::from_manifest(&sigs.bytes)
             .map_err(|e| VerifyError::Rejected(format!("reading {tag}: {e}")))?;
         let layers = set.layers().to_vec();
-        match set.verify(digest, key, fetcher(store, &layers, scratch.path())) {
+        match set.verify(digest, key, fetcher(store, &layers)) {
             Ok(verified) => {
                 for r in &verified.rejected {
                     if strict && is_tampering(&r.reason) {
@@ -293,7 +287,6 @@ fn verify_attestations(
     bundles: &BundleCheck,
     strict: bool,
 ) -> Result<Value> {
-    let scratch = scratch()?;
     let tag = attestation_tag(digest);
     let mut found = Vec::new();
     let mut problems: Vec<String> = Vec::new();
@@ -311,7 +304,7 @@ fn verify_attestations(
         let set = AttestationSet::from_manifest(&atts.bytes)
             .map_err(|e| VerifyError::Rejected(format!("reading {tag}: {e}")))?;
         let layers = set.layers().to_vec();
-        match set.verify(digest, key, fetcher(store, &layers, scratch.path())) {
+        match set.verify(digest, key, fetcher(store, &layers)) {
             Ok(verified) => {
                 for r in &verified.rejected {
                     if strict && is_tampering(&r.reason) {

@@ -36,13 +36,6 @@ pub enum VerifyError {
     },
 }
 
-impl VerifyError {
-    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> VerifyError {
-        let what = what.into();
-        move |source| VerifyError::Io { what, source }
-    }
-}
-
 pub type Result<T, E = VerifyError> = std::result::Result<T, E>;
 
 /// Read a cosign-style PEM public key from a file.
@@ -51,8 +44,4 @@ pub fn public_key(path: &Path) -> Result<PublicKey> {
         .map_err(|e| VerifyError::Input(format!("cannot read the key {}: {e}", path.display())))?;
     PublicKey::from_pem(&text)
         .map_err(|e| VerifyError::Input(format!("reading the public key {}: {e}", path.display())))
-}
-
-fn scratch() -> Result<tempfile::TempDir> {
-    tempfile::tempdir().map_err(VerifyError::io("creating a scratch directory"))
 }

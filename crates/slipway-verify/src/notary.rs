@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use slipway_notary::{SIGNATURE_ARTIFACT_TYPE, TargetArtifact, TrustPolicyDocument, TrustStore};
-use slipway_registry::{Blob, Location, Quiet, RawManifest, Store};
+use slipway_registry::{Blob, Location, RawManifest, Store};
 
-use crate::{Result, VerifyError, scratch};
+use crate::{Result, VerifyError};
 
 /// The largest envelope read (notation's are a few KiB; the chain dominates).
 const ENVELOPE_LIMIT: u64 = 4 << 20;
@@ -112,7 +112,6 @@ pub fn verify_image(
         )));
     }
     let target = target_of(root);
-    let scratch = scratch()?;
     let now = slipway_notary::time::now();
     let mut failures = Vec::new();
     for r in referrers.iter().take(MAX_SIGNATURES) {
@@ -122,7 +121,6 @@ pub fn verify_image(
             target: &target,
             policy,
             trust,
-            scratch: scratch.path(),
             now,
         };
         match check.one(&r.digest) {
@@ -175,7 +173,6 @@ struct Check<'a> {
     target: &'a TargetArtifact,
     policy: &'a slipway_notary::TrustPolicy,
     trust: &'a NotaryTrust,
-    scratch: &'a Path,
     now: i64,
 }
 
@@ -210,11 +207,10 @@ impl Check<'_> {
             size: stored.envelope.size,
         };
         // The store checks the blob against its digest: a changed byte fails here.
-        let path = self
+        let bytes = self
             .store
-            .fetch_blob(&blob, self.scratch, &Quiet)
+            .read_blob(&blob, ENVELOPE_LIMIT)
             .map_err(|e| e.to_string())?;
-        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
         slipway_notary::verify(
             self.policy,
             &self.trust.store,

@@ -107,6 +107,28 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         ));
     }
     let destination = slipway_registry::open_destination(&dst_loc, &options, &docker_name)?;
+    let copy_options = CopyOptions {
+        tag: tag.clone(),
+        immutable: args.tag.immutable,
+        attachments: !args.no_attachments && selection == ReferrerSelection::All,
+        referrers: if args.no_attachments {
+            ReferrerSelection::None
+        } else {
+            selection.clone()
+        },
+        merge: Some(merge_attachment),
+        jobs: options.jobs,
+    };
+    // What the copy moves, found before anything is written (a conversion
+    // carries no referrers and finds its own).
+    let work = match compression {
+        Some(c) => Work::Convert(c),
+        None => Work::Copy(slipway_registry::plan_copy(
+            source.as_ref(),
+            root.clone(),
+            &copy_options,
+        )?),
+    };
     // The audit logs of the channels the image was released through (and
     // the repository's mark-bad log) go along, so `slipway history` works
     // on the far side of an air gap. Written before the image: its tag is
@@ -115,88 +137,84 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         && selection.wants(Some(slipway_release::entry::ENTRY_TYPE))
         && !matches!(dst_loc, Location::DockerArchive { .. })
     {
-        let logs = slipway_release::history::logs_about(source.as_ref(), &root)?;
+        let logs = match &work {
+            // The entries about the image are among the referrers the plan listed.
+            Work::Copy(plan) => slipway_release::history::logs_in(&plan.listed),
+            Work::Convert(_) => slipway_release::history::logs_about(source.as_ref(), &root)?,
+        };
         slipway_release::history::copy_logs(source.as_ref(), destination.as_ref(), &logs)?
     } else {
         0
     };
     let progress = TransferProgress::new(ui);
-    if let Some(compression) = compression {
-        let attached = attached_to(source.as_ref(), &root)?;
-        let report = slipway_registry::convert_root(
-            source.as_ref(),
-            root,
-            destination.as_ref(),
-            compression,
-            &CopyOptions {
-                tag: tag.clone(),
-                immutable: args.tag.immutable,
-                attachments: false,
-                referrers: ReferrerSelection::None,
-                merge: None,
-                jobs: options.jobs,
-            },
-            &progress,
-        )?;
-        if attached > 0 && !args.no_attachments && selection != ReferrerSelection::None {
-            ui.warn(format!(
-                "{attached} signature/attestation manifest{} of the source {} not copied: \
-                 {} the old digests; sign {} again",
-                if attached == 1 { "" } else { "s" },
-                if attached == 1 { "was" } else { "were" },
-                if attached == 1 {
-                    "it names"
-                } else {
-                    "they name"
+    let plan = match work {
+        Work::Copy(plan) => plan,
+        Work::Convert(compression) => {
+            let attached = attached_to(source.as_ref(), &root)?;
+            let report = slipway_registry::convert_root(
+                source.as_ref(),
+                root,
+                destination.as_ref(),
+                compression,
+                &CopyOptions {
+                    tag: tag.clone(),
+                    immutable: args.tag.immutable,
+                    attachments: false,
+                    referrers: ReferrerSelection::None,
+                    merge: None,
+                    jobs: options.jobs,
                 },
-                report.copy.digest
-            ));
-        }
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        } else {
-            println!("{}", report.copy.digest);
-        }
-        ui.status(format!(
-            "copied {} to {dst_loc} as {compression} in {}: {} layer{} recompressed, {} kept; \
+                &progress,
+            )?;
+            if attached > 0 && !args.no_attachments && selection != ReferrerSelection::None {
+                ui.warn(format!(
+                    "{attached} signature/attestation manifest{} of the source {} not copied: \
+                 {} the old digests; sign {} again",
+                    if attached == 1 { "" } else { "s" },
+                    if attached == 1 { "was" } else { "were" },
+                    if attached == 1 {
+                        "it names"
+                    } else {
+                        "they name"
+                    },
+                    report.copy.digest
+                ));
+            }
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.copy.digest);
+            }
+            ui.status(format!(
+                "copied {} to {dst_loc} as {compression} in {}: {} layer{} recompressed, {} kept; \
              {} blob{} sent ({}); {} is now {}",
-            source.describe(),
-            seconds(started.elapsed()),
-            report.converted_layers,
-            if report.converted_layers == 1 {
-                ""
-            } else {
-                "s"
-            },
-            report.kept_layers,
-            report.copy.uploaded_blobs,
-            if report.copy.uploaded_blobs == 1 {
-                ""
-            } else {
-                "s"
-            },
-            human_bytes(report.copy.uploaded_bytes),
-            report.source_digest,
-            report.copy.digest,
-        ));
-        return Ok(());
-    }
-    let report = slipway_registry::copy_root(
+                source.describe(),
+                seconds(started.elapsed()),
+                report.converted_layers,
+                if report.converted_layers == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                report.kept_layers,
+                report.copy.uploaded_blobs,
+                if report.copy.uploaded_blobs == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                human_bytes(report.copy.uploaded_bytes),
+                report.source_digest,
+                report.copy.digest,
+            ));
+            return Ok(());
+        }
+    };
+    let report = slipway_registry::copy_plan(
         source.as_ref(),
-        root,
+        plan,
         destination.as_ref(),
-        &CopyOptions {
-            tag: tag.clone(),
-            immutable: args.tag.immutable,
-            attachments: !args.no_attachments && selection == ReferrerSelection::All,
-            referrers: if args.no_attachments {
-                ReferrerSelection::None
-            } else {
-                selection
-            },
-            merge: Some(merge_attachment),
-            jobs: options.jobs,
-        },
+        &copy_options,
         &progress,
     )?;
     if carried > 0 {
@@ -230,6 +248,13 @@ pub fn run(args: CopyArgs, ui: Ui) -> anyhow::Result<()> {
         }
     ));
     Ok(())
+}
+
+/// What a copy does: move the image as it is (what it found to move), or
+/// convert its layers.
+enum Work {
+    Copy(slipway_registry::CopyPlan),
+    Convert(slipway_oci::Compression),
 }
 
 /// How many signature, attestation and SBOM manifests hang off the image
