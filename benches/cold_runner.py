@@ -97,6 +97,8 @@ def runner(slipway, work, name, remote):
     proc = subprocess.run([slipway, "image", module, "--json", "--out", os.path.join(d, "image")],
                           env=env, capture_output=True, text=True)
     took = time.perf_counter() - start
+    with open(os.path.join(work, f"{name}.stderr"), "w") as f:
+        f.write(proc.stderr)
     if proc.returncode != 0:
         sys.exit(f"runner {name} failed:\n{proc.stderr}")
     return took, json.loads(proc.stdout), proc.stderr
@@ -125,15 +127,18 @@ def main():
         sys.exit(f"{args.slipway} not found: cargo build --release")
     work = tempfile.mkdtemp(prefix="slipway-cold-runner-")
     nginx, url, store = start_nginx(work)
+    print("load average at start:    %.1f %.1f %.1f" % os.getloadavg(), flush=True)
     try:
         cold = None
         if args.separate_cold:
             cold, _, _ = runner(args.slipway, work, "cold", None)
             print(f"fully cold (no remote):   {cold:7.1f}s", flush=True)
         a_time, a_report, a_err = runner(args.slipway, work, "a", url)
-        print(f"runner A (cold, fills):   {a_time:7.1f}s", flush=True)
+        print(f"runner A (cold, fills):   {a_time:7.1f}s   (load average %.1f %.1f %.1f)"
+              % os.getloadavg(), flush=True)
         b_time, b_report, b_err = runner(args.slipway, work, "b", url)
-        print(f"runner B (warm remote):   {b_time:7.1f}s", flush=True)
+        print(f"runner B (warm remote):   {b_time:7.1f}s   (load average %.1f %.1f %.1f)"
+              % os.getloadavg(), flush=True)
         cold = cold if cold is not None else a_time
         size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(store) for f in fs)
         print(f"speedup (cold / B):       {cold / b_time:7.1f}x  (goal: >= 10x)")
