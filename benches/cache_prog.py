@@ -13,13 +13,20 @@
    for scale.
 
 Runs are interleaved in one process so the noise of a shared machine hits
-both sides; read the ratios of medians.
+both sides; read the ratios of medians. Beside wall time, the CPU time (user
++ system) of each side's processes is reported: it is less sensitive to a
+busy machine. The load average is printed at the start and the end.
 
-    python3 benches/cache_prog.py [--slipway target/release/slipway] [--runs 9]
+Without --slipway, slipway is built first with `cargo build --release -p
+slipway` (a debug build's overhead is not what users get).
+
+    python3 benches/cache_prog.py [--slipway PATH] [--runs 9]
 """
 
 import argparse
+import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -87,6 +94,18 @@ def timed(fn):
     return time.perf_counter() - t
 
 
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed_cpu(fn):
+    """Wall and CPU seconds of fn's child processes."""
+    c = children_cpu()
+    t = timed(fn)
+    return t, children_cpu() - c
+
+
 def report(title, times, base):
     print(f"\n{title}")
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -99,13 +118,17 @@ def report(title, times, base):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--slipway", default=os.path.join(ROOT, "target/release/slipway"))
+    ap.add_argument("--slipway", help="the slipway to measure (default: build target/release/slipway)")
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--remote-runs", type=int, default=3)
     ap.add_argument("--fresh-gocache", action="store_true",
                     help="fill a new GOCACHE for the plain side instead of using the machine's")
     args = ap.parse_args()
+    if args.slipway is None:
+        subprocess.run(["cargo", "build", "--release", "-p", "slipway"], cwd=ROOT, check=True)
+        args.slipway = os.path.join(ROOT, "target/release/slipway")
     slipway = os.path.abspath(args.slipway)
+    print("load average at start: %.1f %.1f %.1f" % os.getloadavg(), flush=True)
     work = tempfile.mkdtemp(prefix="slipway-bench-cache-")
     procs = []
     try:
@@ -128,15 +151,34 @@ def main():
             b = open(os.path.join(outs["prog"], name), "rb").read()
             if a != b:
                 sys.exit(f"{name}: the binaries differ with and without GOCACHEPROG")
+        # How many requests a no-op rebuild makes.
+        stats_dir = os.path.join(work, "prog-stats")
+        five(dict(prog, SLIPWAY_CACHE_STATS_DIR=stats_dir), outs["prog"])
+        gets = misses = puts = 0
+        for name in os.listdir(stats_dir):
+            if name.endswith(".json"):
+                t = json.load(open(os.path.join(stats_dir, name)))["tiers"].get("local", {}).get("go", {})
+                gets += t.get("hits", 0) + t.get("misses", 0)
+                misses += t.get("misses", 0)
+                puts += t.get("puts", 0)
         times = {"GOCACHE (go's own)": [], "GOCACHEPROG=slipway cache-prog": []}
+        cpu = {k: [] for k in times}
         for i in range(args.runs):
             sides = [("GOCACHE (go's own)", lambda: five(plain, outs["plain"])),
                      ("GOCACHEPROG=slipway cache-prog", lambda: five(prog, outs["prog"]))]
             if i % 2:
                 sides.reverse()
             for k, fn in sides:
-                times[k].append(timed(fn))
-        report("no-op rebuild of 5 targets, warm local caches", times, "GOCACHE (go's own)")
+                wall, used = timed_cpu(fn)
+                times[k].append(wall)
+                cpu[k].append(used)
+        report("no-op rebuild of 5 targets, warm local caches (wall)", times, "GOCACHE (go's own)")
+        report("the same, CPU time of all processes (user + system)", cpu, "GOCACHE (go's own)")
+        extra = statistics.median(times["GOCACHEPROG=slipway cache-prog"]) - statistics.median(times["GOCACHE (go's own)"])
+        extra_cpu = statistics.median(cpu["GOCACHEPROG=slipway cache-prog"]) - statistics.median(cpu["GOCACHE (go's own)"])
+        print(f"  requests per no-op rebuild: {gets} gets ({misses} misses), {puts} puts")
+        if gets:
+            print(f"  added per get: {extra / gets * 1000:.3f} ms wall, {extra_cpu / gets * 1000:.3f} ms CPU")
 
         # 2. A fresh runner against a warm remote.
         ndir = os.path.join(work, "nginx")
@@ -212,6 +254,7 @@ http {{
         times["cold (empty GOCACHE, no remote)"].append(fresh("cold")[0])
         report("fresh runner, warm remote: go build examples/hello linux/amd64", times,
                "slipway cache-prog + nginx")
+        print("\nload average at the end: %.1f %.1f %.1f" % os.getloadavg())
     finally:
         for p in procs:
             p.kill()

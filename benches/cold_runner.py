@@ -17,6 +17,11 @@ Reported: both times, the speedup, both index digests (they must match) and
 B's hits and misses per tier and namespace (go, zig, layer).
 
     python3 benches/cold_runner.py [--slipway target/release/slipway] [--separate-cold]
+
+A remote kept by an earlier run (--keep) can be served again to time only
+runner B, e.g. another slipway build against the same warm remote:
+
+    python3 benches/cold_runner.py --reuse-remote DIR/remote --cold-seconds S --expect-index D
 """
 
 import argparse
@@ -33,13 +38,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "hello")
 
 
-def start_nginx(work):
+def start_nginx(work, store=None):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(nginx):
         sys.exit("nginx is required (Debian package nginx; scripts/setup.sh)")
-    store = os.path.join(work, "remote")
+    if store is None:
+        store = os.path.join(work, "remote")
+        os.makedirs(store)
     body = os.path.join(work, "nginx-body")
-    os.makedirs(store)
     os.makedirs(body)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -97,6 +103,8 @@ def runner(slipway, work, name, remote):
     proc = subprocess.run([slipway, "image", module, "--json", "--out", os.path.join(d, "image")],
                           env=env, capture_output=True, text=True)
     took = time.perf_counter() - start
+    with open(os.path.join(work, f"{name}.stderr"), "w") as f:
+        f.write(proc.stderr)
     if proc.returncode != 0:
         sys.exit(f"runner {name} failed:\n{proc.stderr}")
     return took, json.loads(proc.stdout), proc.stderr
@@ -120,21 +128,36 @@ def main():
     ap.add_argument("--separate-cold", action="store_true",
                     help="time a third runner without a remote as the cold figure")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--reuse-remote", metavar="DIR",
+                    help="serve this remote storage (kept by --keep) and time only runner B")
+    ap.add_argument("--cold-seconds", type=float,
+                    help="with --reuse-remote: the cold time to compare B with")
+    ap.add_argument("--expect-index", help="with --reuse-remote: runner A's index digest")
     args = ap.parse_args()
     if not os.path.exists(args.slipway):
         sys.exit(f"{args.slipway} not found: cargo build --release")
     work = tempfile.mkdtemp(prefix="slipway-cold-runner-")
-    nginx, url, store = start_nginx(work)
+    nginx, url, store = start_nginx(work, os.path.abspath(args.reuse_remote) if args.reuse_remote else None)
+    print("load average at start:    %.1f %.1f %.1f" % os.getloadavg(), flush=True)
     try:
         cold = None
         if args.separate_cold:
             cold, _, _ = runner(args.slipway, work, "cold", None)
             print(f"fully cold (no remote):   {cold:7.1f}s", flush=True)
-        a_time, a_report, a_err = runner(args.slipway, work, "a", url)
-        print(f"runner A (cold, fills):   {a_time:7.1f}s", flush=True)
+        if args.reuse_remote:
+            a_time = args.cold_seconds
+            a_report = {"index_digest": args.expect_index}
+        else:
+            a_time, a_report, a_err = runner(args.slipway, work, "a", url)
+            print(f"runner A (cold, fills):   {a_time:7.1f}s   (load average %.1f %.1f %.1f)"
+                  % os.getloadavg(), flush=True)
         b_time, b_report, b_err = runner(args.slipway, work, "b", url)
-        print(f"runner B (warm remote):   {b_time:7.1f}s", flush=True)
+        print(f"runner B (warm remote):   {b_time:7.1f}s   (load average %.1f %.1f %.1f)"
+              % os.getloadavg(), flush=True)
         cold = cold if cold is not None else a_time
+        if cold is None:
+            cold = b_time
+            print("(no cold time given: the speedup below is meaningless)")
         size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(store) for f in fs)
         print(f"speedup (cold / B):       {cold / b_time:7.1f}x  (goal: >= 10x)")
         print(f"remote storage:           {size / 2**20:7.1f} MiB")

@@ -132,14 +132,46 @@ impl Cache {
     /// The entry stored for `key` in namespace `ns`, with every output
     /// present and verified in the local tier; `None` on a miss.
     pub fn get_action(&self, ns: &str, key: &ActionKey) -> Result<Option<ActionEntry>, CacheError> {
+        match self.get_action_local(ns, key)? {
+            Some(entry) => Ok(Some(entry)),
+            None => self.get_action_remote(ns, key),
+        }
+    }
+
+    /// [`Cache::get_action`] in the local tier only (no network, so cheap
+    /// enough to answer inline); a miss is counted.
+    pub fn get_action_local(
+        &self,
+        ns: &str,
+        key: &ActionKey,
+    ) -> Result<Option<ActionEntry>, CacheError> {
         check_namespace(ns)?;
         if let Some(entry) = self.local.action(ns, key)
-            && entry.outputs.iter().all(|o| self.local.has_blob(&o.digest))
+            && entry
+                .outputs
+                .iter()
+                .all(|o| self.local.has_blob(&o.digest, o.size))
         {
             self.stats.local_hit(ns, 0);
             return Ok(Some(entry));
         }
         self.stats.local_miss(ns);
+        Ok(None)
+    }
+
+    /// Whether a remote tier is configured (lookups may need the network).
+    pub fn has_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// The rest of [`Cache::get_action`] after a local miss: the entry
+    /// from the remote, its outputs fetched and verified into the local tier.
+    pub fn get_action_remote(
+        &self,
+        ns: &str,
+        key: &ActionKey,
+    ) -> Result<Option<ActionEntry>, CacheError> {
+        check_namespace(ns)?;
         let Some(remote) = &self.remote else {
             return Ok(None);
         };
@@ -147,14 +179,13 @@ impl Cache {
             return Ok(None);
         };
         for output in &entry.outputs {
-            if self.local.has_blob(&output.digest) {
+            if self.local.has_blob(&output.digest, output.size) {
                 continue;
             }
-            if remote
-                .fetch_blob(ns, &output.digest, &self.local)?
-                .is_none()
-            {
-                // An entry whose outputs are gone or corrupt is no hit.
+            let fetched = remote.fetch_blob(ns, &output.digest, &self.local)?;
+            if fetched.is_none() || !self.local.has_blob(&output.digest, output.size) {
+                // An entry whose outputs are gone, corrupt or of another
+                // size than it says is no hit.
                 self.stats.remote_incomplete(ns);
                 return Ok(None);
             }
@@ -174,7 +205,7 @@ impl Cache {
     ) -> Result<(), CacheError> {
         check_namespace(ns)?;
         for output in &entry.outputs {
-            if !self.local.has_blob(&output.digest) {
+            if !self.local.has_blob(&output.digest, output.size) {
                 return Err(CacheError::MissingOutput {
                     name: output.name.clone(),
                     digest: output.digest.to_hex(),

@@ -1,6 +1,17 @@
 //! The local tier: blobs in `cas/<2 hex>/<64 hex>`, action entries in
 //! `ac/<namespace>/<2 hex>/<64 hex>`, each written whole (temp file, then
-//! rename) so a concurrent reader or a crash never sees half of one.
+//! rename) so a concurrent reader never sees half of one.
+//!
+//! Nothing is flushed to disk (`fsync`): Go asks for hundreds of entries per
+//! build and waits for each put, and two flushes per file cost more than the
+//! compile they save. A machine crash can therefore leave a file shorter than
+//! written (Linux filesystems expose an empty or short file, never another
+//! file's bytes). Readers catch that: an entry carries a checksum of itself
+//! (a damaged one is a miss), and a blob counts as present only at the size
+//! its entry names, or, read by digest alone, when the caller verifies it
+//! (layers are decompressed and hashed). A damaged blob is written again by
+//! the next put. Go's own `GOCACHE` makes the same trade (no flush, a size
+//! check on read).
 //!
 //! A hit refreshes the file's modification time (at most every ten minutes), so
 //! `slipway cache prune` can remove the least recently used first.
@@ -62,26 +73,35 @@ impl Local {
         touch(&path).then_some(path)
     }
 
-    pub fn has_blob(&self, d: &Sha256) -> bool {
-        self.blob_path(d).is_file()
+    /// Whether blob `d` is present with exactly `size` bytes (a short one,
+    /// left by a crash, is not).
+    pub fn has_blob(&self, d: &Sha256, size: u64) -> bool {
+        std::fs::metadata(self.blob_path(d)).is_ok_and(|m| m.is_file() && m.len() == size)
     }
 
     /// Store `bytes` (whose digest is `d`); false if it was already there.
     pub fn put_blob_bytes(&self, d: &Sha256, bytes: &[u8]) -> Result<bool, CacheError> {
         let path = self.blob_path(d);
-        if touch(&path) {
+        if touch_sized(&path, bytes.len() as u64) {
             return Ok(false);
         }
-        slipway_fs::write_atomic(&path, bytes, MODE).map_err(CacheError::io(&path))?;
+        let mut staged = slipway_fs::Staged::beside(&path).map_err(CacheError::io(&path))?;
+        staged
+            .file()
+            .write_all(bytes)
+            .map_err(CacheError::io(&path))?;
+        staged
+            .commit_unsynced(MODE)
+            .map_err(CacheError::io(&path))?;
         Ok(true)
     }
 
     /// Copy the file at `from` in; its digest, and the bytes written (0 if present).
     pub fn put_blob_file(&self, from: &Path) -> Result<(Sha256, u64), CacheError> {
         let file = File::open(from).map_err(CacheError::io(from))?;
-        let (d, _) = crate::sha256_reader(file).map_err(CacheError::io(from))?;
+        let (d, size) = crate::sha256_reader(file).map_err(CacheError::io(from))?;
         let path = self.blob_path(&d);
-        if touch(&path) {
+        if touch_sized(&path, size) {
             return Ok((d, 0));
         }
         // Copy what was hashed: a file changed in between is caught here.
@@ -123,7 +143,9 @@ impl Local {
         if got != *d {
             return Ok(Received::Mismatch(got));
         }
-        staged.commit(MODE).map_err(CacheError::io(&path))?;
+        staged
+            .commit_unsynced(MODE)
+            .map_err(CacheError::io(&path))?;
         Ok(Received::Stored(total))
     }
 
@@ -148,17 +170,31 @@ impl Local {
             touch(&path);
             return Ok(());
         }
-        slipway_fs::write_atomic(&path, &bytes, MODE).map_err(CacheError::io(&path))
+        let mut staged = slipway_fs::Staged::beside(&path).map_err(CacheError::io(&path))?;
+        staged
+            .file()
+            .write_all(&bytes)
+            .map_err(CacheError::io(&path))?;
+        staged.commit_unsynced(MODE).map_err(CacheError::io(&path))
     }
 }
 
 /// Whether `path` exists as a file; if it does and was last marked long ago,
 /// mark it used now (best effort: a read-only cache still works).
 fn touch(path: &Path) -> bool {
+    touch_if(path, |_| true)
+}
+
+/// [`touch`], for a file that must have `size` bytes.
+fn touch_sized(path: &Path, size: u64) -> bool {
+    touch_if(path, |len| len == size)
+}
+
+fn touch_if(path: &Path, ok: impl Fn(u64) -> bool) -> bool {
     let Ok(meta) = std::fs::metadata(path) else {
         return false;
     };
-    if !meta.is_file() {
+    if !meta.is_file() || !ok(meta.len()) {
         return false;
     }
     let now = SystemTime::now();

@@ -8,7 +8,14 @@
 //!   string of base64.
 //! - Each response is one line: `ID`, `Err`; for `get`: `Miss`, `OutputID`,
 //!   `Size`, `Time`, `DiskPath`; for `put`: `DiskPath`. Responses may come in
-//!   any order, so requests are served concurrently by a pool of threads.
+//!   any order.
+//!
+//! `go` keeps only a few requests in flight (one per build job), so the
+//! time of each round trip is the cost. A `get` the local tier answers (all
+//! of a no-op rebuild) is answered on the reading thread, with no hand-over;
+//! only puts and lookups that need the remote go to a pool of threads,
+//! started as they are needed, so a slow remote never holds up other
+//! requests. Each response is one `write` of one line.
 //! - `DiskPath` names a file of the local tier holding exactly the body;
 //!   `go` reads it directly.
 //!
@@ -16,6 +23,7 @@
 //! Go's `OutputID` and the time of the put in its `meta`.
 
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -28,7 +36,7 @@ use crate::{ActionEntry, ActionKey, Cache, Stats};
 
 /// The namespace of Go's build cache entries.
 pub const NAMESPACE: &str = "go";
-/// Threads answering requests; `go` keeps many in flight.
+/// The most threads answering puts and remote lookups at once.
 pub const WORKERS: usize = 16;
 /// The longest request line accepted (a put body line is base64 of the
 /// body, so this bounds a body to about 1.5 GiB).
@@ -215,6 +223,66 @@ pub fn hello() -> Response {
     }
 }
 
+/// Threads for the requests the reading thread does not answer itself,
+/// started only when none is free.
+struct Pool {
+    tx: mpsc::Sender<Incoming>,
+    rx: Arc<Mutex<mpsc::Receiver<Incoming>>>,
+    /// Idle threads minus queued jobs: at or below zero, a new job would wait.
+    spare: Arc<AtomicIsize>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Pool {
+    fn new() -> Pool {
+        let (tx, rx) = mpsc::channel::<Incoming>();
+        Pool {
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+            spare: Arc::default(),
+            threads: Vec::new(),
+        }
+    }
+
+    fn submit<W: Write + Send + 'static>(
+        &mut self,
+        job: Incoming,
+        cache: &Arc<Cache>,
+        out: &Arc<Mutex<W>>,
+        write_error: &Arc<Mutex<Option<std::io::Error>>>,
+    ) -> bool {
+        if self.spare.fetch_sub(1, Ordering::SeqCst) <= 0 && self.threads.len() < WORKERS {
+            let rx = self.rx.clone();
+            let spare = self.spare.clone();
+            let cache = cache.clone();
+            let out = out.clone();
+            let write_error = write_error.clone();
+            // A new thread is one more idle one (taking a job changes
+            // nothing: one idle thread and one queued job fewer).
+            self.spare.fetch_add(1, Ordering::SeqCst);
+            self.threads.push(std::thread::spawn(move || {
+                loop {
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(job) = job else { break };
+                    let response = answer(&cache, job);
+                    if let Err(ProgError::Write(e)) = send(&out, &response) {
+                        *write_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    }
+                    spare.fetch_add(1, Ordering::SeqCst);
+                }
+            }));
+        }
+        self.tx.send(job).is_ok()
+    }
+
+    fn finish(self) {
+        drop(self.tx);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Serve `go` until `close` or end of input; the run's counters.
 pub fn serve<R: BufRead, W: Write + Send + 'static>(
     cache: Arc<Cache>,
@@ -223,27 +291,8 @@ pub fn serve<R: BufRead, W: Write + Send + 'static>(
 ) -> Result<Stats, ProgError> {
     let out = Arc::new(Mutex::new(output));
     send(&out, &hello())?;
-    let (tx, rx) = mpsc::channel::<Incoming>();
-    let rx = Arc::new(Mutex::new(rx));
     let write_error: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let rx = rx.clone();
-            let cache = cache.clone();
-            let out = out.clone();
-            let write_error = write_error.clone();
-            std::thread::spawn(move || {
-                loop {
-                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                    let Ok(job) = job else { break };
-                    let response = answer(&cache, job);
-                    if let Err(ProgError::Write(e)) = send(&out, &response) {
-                        *write_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                    }
-                }
-            })
-        })
-        .collect();
+    let mut pool = Pool::new();
     let mut reader = RequestReader::new(input);
     let mut close_id = None;
     let mut failure = None;
@@ -255,7 +304,16 @@ pub fn serve<R: BufRead, W: Write + Send + 'static>(
                 break;
             }
             Ok(Some(incoming)) => {
-                if tx.send(incoming).is_err() {
+                if incoming.request.command == "get"
+                    && let Some(response) = answer_local(&cache, &incoming.request)
+                {
+                    if let Err(e) = send(&out, &response) {
+                        failure = Some(e);
+                        break;
+                    }
+                    continue;
+                }
+                if !pool.submit(incoming, &cache, &out, &write_error) {
                     break;
                 }
             }
@@ -265,10 +323,7 @@ pub fn serve<R: BufRead, W: Write + Send + 'static>(
             }
         }
     }
-    drop(tx);
-    for w in workers {
-        let _ = w.join();
-    }
+    pool.finish();
     cache.flush();
     if let Some(e) = write_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(ProgError::Write(e));
@@ -296,14 +351,36 @@ fn send<W: Write>(out: &Mutex<W>, response: &Response) -> Result<(), ProgError> 
     w.flush().map_err(ProgError::Write)
 }
 
+/// The answer to a `get` that needs no network: a local hit, a miss when
+/// there is no remote, or a bad request. `None`: ask the remote.
+fn answer_local(cache: &Cache, request: &Request) -> Option<Response> {
+    let found = action_key(request).and_then(|key| {
+        cache
+            .get_action_local(NAMESPACE, &key)
+            .map_err(|e| e.to_string())
+    });
+    let result = match found {
+        Ok(Some(entry)) => hit(cache, &entry),
+        Ok(None) if cache.has_remote() => return None,
+        Ok(None) => Ok(miss()),
+        Err(e) => Err(e),
+    };
+    Some(finish(request.id, result))
+}
+
 /// Serve one request; failures become `Err` responses (a miss to `go`).
-pub fn answer(cache: &Cache, incoming: Incoming) -> Response {
+/// A `get` here has missed locally ([`answer_local`]) and asks the remote.
+fn answer(cache: &Cache, incoming: Incoming) -> Response {
     let id = incoming.request.id;
     let result = match incoming.request.command.as_str() {
-        "get" => get(cache, &incoming.request),
+        "get" => get_remote(cache, &incoming.request),
         "put" => put(cache, &incoming.request, &incoming.body),
         other => Err(format!("unknown command {other:?}")),
     };
+    finish(id, result)
+}
+
+fn finish(id: i64, result: Result<Response, String>) -> Response {
     match result {
         Ok(mut r) => {
             r.id = id;
@@ -325,18 +402,26 @@ fn action_key(request: &Request) -> Result<ActionKey, String> {
         .ok_or_else(|| "ActionID must be 32 bytes".to_string())
 }
 
-fn get(cache: &Cache, request: &Request) -> Result<Response, String> {
-    let key = action_key(request)?;
-    let miss = Response {
+fn miss() -> Response {
+    Response {
         miss: true,
         ..Response::default()
-    };
-    let Some(entry) = cache
-        .get_action(NAMESPACE, &key)
+    }
+}
+
+fn get_remote(cache: &Cache, request: &Request) -> Result<Response, String> {
+    let key = action_key(request)?;
+    match cache
+        .get_action_remote(NAMESPACE, &key)
         .map_err(|e| e.to_string())?
-    else {
-        return Ok(miss);
-    };
+    {
+        Some(entry) => hit(cache, &entry),
+        None => Ok(miss()),
+    }
+}
+
+/// The response for an entry whose output is in the local tier.
+fn hit(cache: &Cache, entry: &ActionEntry) -> Result<Response, String> {
     let (Some(output), Some(output_id)) = (
         entry.outputs.first(),
         entry
@@ -344,22 +429,19 @@ fn get(cache: &Cache, request: &Request) -> Result<Response, String> {
             .get("output_id")
             .and_then(|h| crate::Sha256::from_hex(h)),
     ) else {
-        return Ok(miss);
+        return Ok(miss());
     };
     // Go's OutputID is the SHA-256 of the body, so the entry can be checked
     // against the blob it names (itself verified by digest).
     if output_id != output.digest {
-        return Ok(miss);
+        return Ok(miss());
     }
-    // get_action made sure the output is in the local tier; its size is
-    // taken from the file, not from the entry.
-    let path = cache.local.blob_path(&output.digest);
-    let size = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
+    // The cache found the output in the local tier at exactly this size.
     Ok(Response {
         output_id: Some(output_id.0.to_vec()),
-        size: size as i64,
+        size: output.size as i64,
         time: entry.meta.get("time").cloned(),
-        disk_path: path.display().to_string(),
+        disk_path: cache.local.blob_path(&output.digest).display().to_string(),
         ..Response::default()
     })
 }

@@ -94,3 +94,68 @@ fn requests_are_served_concurrently() {
     );
     assert_eq!(lines[3], r#"{"ID":3}"#);
 }
+
+/// Run `serve` on `input` with a cache in `dir` and no remote; the response lines.
+fn serve_local(dir: &std::path::Path, input: &str) -> Vec<String> {
+    let cache = Arc::new(
+        Cache::open(&CacheConfig {
+            local_dir: dir.to_path_buf(),
+            remote: None,
+            mode: RemoteMode::Read,
+            quiet: true,
+        })
+        .unwrap(),
+    );
+    let out = Shared::default();
+    slipway_cache::prog::serve(cache, input.as_bytes(), out.clone()).unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    text.lines().map(str::to_string).collect()
+}
+
+/// The local tier is written without `fsync`, so after a machine crash a
+/// blob can be shorter than written. Such a blob is a miss (never handed to
+/// `go` as `DiskPath`), and the next put of the same output writes it again.
+#[test]
+fn a_blob_cut_short_by_a_crash_is_a_miss_and_is_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = b"compiled package bytes".repeat(100);
+    let output_id: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&body).into()
+    };
+    let action = STANDARD.encode([7u8; 32]);
+    let put = format!(
+        "{{\"ID\":1,\"Command\":\"put\",\"ActionID\":\"{action}\",\"OutputID\":\"{}\",\"BodySize\":{}}}\n\"{}\"\n\
+         {{\"ID\":2,\"Command\":\"close\"}}\n",
+        STANDARD.encode(output_id),
+        body.len(),
+        STANDARD.encode(&body)
+    );
+    let get = format!(
+        "{{\"ID\":1,\"Command\":\"get\",\"ActionID\":\"{action}\"}}\n{{\"ID\":2,\"Command\":\"close\"}}\n"
+    );
+    let lines = serve_local(dir.path(), &put);
+    let answer: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    let disk_path = answer["DiskPath"].as_str().unwrap().to_string();
+    assert_eq!(std::fs::read(&disk_path).unwrap(), body);
+    let lines = serve_local(dir.path(), &get);
+    assert!(lines[1].contains("DiskPath"), "{lines:?}");
+
+    // What a crash before the data reached the disk leaves (ext4, XFS).
+    std::fs::File::options()
+        .write(true)
+        .open(&disk_path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let lines = serve_local(dir.path(), &get);
+    assert_eq!(lines[1], r#"{"ID":1,"Miss":true}"#);
+
+    // go compiles again and puts the same output: it is whole again.
+    serve_local(dir.path(), &put);
+    assert_eq!(std::fs::read(&disk_path).unwrap(), body);
+    let lines = serve_local(dir.path(), &get);
+    let answer: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    assert_eq!(answer["Size"], body.len());
+    assert_eq!(answer["DiskPath"], disk_path.as_str());
+}

@@ -414,10 +414,13 @@ oci-archive: that `slipway copy` made (copies carry the logs of the image's chan
         long_about = "The first cgo build for a target makes zig compile that target's C library \
 and compiler-rt, a minute or more per target on 2 cores, once per machine and zig version. \
 `slipway warm` does it now, for every platform given, so later builds start warm. Targets \
-already built are skipped. Pure-Go builds (--libc none) need none of this.",
+already built are skipped. Pure-Go builds (--libc none) need none of this. With a remote \
+cache (--cache-remote, [cache] remote in ~/.config/slipway/config.toml) each runtime is \
+restored from it when another runner built it, else built here and uploaded.",
         after_help = "Examples:
   slipway warm --platform linux/amd64,linux/arm64,linux/arm/v7
-  slipway warm --platform linux/arm64 --libc glibc:2.28 --json"
+  slipway warm --platform linux/arm64 --libc glibc:2.28 --json
+  slipway --cache-remote http://cache.internal:8080 warm --platform linux/amd64,linux/arm64"
     )]
     Warm(WarmArgs),
 

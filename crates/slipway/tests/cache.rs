@@ -358,6 +358,39 @@ fn slipway_build_uses_the_remote_and_reports_it() {
     assert!(total(&b["cache"], "remote", "hits") > 30, "{}", b["cache"]);
     assert_eq!(a["artifacts"][0]["sha256"], b["artifacts"][0]["sha256"]);
 
+    // `push --json` reports the same counters: Go's build served from the
+    // remote, and the compressed layer looked up there (and then uploaded).
+    let registry = slipway_testkit::registry::TestRegistry::plain();
+    let r = dir.path().join("p");
+    let m = module(&r, "cache test");
+    let o = slipway()
+        .env("GOCACHE", r.join("gocache"))
+        .env("XDG_CONFIG_HOME", r.join("config"))
+        .env("DOCKER_CONFIG", r.join("docker"))
+        .env_remove("SLIPWAY_CACHE_REMOTE")
+        .env_remove("SLIPWAY_CACHE_REMOTE_MODE")
+        .arg("--cache-dir")
+        .arg(r.join("slipway-cache"))
+        .arg("--cache-remote")
+        .arg(nginx.url())
+        .arg("push")
+        .arg(&m)
+        .arg(registry.reference("cache/pushed:v1"))
+        .args(["--platform", "linux/amd64", "--json"])
+        .output()
+        .unwrap();
+    let pushed: Value = serde_json::from_str(&slipway_testkit::stdout_ok(
+        &o,
+        "slipway push with a remote cache",
+    ))
+    .unwrap();
+    assert!(total(&pushed["cache"], "remote", "hits") > 30, "{pushed}");
+    let layer = &pushed["cache_steps"]["tiers"]["remote"]["layer"];
+    assert!(
+        layer["hits"].as_u64().unwrap_or(0) + layer["misses"].as_u64().unwrap_or(0) > 0,
+        "{pushed}"
+    );
+
     // The user's config file names the remote; the module's slipway.toml
     // overrides it; the flag overrides both.
     let r = dir.path().join("c");
@@ -398,6 +431,78 @@ fn slipway_build_uses_the_remote_and_reports_it() {
     let o = plan(&["--cache-remote", "none"]);
     let text = slipway_testkit::stdout_ok(&o, "dry run without remote");
     assert!(!text.contains("GOCACHEPROG="), "{text}");
+}
+
+/// `slipway warm` with a remote: the first runner builds zig's runtime in
+/// isolation and uploads it, a second (empty HOME, slipway and zig caches)
+/// restores it and compiles nothing.
+#[test]
+fn warm_shares_zig_runtimes_through_the_remote() {
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(&dir.path().join("nginx"));
+    let warm = |runner: &str| -> Value {
+        let r = dir.path().join(runner);
+        let o = slipway()
+            .env("HOME", r.join("home"))
+            .env("XDG_CONFIG_HOME", r.join("config"))
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("ZIG_GLOBAL_CACHE_DIR")
+            .env_remove("ZIG_LOCAL_CACHE_DIR")
+            .env_remove("SLIPWAY_CACHE_REMOTE")
+            .env_remove("SLIPWAY_CACHE_REMOTE_MODE")
+            .arg("--cache-dir")
+            .arg(r.join("slipway-cache"))
+            .arg("--cache-remote")
+            .arg(nginx.url())
+            .args([
+                "warm",
+                "--platform",
+                "linux/amd64",
+                "--libc",
+                "glibc:2.28",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        serde_json::from_str(&slipway_testkit::stdout_ok(
+            &o,
+            "slipway warm with a remote",
+        ))
+        .unwrap()
+    };
+    let a = warm("a");
+    assert_eq!(a["runtimes"][0]["status"], "built and uploaded", "{a}");
+    let b = warm("b");
+    assert_eq!(
+        b["runtimes"][0]["status"], "restored from the remote cache",
+        "{b}"
+    );
+    let zig = &b["cache_steps"]["tiers"]["remote"]["zig"];
+    assert!(zig["hits"].as_u64().unwrap_or(0) >= 1, "{b}");
+    // Restored means usable: zig's cache now holds the runtime archives.
+    let archives = walkdir(&dir.path().join("b/slipway-cache/zig/o"))
+        .into_iter()
+        .filter(|p| {
+            p.file_name().is_some_and(|n| {
+                ["libc.a", "libc_nonshared.a", "libcompiler_rt.a"].contains(&&*n.to_string_lossy())
+            })
+        })
+        .count();
+    assert!(archives >= 1, "no runtime archive restored");
+}
+
+/// Every file under `dir`.
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 #[test]

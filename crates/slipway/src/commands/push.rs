@@ -151,6 +151,8 @@ pub fn run(mut args: PushArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             "bytes_sent": c.bytes_sent.load(Ordering::Relaxed),
             "attached": attached,
             "budgets": budgets,
+            "cache_steps": super::shared_steps::last_run(),
+            "cache": super::cache::last_run(),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {

@@ -47,7 +47,7 @@ pub fn open(plan: &Plan, ui: Ui) -> Option<Cache> {
 
 /// [`Cache`] as the store of runtime bundles: one action entry per key,
 /// naming the bundle's blob in the CAS (so every read is verified by digest).
-struct ZigStore<'a>(&'a Cache);
+pub struct ZigStore<'a>(pub &'a Cache);
 
 fn action_key(key: &str) -> ActionKey {
     ActionKey::derive(["zig-runtime-bundle", key])

@@ -6,6 +6,11 @@
 //! as Go's runtime/cgo does, with the flag sets Go's links use (an `-O2`
 //! link needs another compiler-rt than an unoptimised one). Targets already
 //! marked as built are skipped.
+//!
+//! With a remote cache configured (flag, variable or the user's config; there
+//! is no module here), each runtime goes through it as in a build
+//! (`shared_steps::prepare_runtimes`): restored when the remote has it, else
+//! built in a staging cache and uploaded, so one runner's warm-up serves all.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -14,9 +19,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
+use slipway_cache::{Cache, CacheConfig};
 use slipway_platform::{CCompiler, Libc, Platform, Target};
 use slipway_toolchain::runtime::{self, Runtime};
-use slipway_toolchain::runtime_share;
+use slipway_toolchain::runtime_share::{self, Source};
 use slipway_toolchain::{CCompilers, CacheDir};
 
 use crate::cli::WarmArgs;
@@ -27,7 +33,8 @@ use crate::ui::{Ui, seconds};
 struct Row {
     platform: String,
     runtime: String,
-    /// `built`, `already built` or `failed`.
+    /// `built`, `already built`, `restored from the remote cache`, `built
+    /// and uploaded` or `failed`.
     status: &'static str,
     seconds: Option<f64>,
     error: Option<String>,
@@ -84,6 +91,20 @@ pub fn run(args: WarmArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         })
         .max(1);
 
+    let shared = match super::cache::remote_for(None)? {
+        Some((spec, mode)) => Some(
+            Cache::open(&CacheConfig {
+                local_dir: cache.root.clone(),
+                remote: Some(spec),
+                mode,
+                quiet: !ui.live,
+            })
+            .map_err(|e| input(format!("remote cache: {e}")))?,
+        ),
+        None => None,
+    };
+    let store = shared.as_ref().map(super::shared_steps::ZigStore);
+
     let multi = ui.live.then(MultiProgress::new);
     let style = ProgressStyle::with_template("{spinner} {prefix:<28} {msg} {elapsed}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
@@ -133,7 +154,7 @@ pub fn run(args: WarmArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .push((name.clone(), Instant::now()));
-                        let row = warm_one(job, cache);
+                        let row = warm_one(job, cache, store.as_ref());
                         running
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
@@ -160,6 +181,10 @@ pub fn run(args: WarmArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         done.store(true, std::sync::atomic::Ordering::Relaxed);
     });
 
+    if let Some(c) = &shared {
+        c.flush();
+        super::shared_steps::finish(super::shared_steps::ZIG_NS, c, ui);
+    }
     let mut rows = rows.into_inner().unwrap_or_else(|e| e.into_inner());
     rows.sort_by_key(|(i, _)| *i);
     let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
@@ -170,6 +195,7 @@ pub fn run(args: WarmArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "runtimes": rows,
                 "seconds": started.elapsed().as_secs_f64(),
+                "cache_steps": super::shared_steps::last_run(),
             }))?
         );
     }
@@ -186,8 +212,9 @@ pub fn run(args: WarmArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
 }
 
 /// Link the program for one target through its CC wrapper and mark the
-/// runtime as built.
-fn warm_one(job: &Job, cache: &CacheDir) -> Row {
+/// runtime as built; with a remote, restore it from there or build it in
+/// isolation and upload it.
+fn warm_one(job: &Job, cache: &CacheDir, store: Option<&super::shared_steps::ZigStore>) -> Row {
     let row = |status, seconds, error| Row {
         platform: job.target.platform.to_string(),
         runtime: job.runtime.name(),
@@ -199,8 +226,19 @@ fn warm_one(job: &Job, cache: &CacheDir) -> Row {
         return row("already built", None, None);
     }
     let started = Instant::now();
+    let musl = matches!(job.target.libc, Libc::Musl);
+    if let Some(store) = store {
+        let result = runtime_share::fetch_or_build(cache, &job.runtime, &job.cc, musl, store);
+        let took = Some(started.elapsed().as_secs_f64());
+        return match result {
+            Ok(Source::Hit) => row("restored from the remote cache", took, None),
+            Ok(Source::Built) => row("built and uploaded", took, None),
+            Ok(Source::Refused(_)) => row("built (the remote's copy was refused)", took, None),
+            Err(e) => row("failed", took, Some(e.to_string())),
+        };
+    }
     let archives = runtime::archives_in_zig_cache(cache);
-    let result = runtime_share::link_like_go(&job.cc, matches!(job.target.libc, Libc::Musl), None);
+    let result = runtime_share::link_like_go(&job.cc, musl, None);
     let took = started.elapsed();
     match result {
         Ok(()) => {
