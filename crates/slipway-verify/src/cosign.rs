@@ -220,7 +220,11 @@ fn rejected_bundles(
             continue;
         }
         if strict && is_tampering(reason) {
-            let kind = if want_signatures { "signature" } else { "attestation" };
+            let kind = if want_signatures {
+                "signature"
+            } else {
+                "attestation"
+            };
             reject!(
                 "{}: the {kind} bundle {referrer} of {digest} does not verify: {reason}",
                 store.describe()
