@@ -472,18 +472,7 @@ impl Store for Remote {
                 scopes: &scopes,
             },
             &mut |resp| {
-                match resp.status().as_u16() {
-                    200 => {}
-                    404 => {
-                        return Err(Failure::Fatal(RegistryError::NotFound(format!(
-                            "{}/{} lacks blob {}, which the image refers to",
-                            self.client.host(),
-                            self.repo(),
-                            blob.digest
-                        ))));
-                    }
-                    s => return Err(Failure::Retry(format!("GET blob answered HTTP {s}"))),
-                }
+                self.blob_answer(resp.status().as_u16(), blob)?;
                 let mut tmp = tempfile::NamedTempFile::new_in(scratch)
                     .map_err(|e| RegistryError::io("creating a download file", e))?;
                 let mut reader = resp.into_body().into_reader();
@@ -508,22 +497,7 @@ impl Store for Remote {
                         .map_err(|e| RegistryError::io("writing a download", e))?;
                     progress.blob_bytes(blob, n as u64);
                 }
-                if total < blob.size {
-                    return Err(Failure::Retry(format!(
-                        "blob {} ended after {total} of {} bytes",
-                        blob.digest, blob.size
-                    )));
-                }
-                let got = Digest::from_sha256(&hasher.finalize());
-                if got != blob.digest {
-                    return Err(Failure::Fatal(RegistryError::Integrity(format!(
-                        "{}/{} served content with digest {got} for blob {}; refusing it \
-                         (the registry's storage is corrupt or something altered the data)",
-                        self.client.host(),
-                        self.repo(),
-                        blob.digest
-                    ))));
-                }
+                self.check_received(blob, total, Digest::from_sha256(&hasher.finalize()))?;
                 tmp.persist(&dest)
                     .map_err(|e| RegistryError::io("saving a download", e.error))?;
                 Ok(())
@@ -549,37 +523,9 @@ impl Store for Remote {
                 scopes: &scopes,
             },
             &mut |mut resp| {
-                match resp.status().as_u16() {
-                    200 => {}
-                    404 => {
-                        return Err(Failure::Fatal(RegistryError::NotFound(format!(
-                            "{}/{} lacks blob {}, which the image refers to",
-                            self.client.host(),
-                            self.repo(),
-                            blob.digest
-                        ))));
-                    }
-                    s => return Err(Failure::Retry(format!("GET blob answered HTTP {s}"))),
-                }
+                self.blob_answer(resp.status().as_u16(), blob)?;
                 let bytes = read_limited(&mut resp, blob.size)?;
-                if (bytes.len() as u64) < blob.size {
-                    return Err(Failure::Retry(format!(
-                        "blob {} ended after {} of {} bytes",
-                        blob.digest,
-                        bytes.len(),
-                        blob.size
-                    )));
-                }
-                let got = Digest::of(&bytes);
-                if got != blob.digest {
-                    return Err(Failure::Fatal(RegistryError::Integrity(format!(
-                        "{}/{} served content with digest {got} for blob {}; refusing it \
-                         (the registry's storage is corrupt or something altered the data)",
-                        self.client.host(),
-                        self.repo(),
-                        blob.digest
-                    ))));
-                }
+                self.check_received(blob, bytes.len() as u64, Digest::of(&bytes))?;
                 Ok(bytes)
             },
             true,
@@ -705,6 +651,48 @@ impl Store for Remote {
 }
 
 impl Remote {
+    /// The status of a blob GET: 200 goes on; 404 means the repository lacks
+    /// a blob the image refers to, which no retry fixes; anything else is
+    /// retried.
+    fn blob_answer(&self, status: u16, blob: &Blob) -> std::result::Result<(), Failure> {
+        match status {
+            200 => Ok(()),
+            404 => Err(Failure::Fatal(RegistryError::NotFound(format!(
+                "{}/{} lacks blob {}, which the image refers to",
+                self.client.host(),
+                self.repo(),
+                blob.digest
+            )))),
+            s => Err(Failure::Retry(format!("GET blob answered HTTP {s}"))),
+        }
+    }
+
+    /// A downloaded blob against its descriptor: a short body is retried, a
+    /// wrong digest is refused.
+    fn check_received(
+        &self,
+        blob: &Blob,
+        received: u64,
+        got: Digest,
+    ) -> std::result::Result<(), Failure> {
+        if received < blob.size {
+            return Err(Failure::Retry(format!(
+                "blob {} ended after {received} of {} bytes",
+                blob.digest, blob.size
+            )));
+        }
+        if got != blob.digest {
+            return Err(Failure::Fatal(RegistryError::Integrity(format!(
+                "{}/{} served content with digest {got} for blob {}; refusing it \
+                 (the registry's storage is corrupt or something altered the data)",
+                self.client.host(),
+                self.repo(),
+                blob.digest
+            ))));
+        }
+        Ok(())
+    }
+
     /// Record `manifest`, already stored (under a tag, say), as a referrer
     /// of its subject without writing it again: nothing to do when the
     /// registry's referrers API lists it, else it is added to the subject's
