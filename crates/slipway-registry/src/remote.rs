@@ -618,7 +618,7 @@ impl Store for Remote {
         {
             // Some registries report the config's media type (the empty
             // type, for artifacts) instead of `artifactType`: ask the manifest.
-            let list = list
+            let mut list = list
                 .into_iter()
                 .map(|r| match r.artifact_type.as_deref() {
                     None | Some(crate::store::EMPTY_MEDIA_TYPE) => {
@@ -627,6 +627,9 @@ impl Store for Remote {
                     Some(_) => Ok(r),
                 })
                 .collect::<Result<Vec<_>>>()?;
+            // The API's order is the registry's choice (go-containerregistry's
+            // is random): sorted, a copy writes the same archive every time.
+            list.sort_by(|a, b| a.digest.cmp(&b.digest));
             return Ok(filter_referrers(list, artifact_type));
         }
         *self.referrers_api.lock().unwrap() = Some(false);

@@ -415,6 +415,22 @@ fn copy_carries_every_referrer_recursively_and_merges() {
     cosign_verify("verify", &public, &format!("{dst}@{index}"), &[]);
     cosign_verify("verify", &public2, &format!("{dst}@{index}"), &[]);
 
+    // This registry lists referrers in a random order: two copies of the
+    // same image must still write the same archive.
+    let once = dir.join("once.tar");
+    let twice = dir.join("twice.tar");
+    for archive in [&once, &twice] {
+        ok(&[
+            "copy",
+            &format!("{dst}:v1"),
+            &format!("oci-archive:{}", archive.display()),
+        ]);
+    }
+    assert!(
+        std::fs::read(&once).unwrap() == std::fs::read(&twice).unwrap(),
+        "two copies from a registry with the referrers API wrote different archives"
+    );
+
     // --referrers none carries no referrers and no tags; a type carries only those.
     let none = dir.join("none.tar");
     let r = ok_json(&[
