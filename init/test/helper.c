@@ -148,8 +148,10 @@ static int withmask(unsigned long long blk, unsigned long long ign, char **argv)
 	for (s = 1; s <= 64 && s < _NSIG; s++) {
 		if (blk & (1ULL << (s - 1)))
 			sigaddset(&set, s);
-		if (ign & (1ULL << (s - 1)))
-			signal(s, SIG_IGN);
+		/* Exactly the given set: what the test runner itself inherited
+		 * (a background job ignores SIGINT and SIGQUIT) must not leak in. */
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, (ign & (1ULL << (s - 1))) ? SIG_IGN : SIG_DFL);
 	}
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	execvp(argv[0], argv);
