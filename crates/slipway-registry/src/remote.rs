@@ -458,52 +458,39 @@ impl Store for Remote {
     }
 
     fn fetch_blob(&self, blob: &Blob, scratch: &Path, progress: &dyn Progress) -> Result<PathBuf> {
-        let url = format!("/v2/{}/blobs/{}", self.repo(), blob.digest);
-        let scopes = self.scopes(false, None);
         let dest = scratch.join(blob.digest.hex());
         progress.blob_started(blob, "downloading");
-        self.client.execute(
-            &format!("downloading blob {}", blob.digest),
-            &mut || Req {
-                method: Method::Get,
-                url: url.clone(),
-                headers: vec![],
-                body: &[],
-                scopes: &scopes,
-            },
-            &mut |resp| {
-                self.blob_answer(resp.status().as_u16(), blob)?;
-                let mut tmp = tempfile::NamedTempFile::new_in(scratch)
-                    .map_err(|e| RegistryError::io("creating a download file", e))?;
-                let mut reader = resp.into_body().into_reader();
-                let mut hasher = Sha256::new();
-                let mut total = 0u64;
-                let mut buf = vec![0u8; 256 << 10];
-                loop {
-                    let n = match reader.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) => return Err(Failure::Retry(format!("reading blob: {e}"))),
-                    };
-                    total += n as u64;
-                    if total > blob.size {
-                        return Err(Failure::Fatal(RegistryError::Integrity(format!(
-                            "the registry sent more than the {} bytes blob {} has",
-                            blob.size, blob.digest
-                        ))));
-                    }
-                    hasher.update(&buf[..n]);
-                    tmp.write_all(&buf[..n])
-                        .map_err(|e| RegistryError::io("writing a download", e))?;
-                    progress.blob_bytes(blob, n as u64);
+        self.get_blob(blob, &mut |resp| {
+            self.blob_answer(resp.status().as_u16(), blob)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(scratch)
+                .map_err(|e| RegistryError::io("creating a download file", e))?;
+            let mut reader = resp.into_body().into_reader();
+            let mut hasher = Sha256::new();
+            let mut total = 0u64;
+            let mut buf = vec![0u8; 256 << 10];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => return Err(Failure::Retry(format!("reading blob: {e}"))),
+                };
+                total += n as u64;
+                if total > blob.size {
+                    return Err(Failure::Fatal(RegistryError::Integrity(format!(
+                        "the registry sent more than the {} bytes blob {} has",
+                        blob.size, blob.digest
+                    ))));
                 }
-                self.check_received(blob, total, Digest::from_sha256(&hasher.finalize()))?;
-                tmp.persist(&dest)
-                    .map_err(|e| RegistryError::io("saving a download", e.error))?;
-                Ok(())
-            },
-            true,
-        )?;
+                hasher.update(&buf[..n]);
+                tmp.write_all(&buf[..n])
+                    .map_err(|e| RegistryError::io("writing a download", e))?;
+                progress.blob_bytes(blob, n as u64);
+            }
+            self.check_received(blob, total, Digest::from_sha256(&hasher.finalize()))?;
+            tmp.persist(&dest)
+                .map_err(|e| RegistryError::io("saving a download", e.error))?;
+            Ok(())
+        })?;
         progress.blob_finished(blob, BlobOutcome::Reused);
         Ok(dest)
     }
@@ -511,25 +498,12 @@ impl Store for Remote {
     fn read_blob(&self, blob: &Blob, limit: u64) -> Result<Vec<u8>> {
         crate::store::check_small(blob, limit)?;
         // Straight into memory: a scratch file would cost more than the bytes.
-        let url = format!("/v2/{}/blobs/{}", self.repo(), blob.digest);
-        let scopes = self.scopes(false, None);
-        self.client.execute(
-            &format!("downloading blob {}", blob.digest),
-            &mut || Req {
-                method: Method::Get,
-                url: url.clone(),
-                headers: vec![],
-                body: &[],
-                scopes: &scopes,
-            },
-            &mut |mut resp| {
-                self.blob_answer(resp.status().as_u16(), blob)?;
-                let bytes = read_limited(&mut resp, blob.size)?;
-                self.check_received(blob, bytes.len() as u64, Digest::of(&bytes))?;
-                Ok(bytes)
-            },
-            true,
-        )
+        self.get_blob(blob, &mut |mut resp| {
+            self.blob_answer(resp.status().as_u16(), blob)?;
+            let bytes = read_limited(&mut resp, blob.size)?;
+            self.check_received(blob, bytes.len() as u64, Digest::of(&bytes))?;
+            Ok(bytes)
+        })
     }
 
     fn push_blob(&self, blob: &Blob, file: &Path, progress: &dyn Progress) -> Result<BlobOutcome> {
@@ -654,6 +628,29 @@ impl Store for Remote {
 }
 
 impl Remote {
+    /// GET a blob and hand the answer to `handle`, with the client's
+    /// authentication and retries.
+    fn get_blob<T>(
+        &self,
+        blob: &Blob,
+        handle: &mut dyn FnMut(ureq::http::Response<ureq::Body>) -> std::result::Result<T, Failure>,
+    ) -> Result<T> {
+        let url = format!("/v2/{}/blobs/{}", self.repo(), blob.digest);
+        let scopes = self.scopes(false, None);
+        self.client.execute(
+            &format!("downloading blob {}", blob.digest),
+            &mut || Req {
+                method: Method::Get,
+                url: url.clone(),
+                headers: vec![],
+                body: &[],
+                scopes: &scopes,
+            },
+            handle,
+            true,
+        )
+    }
+
     /// The status of a blob GET: 200 goes on; 404 means the repository lacks
     /// a blob the image refers to, which no retry fixes; anything else is
     /// retried.
