@@ -11,9 +11,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-15}"
-# Targets that need files (osv writes a database per input) run several times
-# faster on tmpfs than on disk.
-if [[ -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
 build_only=false
 if [[ "${1:-}" == --build-only ]]; then build_only=true; shift; fi
 cargo_fuzz=$(scripts/install-cargo-fuzz.sh)

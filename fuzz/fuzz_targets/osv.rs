@@ -2,7 +2,8 @@
 //! against a binary's modules, as `slipway scan` does.
 #![no_main]
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
@@ -18,14 +19,6 @@ fn module(path: &str, version: &str) -> Module {
 }
 
 fuzz_target!(|data: &[u8]| {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        std::fs::create_dir_all(dir.path().join("ID")).expect("ID/");
-        std::fs::create_dir_all(dir.path().join("index")).expect("index/");
-        dir
-    });
-    let root = dir.path();
     // The index lists the entry under its own id and packages, when it names
     // them, so the scan reaches the matching code.
     let loose: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
@@ -49,13 +42,16 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|p| json!({"path": p, "vulns": [{"id": id, "modified": "2026-01-01T00:00:00Z"}]}))
         .collect();
-    std::fs::write(
-        root.join("index/modules.json"),
-        Value::from(index).to_string(),
-    )
-    .expect("index");
-    std::fs::write(root.join(format!("ID/{id}.json")), data).expect("entry");
-    let Ok(db) = slipway_scan::osv::Database::open(root) else {
+    // In memory, so the run measures the parser and the matcher, not the
+    // file system; `Database::open` reads a directory into the same code.
+    let files = BTreeMap::from([
+        (
+            "index/modules.json".to_string(),
+            Value::from(index).to_string().into_bytes(),
+        ),
+        (format!("ID/{id}.json"), data.to_vec()),
+    ]);
+    let Ok(db) = slipway_scan::osv::Database::from_files(Path::new("fuzz"), files) else {
         return;
     };
     // The installed versions: a few fixed ones and each version the entry names.
@@ -91,5 +87,4 @@ fuzz_target!(|data: &[u8]| {
         };
         let _ = db.scan(&info);
     }
-    let _ = std::fs::remove_file(root.join(format!("ID/{id}.json")));
 });

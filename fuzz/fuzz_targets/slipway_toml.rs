@@ -21,6 +21,16 @@ fuzz_target!(|data: &[u8]| {
     if let Some(libc) = &c.build.libc {
         let _ = libc.parse::<slipway_platform::Libc>();
     }
-    let _ = config::budget(None, "--budget", c.build.budget.as_ref(), "budget in [build]");
-    let _ = config::budget(None, "--image-budget", c.image.budget.as_ref(), "budget in [image]");
+    let _ = config::budget(
+        None,
+        "--budget",
+        c.build.budget.as_ref(),
+        "budget in [build]",
+    );
+    let _ = config::budget(
+        None,
+        "--image-budget",
+        c.image.budget.as_ref(),
+        "budget in [image]",
+    );
 });

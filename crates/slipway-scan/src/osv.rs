@@ -166,6 +166,12 @@ pub fn modules(info: &GoBuildInfo) -> Vec<ScannedModule> {
 /// Where entries come from.
 enum Source {
     Dir(PathBuf),
+    /// Files by their path in the layout, for tests and fuzzing: a scan
+    /// without file I/O, named `location` in messages.
+    Memory {
+        location: PathBuf,
+        files: BTreeMap<String, Vec<u8>>,
+    },
     Zip {
         path: PathBuf,
         archive: Mutex<zip::ZipArchive<File>>,
@@ -251,6 +257,23 @@ impl Database {
                 archive: Mutex::new(archive),
             }
         };
+        Database::with_source(source)
+    }
+
+    /// A database whose files (`index/modules.json`, `ID/<id>.json`, …) are
+    /// already in memory; `location` names it in messages.
+    pub fn from_files(
+        location: &Path,
+        files: BTreeMap<String, Vec<u8>>,
+    ) -> Result<Database, ScanError> {
+        Database::with_source(Source::Memory {
+            location: location.to_path_buf(),
+            files,
+        })
+    }
+
+    /// Read the index of an opened source; entries are read on demand.
+    fn with_source(source: Source) -> Result<Database, ScanError> {
         let mut db = Database {
             source,
             modified: None,
@@ -292,6 +315,7 @@ impl Database {
     pub fn location(&self) -> &Path {
         match &self.source {
             Source::Dir(p) => p,
+            Source::Memory { location, .. } => location,
             Source::Zip { path, .. } => path,
         }
     }
@@ -412,7 +436,9 @@ impl Database {
     fn name_of(&self, rel: &str) -> String {
         match &self.source {
             Source::Dir(d) => d.join(rel).display().to_string(),
-            Source::Zip { path, .. } => format!("{}: {rel}", path.display()),
+            Source::Memory { location, .. } | Source::Zip { path: location, .. } => {
+                format!("{}: {rel}", location.display())
+            }
         }
     }
 
@@ -426,6 +452,7 @@ impl Database {
                     Err(e) => Err(ScanError::io(&p, e)),
                 }
             }
+            Source::Memory { files, .. } => Ok(files.get(rel).cloned()),
             Source::Zip { archive, .. } => {
                 let mut archive = lock(archive);
                 let mut f = match archive.by_name(rel) {
