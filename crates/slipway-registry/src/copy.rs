@@ -261,13 +261,23 @@ pub fn plan_copy(src: &dyn Store, root: RawManifest, options: &CopyOptions) -> R
     let mut found: HashMap<Digest, Found> = HashMap::new();
     let mut closures: HashMap<Digest, Closure> = HashMap::new();
     let mut wanted: HashSet<Digest> = HashSet::new();
+    // One tag listing instead of three lookups per manifest, which mostly
+    // find nothing; a store that cannot list is asked about each tag.
+    let tags: Option<HashSet<String>> = if options.attachments {
+        src.tags()?.map(|t| t.into_iter().collect())
+    } else {
+        None
+    };
     let mut frontier = own.clone();
     while !frontier.is_empty() {
         let mut lookups: Vec<(&Digest, Lookup)> = Vec::new();
         for d in &frontier {
             if options.attachments {
                 for kind in ["sig", "att", "sbom"] {
-                    lookups.push((d, Lookup::Tag(attachment_tag(d, kind))));
+                    let tag = attachment_tag(d, kind);
+                    if tags.as_ref().is_none_or(|t| t.contains(&tag)) {
+                        lookups.push((d, Lookup::Tag(tag)));
+                    }
                 }
             }
             if options.referrers != ReferrerSelection::None {

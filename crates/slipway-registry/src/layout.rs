@@ -1,8 +1,9 @@
 //! OCI layouts on disk as a [`Store`]: a directory, an OCI archive (a tar of
-//! one, unpacked to a temporary directory and written back whole), or a
-//! `docker load` tar (write only).
+//! one: read in place, or unpacked to a temporary directory to be added to
+//! and written back whole), or a `docker load` tar (write only).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -36,6 +37,16 @@ pub struct Layout {
     subjects: Mutex<std::collections::HashMap<Digest, Option<Digest>>>,
     /// For docker-archive: the `RepoTags` entry.
     docker_name: Option<String>,
+    /// An archive opened only to read: its blobs stay in the tar until one
+    /// is fetched, so a copy whose destination has them reads none.
+    packed: Option<Packed>,
+}
+
+/// Where each blob of an archive read in place lies in the tar.
+struct Packed {
+    file: std::fs::File,
+    /// Digest → (offset of its bytes in the archive, size).
+    blobs: HashMap<Digest, (u64, u64)>,
 }
 
 const LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -143,6 +154,28 @@ impl Layout {
         ))
     }
 
+    /// An OCI archive to read from, in place: only its index is read now,
+    /// and a blob is copied out (to the system's temporary directory, so the
+    /// archive may sit on read-only media) only when it is fetched.
+    pub fn read_archive(file: &Path, tag: Option<String>) -> Result<Layout> {
+        let tmp = tempfile::Builder::new()
+            .prefix("slipway-archive-")
+            .tempdir()
+            .map_err(|e| RegistryError::io("creating a scratch directory", e))?;
+        let root = tmp.path().to_path_buf();
+        let packed = scan(file, &root)?;
+        let index = read_index(&root, &format!("oci-archive:{}", file.display()))?;
+        let mut layout = Layout::new(
+            Kind::OciArchive(file.to_path_buf()),
+            root,
+            Some(tmp),
+            tag,
+            index,
+        );
+        layout.packed = Some(packed);
+        Ok(layout)
+    }
+
     /// A `docker load` tar naming the image `name` (`repo:tag`).
     pub fn create_docker_archive(file: &Path, name: String) -> Result<Layout> {
         let tmp = scratch_near(file)?;
@@ -176,7 +209,55 @@ impl Layout {
             verified: Mutex::new(HashSet::new()),
             subjects: Mutex::new(Default::default()),
             docker_name: None,
+            packed: None,
         }
+    }
+
+    /// The size of the blob the layout holds, if it holds it.
+    fn blob_size(&self, digest: &Digest) -> Option<u64> {
+        if let Some(p) = &self.packed
+            && let Some((_, size)) = p.blobs.get(digest)
+        {
+            return Some(*size);
+        }
+        std::fs::metadata(self.blob_path(digest))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+    }
+
+    /// A blob's bytes, read whole (callers bound the size first).
+    fn blob_bytes(&self, digest: &Digest) -> std::io::Result<Vec<u8>> {
+        if let Some(p) = &self.packed
+            && let Some(&(offset, size)) = p.blobs.get(digest)
+        {
+            let mut buf = vec![0; size as usize];
+            p.file.read_exact_at(&mut buf, offset)?;
+            return Ok(buf);
+        }
+        std::fs::read(self.blob_path(digest))
+    }
+
+    /// The blob as a file: where it is, or copied out of a packed archive
+    /// (once; the copy appears whole, under its final name, by rename).
+    fn blob_file(&self, digest: &Digest) -> Result<Option<PathBuf>> {
+        let path = self.blob_path(digest);
+        if path.is_file() {
+            return Ok(Some(path));
+        }
+        let Some((p, &(offset, size))) = self
+            .packed
+            .as_ref()
+            .and_then(|p| Some((p, p.blobs.get(digest)?)))
+        else {
+            return Ok(None);
+        };
+        let io = |e| RegistryError::io(format!("copying {digest} out of {}", self.describe()), e);
+        let dir = path.parent().unwrap_or(&self.root);
+        let mut out = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        copy_range(&p.file, offset, size, out.as_file_mut()).map_err(io)?;
+        out.persist(&path).map_err(|e| io(e.error))?;
+        Ok(Some(path))
     }
 
     fn blob_path(&self, digest: &Digest) -> PathBuf {
@@ -194,20 +275,22 @@ impl Layout {
     }
 
     fn read_manifest(&self, digest: &Digest, media_hint: Option<&str>) -> Result<RawManifest> {
-        let path = self.blob_path(digest);
         // index.json may point anywhere, a layer included: look before reading.
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() > crate::store::MANIFEST_LIMIT) {
+        if self
+            .blob_size(digest)
+            .is_some_and(|size| size > crate::store::MANIFEST_LIMIT)
+        {
             return Err(RegistryError::Integrity(format!(
                 "{}: {digest} is larger than a manifest may be ({} bytes)",
                 self.describe(),
                 crate::store::MANIFEST_LIMIT
             )));
         }
-        let bytes = std::fs::read(&path).map_err(|e| {
+        let bytes = self.blob_bytes(digest).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 RegistryError::NotFound(format!("{} lacks manifest {digest}", self.describe()))
             } else {
-                RegistryError::io(format!("reading {}", path.display()), e)
+                RegistryError::io(format!("reading {digest} in {}", self.describe()), e)
             }
         })?;
         RawManifest::verify(bytes, media_hint, Some(digest), &self.describe())
@@ -242,56 +325,131 @@ fn scratch_near(file: &Path) -> Result<tempfile::TempDir> {
 /// `blobs/sha256/<hex>` regular files; anything that could escape the
 /// directory is refused.
 fn unpack(file: &Path, root: &Path) -> Result<()> {
-    let whence = format!("oci-archive:{}", file.display());
-    let f = std::fs::File::open(file).map_err(|e| {
+    let packed = scan(file, root)?;
+    for (digest, &(offset, size)) in &packed.blobs {
+        let target = root.join("blobs/sha256").join(digest.hex());
+        let mut out = std::fs::File::create(&target)
+            .map_err(|e| RegistryError::io(format!("unpacking {digest}"), e))?;
+        copy_range(&packed.file, offset, size, &mut out)
+            .map_err(|e| RegistryError::io(format!("unpacking {digest}"), e))?;
+    }
+    Ok(())
+}
+
+/// `size` bytes of `src` from `offset` into `out`, by the kernel where it
+/// can (File to File is copy_file_range), through a handle of its own so
+/// copies side by side do not share a file offset.
+fn copy_range(
+    src: &std::fs::File,
+    offset: u64,
+    size: u64,
+    out: &mut std::fs::File,
+) -> std::io::Result<()> {
+    use std::io::{Read, Seek};
+    let mut src = src.try_clone()?;
+    src.seek(std::io::SeekFrom::Start(offset))?;
+    let copied = std::io::copy(&mut src.take(size), out)?;
+    if copied != size {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the archive ends inside it",
+        ));
+    }
+    Ok(())
+}
+
+/// The member of an OCI archive `entry` is, if slipway reads it: `oci-layout`,
+/// `index.json` or `blobs/sha256/<hex>` (other files, such as docker's
+/// `manifest.json`, and directories are skipped). Such a member that is not
+/// a regular file is an error.
+fn archive_member<R: std::io::Read>(
+    entry: &tar::Entry<'_, R>,
+    whence: &str,
+) -> Result<Option<String>> {
+    let raw = entry.path_bytes();
+    let name = String::from_utf8_lossy(&raw);
+    let name = name.trim_start_matches("./");
+    let kind = entry.header().entry_type();
+    if kind.is_dir() {
+        return Ok(None);
+    }
+    let accepted = match name {
+        "oci-layout" | "index.json" => true,
+        n => n
+            .strip_prefix("blobs/sha256/")
+            .is_some_and(|h| Digest::parse(&format!("sha256:{h}")).is_some()),
+    };
+    if !accepted {
+        return Ok(None); // manifest.json, repositories, other algorithms: not ours to read
+    }
+    if !kind.is_file() {
+        return Err(RegistryError::Integrity(format!(
+            "{whence}: {name} is not a regular file in the archive"
+        )));
+    }
+    Ok(Some(name.to_string()))
+}
+
+fn open_archive_file(file: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(file).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             RegistryError::Input(format!("{} does not exist", file.display()))
         } else {
             RegistryError::io(format!("opening {}", file.display()), e)
         }
-    })?;
+    })
+}
+
+/// Read an OCI archive's table of contents without unpacking it: where each
+/// `blobs/sha256/<hex>` file lies, with `oci-layout` and `index.json`
+/// written into `root`. Entries are taken and refused as [`unpack`] does.
+fn scan(file: &Path, root: &Path) -> Result<Packed> {
+    let whence = format!("oci-archive:{}", file.display());
+    let f = open_archive_file(file)?;
     let bad = |e: std::io::Error| {
         RegistryError::Integrity(format!("{whence} is not a readable tar archive: {e}"))
     };
-    let mut archive = tar::Archive::new(f);
     std::fs::create_dir_all(root.join("blobs/sha256"))
         .map_err(|e| RegistryError::io("creating a scratch directory", e))?;
+    let mut blobs = HashMap::new();
     let mut saw_index = false;
-    for entry in archive.entries().map_err(bad)? {
+    let mut archive = tar::Archive::new(&f);
+    for entry in archive.entries_with_seek().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
-        let raw = entry.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&raw);
-        let name = name.trim_start_matches("./");
-        let kind = entry.header().entry_type();
-        if kind.is_dir() {
+        let Some(name) = archive_member(&entry, &whence)? else {
             continue;
-        }
-        let accepted = match name {
-            "oci-layout" | "index.json" => true,
-            n => n
-                .strip_prefix("blobs/sha256/")
-                .is_some_and(|h| Digest::parse(&format!("sha256:{h}")).is_some()),
         };
-        if !accepted {
-            continue; // manifest.json, repositories, other algorithms: not ours to read
+        match name.as_str() {
+            "oci-layout" | "index.json" => {
+                saw_index |= name == "index.json";
+                let target = root.join(&name);
+                let mut out = std::fs::File::create(&target)
+                    .map_err(|e| RegistryError::io(format!("reading {name}"), e))?;
+                std::io::copy(&mut entry, &mut out).map_err(bad)?;
+            }
+            n => {
+                let digest = Digest::parse(&format!("sha256:{}", &n["blobs/sha256/".len()..]))
+                    .expect("archive_member checked the name");
+                blobs.insert(digest, (entry.raw_file_position(), entry.size()));
+            }
         }
-        if !kind.is_file() {
-            return Err(RegistryError::Integrity(format!(
-                "{whence}: {name} is not a regular file in the archive"
-            )));
-        }
-        saw_index |= name == "index.json";
-        let target = root.join(name);
-        let mut out = std::fs::File::create(&target)
-            .map_err(|e| RegistryError::io(format!("unpacking {name}"), e))?;
-        std::io::copy(&mut entry, &mut out).map_err(bad)?;
     }
     if !saw_index {
         return Err(RegistryError::Input(format!(
             "{whence} is not an OCI archive: it has no index.json"
         )));
     }
-    Ok(())
+    // The offsets must lie inside the file: a truncated archive is refused now.
+    let len = f
+        .metadata()
+        .map_err(|e| RegistryError::io(format!("reading {}", file.display()), e))?
+        .len();
+    if let Some((d, _)) = blobs.iter().find(|(_, (o, s))| o.saturating_add(*s) > len) {
+        return Err(RegistryError::Integrity(format!(
+            "{whence} is cut short: {d} runs past its end"
+        )));
+    }
+    Ok(Packed { file: f, blobs })
 }
 
 impl Store for Layout {
@@ -377,11 +535,11 @@ impl Store for Layout {
     }
 
     fn has_blob(&self, blob: &Blob) -> Result<bool> {
-        Ok(std::fs::metadata(self.blob_path(&blob.digest)).is_ok_and(|m| m.len() == blob.size))
+        Ok(self.blob_size(&blob.digest) == Some(blob.size))
     }
 
     fn has_manifest(&self, digest: &Digest) -> Result<bool> {
-        Ok(self.blob_path(digest).is_file())
+        Ok(self.blob_size(digest).is_some())
     }
 
     fn fetch_blob(
@@ -390,14 +548,13 @@ impl Store for Layout {
         _scratch: &Path,
         _progress: &dyn Progress,
     ) -> Result<PathBuf> {
-        let path = self.blob_path(&blob.digest);
-        if !path.is_file() {
+        let Some(path) = self.blob_file(&blob.digest)? else {
             return Err(RegistryError::NotFound(format!(
                 "{} lacks blob {}, which its image refers to",
                 self.describe(),
                 blob.digest
             )));
-        }
+        };
         if !self.verified.lock().unwrap().contains(&blob.digest) {
             verify_file(&path, blob)?;
             self.verified.lock().unwrap().insert(blob.digest.clone());
@@ -520,6 +677,13 @@ impl Store for Layout {
     }
 
     fn finish(&self) -> Result<()> {
+        if self.packed.is_some() {
+            // Its blobs are still in the old file: rewriting it would lose them.
+            return Err(RegistryError::Input(format!(
+                "{} was opened to read; open it for update to add to it",
+                self.describe()
+            )));
+        }
         let index = Index {
             schema_version: 2,
             media_type: crate::store::OCI_INDEX.into(),

@@ -42,9 +42,7 @@ pub fn open_source(location: &Location, options: &ClientOptions) -> Result<Box<d
     Ok(match location {
         Location::Remote(r) => Box::new(Remote::open(r.clone(), options)?),
         Location::Oci { dir, tag } => Box::new(Layout::open_dir(dir, tag.clone())?),
-        Location::OciArchive { file, tag } => {
-            Box::new(Layout::open_archive(file, tag.clone(), true)?)
-        }
+        Location::OciArchive { file, tag } => Box::new(Layout::read_archive(file, tag.clone())?),
         Location::DockerArchive { .. } => {
             return Err(RegistryError::Input(
                 "docker-archive is a destination only; read from oci:, oci-archive: or a registry"

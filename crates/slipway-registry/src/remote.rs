@@ -422,6 +422,65 @@ impl Store for Remote {
         Ok(digest)
     }
 
+    /// `GET /v2/<name>/tags/list`, every page. `None` where the registry
+    /// will not list them (404, 405, or the account may not), so the caller
+    /// asks about each tag instead.
+    fn tags(&self) -> Result<Option<Vec<String>>> {
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let scopes = self.scopes(false, None);
+        let whence = format!("{}/{} tags", self.client.host(), self.repo());
+        let mut url = format!("/v2/{}/tags/list", self.repo());
+        let mut all = Vec::new();
+        for _page in 0..1000 {
+            let page = self.client.execute(
+                &format!("listing {whence}"),
+                &mut || Req {
+                    method: Method::Get,
+                    url: url.clone(),
+                    headers: vec![("accept", "application/json".to_string())],
+                    body: &[],
+                    scopes: &scopes,
+                },
+                &mut |mut resp| match resp.status().as_u16() {
+                    200 => {
+                        let next = header(&resp, "link").and_then(|l| next_link(&l));
+                        let bytes = read_limited(&mut resp, crate::store::MANIFEST_LIMIT)?;
+                        let list: TagList = serde_json::from_slice(&bytes).map_err(|e| {
+                            Failure::Fatal(RegistryError::Remote(format!(
+                                "{whence}: the tag list is not JSON of the distribution API ({e})"
+                            )))
+                        })?;
+                        Ok(Some((list.tags.unwrap_or_default(), next)))
+                    }
+                    404 | 405 => {
+                        crate::client::drain(&mut resp);
+                        Ok(None)
+                    }
+                    s => Err(Failure::Fatal(RegistryError::Remote(format!(
+                        "listing {whence}: HTTP {s}"
+                    )))),
+                },
+                true,
+            );
+            let (list, next) = match page {
+                Ok(Some(page)) => page,
+                Ok(None) | Err(RegistryError::Auth(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            all.extend(list);
+            match next {
+                Some(n) => url = n,
+                None => return Ok(Some(all)),
+            }
+        }
+        // Past 1000 pages: asking about the few tags wanted is cheaper.
+        Ok(None)
+    }
+
     fn has_blob(&self, blob: &Blob) -> Result<bool> {
         let url = format!("/v2/{}/blobs/{}", self.repo(), blob.digest);
         let scopes = self.scopes(false, None);
@@ -551,13 +610,17 @@ impl Store for Remote {
         }
         // Some registries index `subject` without saying so: if the API
         // lists the entries already, the fallback tag is not needed.
+        let api_missing = *self.referrers_api.lock().unwrap() == Some(false);
+        let listings =
+            crate::copy::par_map(&fallback, self.client.options.jobs, |(subject, _)| {
+                if api_missing {
+                    Ok(None)
+                } else {
+                    self.referrers_from_api(subject, None)
+                }
+            })?;
         let mut pending = Vec::new();
-        for (subject, entries) in fallback {
-            let listed = if *self.referrers_api.lock().unwrap() == Some(false) {
-                None
-            } else {
-                self.referrers_from_api(&subject, None)?
-            };
+        for ((subject, entries), listed) in fallback.into_iter().zip(listings) {
             match listed {
                 Some(list)
                     if entries

@@ -297,6 +297,12 @@ pub trait Store: Sync {
         Ok(self.tagged(tag)?.map(|m| m.digest))
     }
 
+    /// Every tag, where one listing is cheaper than asking about each tag
+    /// (a registry's tag list). `None`: ask with [`Store::tagged`] instead.
+    fn tags(&self) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
+
     fn has_blob(&self, blob: &Blob) -> Result<bool>;
 
     fn has_manifest(&self, digest: &Digest) -> Result<bool>;

@@ -192,6 +192,54 @@ fn layouts_and_archives_hold_referrers() {
     assert_eq!(back.root().unwrap().digest, image.digest);
     let listed = back.referrers(&image.digest, None).unwrap();
     assert_eq!(listed.iter().map(|r| &r.digest).collect::<Vec<_>>(), [&att]);
+
+    // Read in place: the same answers, blobs copied out only when fetched.
+    let read = Layout::read_archive(&file, None).unwrap();
+    assert_eq!(read.root().unwrap().digest, image.digest);
+    let listed = read.referrers(&image.digest, None).unwrap();
+    assert_eq!(listed.iter().map(|r| &r.digest).collect::<Vec<_>>(), [&att]);
+    let slipway_registry::Children::Blobs(blobs) = image.children().unwrap() else {
+        panic!("an image manifest")
+    };
+    let layer = &blobs[1];
+    assert!(read.has_blob(layer).unwrap());
+    let scratch = tempfile::tempdir().unwrap();
+    let fetched = read
+        .fetch_blob(layer, scratch.path(), &slipway_registry::Quiet)
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&fetched).unwrap(),
+        b"not really a tar, but a blob"
+    );
+    // It was opened to read: writing it back would lose what it holds.
+    let err = read.finish().unwrap_err().to_string();
+    assert!(err.contains("opened to read"), "{err}");
+
+    // A layer changed inside the tar is refused when fetched, by digest.
+    let tar = std::fs::read(&file).unwrap();
+    let at = tar
+        .windows(8)
+        .position(|w| w == b"not real")
+        .expect("the layer is in the tar");
+    let mut bad = tar.clone();
+    bad[at] ^= 1;
+    let tampered = tmp.path().join("tampered.tar");
+    std::fs::write(&tampered, &bad).unwrap();
+    let read = Layout::read_archive(&tampered, None).unwrap();
+    let err = read
+        .fetch_blob(layer, scratch.path(), &slipway_registry::Quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&layer.digest.to_string()), "{err}");
+
+    // A tar cut short inside a blob is refused when opened, naming the cut.
+    let cut = tmp.path().join("cut.tar");
+    std::fs::write(&cut, &tar[..at + 4]).unwrap();
+    let err = Layout::read_archive(&cut, None)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("cut.tar"), "{err}");
 }
 
 #[test]
