@@ -32,23 +32,43 @@ done
 cat "$peer_logs"/*.log >&2
 rm -rf "$peer_logs"
 # The fuzz targets and the wheel are two more builds of the whole dependency
-# tree (instrumented, and release). They compile at the lowest priority while
-# the tests run, which spend much of their time waiting on registries, the Go
-# module proxy and qemu, so a fresh machine does not pay for them one after
-# another.
+# tree (instrumented, and release). They compile, and then run (each fuzz
+# target 15 s on its saved corpus; the wheel installed into a fresh virtualenv
+# that runs `slipway doctor` and a pure-Go image build), at the lowest
+# priority while the tests run. The tests spend much of their time waiting on
+# registries, the Go module proxy and qemu, so a fresh machine does not pay
+# for these one after another.
 late_logs=$(mktemp -d)
-nice -n 19 scripts/fuzz.sh --build-only >"$late_logs/fuzz.log" 2>&1 &
-fuzz_build=$!
-nice -n 19 scripts/build-wheel.sh >"$late_logs/wheel.log" 2>&1 &
-wheel_build=$!
+(nice -n 19 scripts/fuzz.sh --build-only && nice -n 19 scripts/fuzz.sh) >"$late_logs/fuzz.log" 2>&1 &
+fuzz_run=$!
+(nice -n 19 scripts/build-wheel.sh >/dev/null && nice -n 19 scripts/test-wheel.sh) >"$late_logs/wheel.log" 2>&1 &
+wheel_run=$!
 tests_ok=true
-cargo test --workspace --locked --no-fail-fast "$@" || tests_ok=false
-wait "$fuzz_build" || { cat "$late_logs/fuzz.log" >&2; echo "test: building the fuzz targets failed" >&2; exit 1; }
-wait "$wheel_build" || { cat "$late_logs/wheel.log" >&2; echo "test: building the wheel failed" >&2; exit 1; }
+cargo test --workspace --locked --no-run "$@"
+# The proof that the shipped inits are what init/ says rebuilds every one of
+# them with zig, which compiles musl once per target: ten minutes of CPU on a
+# fresh machine, and nothing else in the suite needs those builds. It runs
+# beside the rest of the suite instead of after it.
+rebuild_test=shipped_inits_are_rebuilt_from_source_byte_for_byte
+if [[ $# -eq 0 ]]; then
+    (cargo test --locked -p slipway-init --test binary -- --exact "$rebuild_test") >"$late_logs/init.log" 2>&1 &
+    init_run=$!
+    cargo test --workspace --locked --no-fail-fast -- --skip "$rebuild_test" || tests_ok=false
+    if wait "$init_run"; then
+        grep -E '^test |test result' "$late_logs/init.log" >&2
+    else
+        cat "$late_logs/init.log" >&2
+        tests_ok=false
+    fi
+else
+    cargo test --workspace --locked --no-fail-fast "$@" || tests_ok=false
+fi
+fuzz_ok=true wheel_ok=true
+wait "$fuzz_run" || fuzz_ok=false
+cat "$late_logs/fuzz.log" >&2
+wait "$wheel_run" || wheel_ok=false
+cat "$late_logs/wheel.log" >&2
 rm -rf "$late_logs"
 $tests_ok || { echo "test: cargo test failed (see above)" >&2; exit 1; }
-# Every fuzz target, 15 s each on its saved corpus (scripts/fuzz.sh).
-scripts/fuzz.sh
-# The pip route: install the wheel into a fresh virtualenv, and run slipway
-# doctor and a pure-Go image build from there.
-scripts/test-wheel.sh
+$fuzz_ok || { echo "test: a fuzz target failed to build or crashed (see above)" >&2; exit 1; }
+$wheel_ok || { echo "test: the pip route failed (see above)" >&2; exit 1; }
