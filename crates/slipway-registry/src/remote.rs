@@ -427,62 +427,30 @@ impl Store for Remote {
     }
 
     /// `GET /v2/<name>/tags/list`, every page. `None` where the registry
-    /// will not list them (404, 405, or the account may not), so the caller
-    /// asks about each tag instead.
+    /// will not list them (404, 405, the account may not, or the listing
+    /// fails): the caller then asks about each tag it wants, and those
+    /// lookups report a registry that is really in trouble.
     fn tags(&self) -> Result<Option<Vec<String>>> {
         #[derive(serde::Deserialize)]
         struct TagList {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
-        let scopes = self.scopes(false, None);
         let whence = format!("{}/{} tags", self.client.host(), self.repo());
-        let mut url = format!("/v2/{}/tags/list", self.repo());
-        let mut all = Vec::new();
-        for _page in 0..1000 {
-            let page = self.client.execute(
-                &format!("listing {whence}"),
-                &mut || Req {
-                    method: Method::Get,
-                    url: url.clone(),
-                    headers: vec![("accept", "application/json".to_string())],
-                    body: &[],
-                    scopes: &scopes,
-                },
-                &mut |mut resp| match resp.status().as_u16() {
-                    200 => {
-                        let next = header(&resp, "link").and_then(|l| next_link(&l));
-                        let bytes = read_limited(&mut resp, crate::store::MANIFEST_LIMIT)?;
-                        let list: TagList = serde_json::from_slice(&bytes).map_err(|e| {
-                            Failure::Fatal(RegistryError::Remote(format!(
-                                "{whence}: the tag list is not JSON of the distribution API ({e})"
-                            )))
-                        })?;
-                        Ok(Some((list.tags.unwrap_or_default(), next)))
-                    }
-                    404 | 405 => {
-                        crate::client::drain(&mut resp);
-                        Ok(None)
-                    }
-                    s => Err(Failure::Fatal(RegistryError::Remote(format!(
-                        "listing {whence}: HTTP {s}"
-                    )))),
-                },
-                true,
-            );
-            let (list, next) = match page {
-                Ok(Some(page)) => page,
-                Ok(None) | Err(RegistryError::Auth(_)) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            all.extend(list);
-            match next {
-                Some(n) => url = n,
-                None => return Ok(Some(all)),
-            }
-        }
-        // Past 1000 pages: asking about the few tags wanted is cheaper.
-        Ok(None)
+        let listed = self.list_pages(
+            &whence,
+            format!("/v2/{}/tags/list", self.repo()),
+            "application/json",
+            &|bytes| {
+                let list: TagList = serde_json::from_slice(bytes).map_err(|e| {
+                    RegistryError::Remote(format!(
+                        "{whence}: the tag list is not JSON of the distribution API ({e})"
+                    ))
+                })?;
+                Ok(list.tags.unwrap_or_default())
+            },
+        );
+        Ok(listed.unwrap_or(None))
     }
 
     fn has_blob(&self, blob: &Blob) -> Result<bool> {
@@ -879,7 +847,6 @@ impl Remote {
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Option<Vec<Referrer>>> {
-        let scopes = self.scopes(false, None);
         let mut url = format!("/v2/{}/referrers/{subject}", self.repo());
         if let Some(t) = artifact_type {
             url.push_str(&format!(
@@ -887,19 +854,39 @@ impl Remote {
                 crate::client::percent_encode(t)
             ));
         }
+        let whence = format!(
+            "{}/{} referrers of {subject}",
+            self.client.host(),
+            self.repo()
+        );
+        let listed = self.list_pages(&whence, url, OCI_INDEX, &|bytes| {
+            Ok(ReferrersIndex::parse(bytes, &whence)?.manifests)
+        })?;
+        if listed.is_some() {
+            *self.referrers_api.lock().unwrap() = Some(true);
+        }
+        Ok(listed)
+    }
+
+    /// A listing the registry pages with `Link: <…>; rel="next"`: every
+    /// page from `url`, each read by `parse`. `None` when the registry has
+    /// no such endpoint (404, 405).
+    fn list_pages<T>(
+        &self,
+        whence: &str,
+        mut url: String,
+        accept: &str,
+        parse: &dyn Fn(&[u8]) -> Result<Vec<T>>,
+    ) -> Result<Option<Vec<T>>> {
+        let scopes = self.scopes(false, None);
         let mut all = Vec::new();
         for _page in 0..1000 {
-            let whence = format!(
-                "{}/{} referrers of {subject}",
-                self.client.host(),
-                self.repo()
-            );
             let page = self.client.execute(
                 &format!("listing {whence}"),
                 &mut || Req {
                     method: Method::Get,
                     url: url.clone(),
-                    headers: vec![("accept", OCI_INDEX.to_string())],
+                    headers: vec![("accept", accept.to_string())],
                     body: &[],
                     scopes: &scopes,
                 },
@@ -907,8 +894,7 @@ impl Remote {
                     200 => {
                         let next = header(&resp, "link").and_then(|l| next_link(&l));
                         let bytes = read_limited(&mut resp, crate::store::MANIFEST_LIMIT)?;
-                        let index = ReferrersIndex::parse(&bytes, &whence)?;
-                        Ok(Some((index.manifests, next)))
+                        Ok(Some((parse(&bytes)?, next)))
                     }
                     404 | 405 => {
                         crate::client::drain(&mut resp);
@@ -923,7 +909,6 @@ impl Remote {
             let Some((list, next)) = page else {
                 return Ok(None);
             };
-            *self.referrers_api.lock().unwrap() = Some(true);
             all.extend(list);
             match next {
                 Some(n) => url = n,
@@ -931,9 +916,7 @@ impl Remote {
             }
         }
         Err(RegistryError::Remote(format!(
-            "{}/{}: the referrers of {subject} run past 1000 pages",
-            self.client.host(),
-            self.repo()
+            "{whence} run past 1000 pages"
         )))
     }
 
