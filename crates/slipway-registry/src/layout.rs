@@ -343,7 +343,7 @@ fn copy_range(
     src: &std::fs::File,
     offset: u64,
     size: u64,
-    out: &mut impl std::io::Write,
+    out: &mut std::fs::File,
 ) -> std::io::Result<()> {
     use std::io::{Read, Seek};
     let mut src = src.try_clone()?;
@@ -352,7 +352,7 @@ fn copy_range(
     if copied != size {
         return Err(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
-            "the file ends before the size recorded for it",
+            "the archive ends inside it",
         ));
     }
     Ok(())
@@ -763,11 +763,8 @@ impl Layout {
         let io = |what: &str, e: std::io::Error| {
             RegistryError::io(format!("writing {}: {what}", file.display()), e)
         };
-        use std::io::Write;
-        // Written by hand rather than through tar::Builder, so each blob goes
-        // file to file in the kernel (copy_file_range) instead of through a
-        // buffer here; the headers are tar's own ustar headers.
-        let mut out = tmp.as_file();
+        let out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+        let mut builder = tar::Builder::new(out);
         let header = |path: &str, size: u64, mode: u32, dir: bool| -> Result<tar::Header> {
             let mut h = tar::Header::new_ustar();
             h.set_entry_type(if dir {
@@ -788,13 +785,9 @@ impl Layout {
             h.set_cksum();
             Ok(h)
         };
-        // Entries are padded to 512-byte blocks.
-        let pad = |out: &mut &std::fs::File, size: u64| {
-            let rest = (512 - size % 512) % 512;
-            out.write_all(&[0; 512][..rest as usize])
-        };
         for dir in ["blobs/", "blobs/sha256/"] {
-            out.write_all(header(dir, 0, 0o755, true)?.as_bytes())
+            builder
+                .append(&header(dir, 0, 0o755, true)?, std::io::empty())
                 .map_err(|e| io(dir, e))?;
         }
         for path in names {
@@ -808,9 +801,8 @@ impl Layout {
                 .metadata()
                 .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?
                 .len();
-            out.write_all(header(&name, size, 0o644, false)?.as_bytes())
-                .and_then(|()| copy_range(&f, 0, size, &mut out))
-                .and_then(|()| pad(&mut out, size))
+            builder
+                .append(&header(&name, size, 0o644, false)?, f)
                 .map_err(|e| io(&name, e))?;
         }
         let mut small: Vec<(&str, &[u8])> =
@@ -820,14 +812,15 @@ impl Layout {
         }
         small.sort();
         for (name, bytes) in small {
-            out.write_all(header(name, bytes.len() as u64, 0o644, false)?.as_bytes())
-                .and_then(|()| out.write_all(bytes))
-                .and_then(|()| pad(&mut out, bytes.len() as u64))
+            builder
+                .append(&header(name, bytes.len() as u64, 0o644, false)?, bytes)
                 .map_err(|e| io(name, e))?;
         }
-        // The end of the archive: two zero blocks.
-        out.write_all(&[0; 1024]).map_err(|e| io("the end", e))?;
-        out.sync_all().map_err(|e| io("syncing", e))?;
+        let out = builder.into_inner().map_err(|e| io("the end", e))?;
+        out.into_inner()
+            .map_err(|e| io("flushing", e.into_error()))?
+            .sync_all()
+            .map_err(|e| io("syncing", e))?;
         let mode = std::fs::Permissions::from_mode(0o644);
         std::fs::set_permissions(tmp.path(), mode).map_err(|e| io("permissions", e))?;
         tmp.persist(file)
