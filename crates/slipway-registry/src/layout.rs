@@ -264,16 +264,6 @@ impl Layout {
         self.root.join("blobs/sha256").join(digest.hex())
     }
 
-    /// The tags in the layout's index.json.
-    pub fn tags(&self) -> Vec<String> {
-        self.index
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|d| d.annotations.get(REF_NAME).cloned())
-            .collect()
-    }
-
     fn read_manifest(&self, digest: &Digest, media_hint: Option<&str>) -> Result<RawManifest> {
         // index.json may point anywhere, a layer included: look before reading.
         if self
@@ -390,22 +380,18 @@ fn archive_member<R: std::io::Read>(
     Ok(Some(name.to_string()))
 }
 
-fn open_archive_file(file: &Path) -> Result<std::fs::File> {
-    std::fs::File::open(file).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            RegistryError::Input(format!("{} does not exist", file.display()))
-        } else {
-            RegistryError::io(format!("opening {}", file.display()), e)
-        }
-    })
-}
-
 /// Read an OCI archive's table of contents without unpacking it: where each
 /// `blobs/sha256/<hex>` file lies, with `oci-layout` and `index.json`
 /// written into `root`. Entries are taken and refused as [`unpack`] does.
 fn scan(file: &Path, root: &Path) -> Result<Packed> {
     let whence = format!("oci-archive:{}", file.display());
-    let f = open_archive_file(file)?;
+    let f = std::fs::File::open(file).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            RegistryError::Input(format!("{} does not exist", file.display()))
+        } else {
+            RegistryError::io(format!("opening {}", file.display()), e)
+        }
+    })?;
     let bad = |e: std::io::Error| {
         RegistryError::Integrity(format!("{whence} is not a readable tar archive: {e}"))
     };
@@ -532,6 +518,18 @@ impl Store for Layout {
         entry
             .map(|d| self.read_manifest(&d.digest, Some(&d.media_type)))
             .transpose()
+    }
+
+    /// The tags in the layout's index.json.
+    fn tags(&self) -> Result<Option<Vec<String>>> {
+        Ok(Some(
+            self.index
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|d| d.annotations.get(REF_NAME).cloned())
+                .collect(),
+        ))
     }
 
     fn has_blob(&self, blob: &Blob) -> Result<bool> {

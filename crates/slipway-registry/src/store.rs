@@ -297,8 +297,8 @@ pub trait Store: Sync {
         Ok(self.tagged(tag)?.map(|m| m.digest))
     }
 
-    /// Every tag, where one listing is cheaper than asking about each tag
-    /// (a registry's tag list). `None`: ask with [`Store::tagged`] instead.
+    /// Every tag, where the store can list them at once (a registry's tag
+    /// list, a layout's index). `None`: ask with [`Store::tagged`] instead.
     fn tags(&self) -> Result<Option<Vec<String>>> {
         Ok(None)
     }
