@@ -6,7 +6,6 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -34,8 +33,6 @@ pub struct Remote {
     known_tags: Mutex<HashMap<String, Option<Digest>>>,
     /// Whether the registry serves the referrers API, once seen.
     referrers_api: Mutex<Option<bool>>,
-    /// Whether a listing has read the fallback tag beside the API already.
-    fallback_probed: AtomicBool,
     /// Manifests fetched by digest (content-addressed, so they cannot go
     /// stale): a referrers list that lacks artifact types makes the
     /// manifests be read once to learn them, and a copy then needs them again.
@@ -50,7 +47,6 @@ impl Remote {
             reference,
             known_tags: Mutex::new(HashMap::new()),
             referrers_api: Mutex::new(None),
-            fallback_probed: AtomicBool::new(false),
             by_digest: Mutex::new(HashMap::new()),
         })
     }
@@ -622,29 +618,17 @@ impl Store for Remote {
     }
 
     fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
-        let api = *self.referrers_api.lock().unwrap();
-        // Not yet known whether the registry has the API: the first listing
-        // asks it and reads the fallback tag side by side, so a registry
-        // without it (Debian's registry 2.8) costs one round trip, not two.
-        // Listings meanwhile ask the API first, as later ones do.
-        let probe = api.is_none() && !self.fallback_probed.swap(true, Ordering::Relaxed);
-        let (from_api, fallback) = if probe {
-            std::thread::scope(|s| {
-                let fallback = s.spawn(|| self.fallback_list(subject));
-                let from_api = self.referrers_from_api(subject, artifact_type);
-                let fallback = fallback.join().unwrap_or_else(|_| {
-                    Err(RegistryError::Remote(
-                        "reading a referrers fallback tag failed unexpectedly".into(),
-                    ))
-                });
-                (from_api, Some(fallback))
-            })
-        } else if api != Some(false) {
-            (self.referrers_from_api(subject, artifact_type), None)
+        // A registry without the API answers its 404 without touching its
+        // storage, so asking first costs little there. Reading the fallback
+        // tag beside it on another thread was measured slower on both kinds
+        // of registry (a thread, a connection and a malloc arena per command).
+        let known_absent = *self.referrers_api.lock().unwrap() == Some(false);
+        let from_api = if known_absent {
+            None
         } else {
-            (Ok(None), None)
+            self.referrers_from_api(subject, artifact_type)?
         };
-        if let Some(list) = from_api? {
+        if let Some(list) = from_api {
             // Some registries report the config's media type (the empty
             // type, for artifacts) instead of `artifactType`: ask the manifest.
             let mut list = list
@@ -662,12 +646,10 @@ impl Store for Remote {
             return Ok(filter_referrers(list, artifact_type));
         }
         *self.referrers_api.lock().unwrap() = Some(false);
-        let list = match fallback {
-            Some(read) => read?,
-            None => self.fallback_list(subject)?,
-        }
-        .map(|(l, _)| l)
-        .unwrap_or_default();
+        let list = self
+            .fallback_list(subject)?
+            .map(|(l, _)| l)
+            .unwrap_or_default();
         Ok(filter_referrers(list, artifact_type))
     }
 
