@@ -415,6 +415,12 @@ pub fn copy_plan(
         tag: options.tag.clone(),
         ..CopyReport::default()
     };
+    let manifests: Vec<&RawManifest> = std::iter::once(&image)
+        .chain(attached.iter().map(|(_, c)| c))
+        .chain(referrers.iter())
+        .flat_map(|c| c.manifests.iter())
+        .collect();
+    dst.expect(&blobs, &manifests)?;
     transfer_blobs(src, dst, &blobs, options.jobs, progress, &mut report)?;
 
     let written = std::sync::atomic::AtomicUsize::new(0);
@@ -528,6 +534,14 @@ pub(crate) fn transfer_blobs(
         if dst.has_blob(blob)? {
             progress.blob_finished(blob, BlobOutcome::Reused);
             return Ok(BlobOutcome::Reused);
+        }
+        // A destination with a place laid out for it takes the bytes there.
+        let received = dst.receive_blob(blob, &mut |out, offset| {
+            src.fetch_blob_at(blob, out, offset, progress)
+        })?;
+        if let Some(outcome) = received {
+            progress.blob_finished(blob, outcome);
+            return Ok(outcome);
         }
         let file = src.fetch_blob(blob, scratch.path(), progress)?;
         let outcome = match (dst.as_remote(), &mount_from) {

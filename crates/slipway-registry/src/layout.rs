@@ -5,10 +5,9 @@
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use slipway_oci::spec::{Descriptor, Index, REF_NAME};
-use std::os::unix::fs::PermissionsExt;
 
 use slipway_oci::Digest;
 
@@ -40,6 +39,25 @@ pub struct Layout {
     /// An archive opened only to read: its blobs stay in the tar until one
     /// is fetched, so a copy whose destination has them reads none.
     packed: Option<Packed>,
+    /// A new archive whose tar was laid out before a copy into it began.
+    planned: OnceLock<Planned>,
+}
+
+/// A new archive's tar, laid out by [`Store::expect`] with a place for
+/// every blob and manifest of the copy, in the order
+/// [`Layout::write_archive`] would write them: blobs go straight into
+/// place as they arrive, instead of into scratch files copied at the end.
+struct Planned {
+    /// The tar, for positioned writes from several downloads at once.
+    file: std::fs::File,
+    /// The same file beside the archive, which [`Store::finish`] commits.
+    staged: Mutex<Option<slipway_fs::Staged>>,
+    /// Digest → (offset of its bytes in the tar, size).
+    places: HashMap<Digest, (u64, u64)>,
+    /// The blobs written into their places so far.
+    filled: Mutex<HashSet<Digest>>,
+    /// Where the entries after the blobs (index.json, oci-layout) begin.
+    tail: u64,
 }
 
 /// Where each blob of an archive read in place lies in the tar.
@@ -210,15 +228,31 @@ impl Layout {
             subjects: Mutex::new(Default::default()),
             docker_name: None,
             packed: None,
+            planned: OnceLock::new(),
         }
+    }
+
+    /// Where a blob lies inside a tar rather than in the directory: an
+    /// archive read in place, or a blob written into a planned archive.
+    /// (The tar, the offset of its bytes, its size.)
+    fn in_tar(&self, digest: &Digest) -> Option<(&std::fs::File, u64, u64)> {
+        if let Some(p) = &self.packed
+            && let Some(&(offset, size)) = p.blobs.get(digest)
+        {
+            return Some((&p.file, offset, size));
+        }
+        let p = self.planned.get()?;
+        if !p.filled.lock().unwrap().contains(digest) {
+            return None;
+        }
+        let &(offset, size) = p.places.get(digest)?;
+        Some((&p.file, offset, size))
     }
 
     /// The size of the blob the layout holds, if it holds it.
     fn blob_size(&self, digest: &Digest) -> Option<u64> {
-        if let Some(p) = &self.packed
-            && let Some((_, size)) = p.blobs.get(digest)
-        {
-            return Some(*size);
+        if let Some((_, _, size)) = self.in_tar(digest) {
+            return Some(size);
         }
         std::fs::metadata(self.blob_path(digest))
             .ok()
@@ -228,11 +262,9 @@ impl Layout {
 
     /// A blob's bytes, read whole (callers bound the size first).
     fn blob_bytes(&self, digest: &Digest) -> std::io::Result<Vec<u8>> {
-        if let Some(p) = &self.packed
-            && let Some(&(offset, size)) = p.blobs.get(digest)
-        {
+        if let Some((file, offset, size)) = self.in_tar(digest) {
             let mut buf = vec![0; size as usize];
-            p.file.read_exact_at(&mut buf, offset)?;
+            file.read_exact_at(&mut buf, offset)?;
             return Ok(buf);
         }
         std::fs::read(self.blob_path(digest))
@@ -245,17 +277,13 @@ impl Layout {
         if path.is_file() {
             return Ok(Some(path));
         }
-        let Some((p, &(offset, size))) = self
-            .packed
-            .as_ref()
-            .and_then(|p| Some((p, p.blobs.get(digest)?)))
-        else {
+        let Some((file, offset, size)) = self.in_tar(digest) else {
             return Ok(None);
         };
         let io = |e| RegistryError::io(format!("copying {digest} out of {}", self.describe()), e);
         let dir = path.parent().unwrap_or(&self.root);
         let mut out = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        copy_range(&p.file, offset, size, out.as_file_mut()).map_err(io)?;
+        copy_range(file, offset, size, out.as_file_mut()).map_err(io)?;
         out.persist(&path).map_err(|e| io(e.error))?;
         Ok(Some(path))
     }
@@ -285,6 +313,62 @@ impl Layout {
         })?;
         RawManifest::verify(bytes, media_hint, Some(digest), &self.describe())
     }
+}
+
+/// Ask the kernel to start writing `len` bytes at `offset` of `file` to
+/// disk now, without waiting: the archive's final flush then finds most of
+/// it written already, while later blobs were still downloading. Only a
+/// hint; failures change nothing.
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a valid open descriptor; the call only schedules writeback.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+/// A tar header as slipway writes them: every field fixed, so archives are
+/// reproducible.
+fn tar_header(path: &str, size: u64, dir: bool) -> std::io::Result<tar::Header> {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(if dir {
+        tar::EntryType::Directory
+    } else {
+        tar::EntryType::Regular
+    });
+    h.set_path(path)?;
+    h.set_size(size);
+    h.set_mode(if dir { 0o755 } else { 0o644 });
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_username("")?;
+    h.set_groupname("")?;
+    h.set_device_major(0)?;
+    h.set_device_minor(0)?;
+    h.set_cksum();
+    Ok(h)
+}
+
+/// The entries after the blobs, sorted: index.json, docker's manifest.json
+/// when given, oci-layout.
+fn append_small<W: std::io::Write>(
+    builder: &mut tar::Builder<W>,
+    index: &[u8],
+    docker: Option<&[u8]>,
+) -> std::io::Result<()> {
+    let mut small: Vec<(&str, &[u8])> = vec![("index.json", index), ("oci-layout", LAYOUT_FILE)];
+    if let Some(d) = docker {
+        small.push(("manifest.json", d));
+    }
+    small.sort();
+    for (name, bytes) in small {
+        builder.append(&tar_header(name, bytes.len() as u64, false)?, bytes)?;
+    }
+    Ok(())
 }
 
 /// A temporary directory beside `file`, so the final rename stays on one file system.
@@ -584,6 +668,79 @@ impl Store for Layout {
         Ok(BlobOutcome::Uploaded(blob.size))
     }
 
+    fn expect(&self, blobs: &[Blob], manifests: &[&RawManifest]) -> Result<()> {
+        // Only a new, empty OCI archive: anything already staged would need
+        // a place the plan does not know of.
+        let Kind::OciArchive(file) = &self.kind else {
+            return Ok(());
+        };
+        if self.packed.is_some()
+            || self.planned.get().is_some()
+            || !self.index.lock().unwrap().is_empty()
+            || self.staged_names()?.next().is_some()
+        {
+            return Ok(());
+        }
+        let mut entries: std::collections::BTreeMap<String, (Digest, u64)> = blobs
+            .iter()
+            .map(|b| (b.digest.hex().to_string(), (b.digest.clone(), b.size)))
+            .collect();
+        for m in manifests {
+            entries.insert(
+                m.digest.hex().to_string(),
+                (m.digest.clone(), m.bytes.len() as u64),
+            );
+        }
+        let io = |e| RegistryError::io(format!("writing {}", file.display()), e);
+        let mut staged = slipway_fs::Staged::beside(file).map_err(io)?;
+        let out = staged.file().try_clone().map_err(io)?;
+        let mut places = HashMap::new();
+        let mut at = 0u64;
+        for dir in ["blobs/", "blobs/sha256/"] {
+            out.write_all_at(tar_header(dir, 0, true).map_err(io)?.as_bytes(), at)
+                .map_err(io)?;
+            at += 512;
+        }
+        for (hex, (digest, size)) in entries {
+            let name = format!("blobs/sha256/{hex}");
+            out.write_all_at(tar_header(&name, size, false).map_err(io)?.as_bytes(), at)
+                .map_err(io)?;
+            places.insert(digest, (at + 512, size));
+            at += 512 + size.next_multiple_of(512);
+        }
+        // The places not yet written read as zeros, as the padding must.
+        out.set_len(at).map_err(io)?;
+        let planned = Planned {
+            file: out,
+            staged: Mutex::new(Some(staged)),
+            places,
+            filled: Mutex::new(HashSet::new()),
+            tail: at,
+        };
+        let _ = self.planned.set(planned);
+        Ok(())
+    }
+
+    fn receive_blob(
+        &self,
+        blob: &Blob,
+        fill: &mut dyn FnMut(&std::fs::File, u64) -> Result<()>,
+    ) -> Result<Option<BlobOutcome>> {
+        let Some(p) = self.planned.get() else {
+            return Ok(None);
+        };
+        let Some(&(offset, size)) = p.places.get(&blob.digest) else {
+            return Ok(None);
+        };
+        if size != blob.size {
+            return Ok(None);
+        }
+        fill(&p.file, offset)?;
+        p.filled.lock().unwrap().insert(blob.digest.clone());
+        start_writeback(&p.file, offset, size);
+        Ok(Some(BlobOutcome::Uploaded(size)))
+    }
+
     fn push_manifest(&self, manifest: &RawManifest, tag: Option<&str>) -> Result<()> {
         let dest = self.blob_path(&manifest.digest);
         if self.staged() {
@@ -698,6 +855,20 @@ impl Store for Layout {
             Kind::Dir => return write(&self.root.join("index.json"), &index_bytes),
             Kind::OciArchive(f) | Kind::DockerArchive(f) => f,
         };
+        if let Some(planned) = self.planned.get() {
+            if self.finish_planned(planned, file, &index_bytes)? {
+                return Ok(());
+            }
+            // Something the plan did not foresee was written: the blobs
+            // join the rest in the directory, and the tar is written anew.
+            for (digest, &(offset, size)) in &planned.places {
+                if planned.filled.lock().unwrap().contains(digest) {
+                    let io = |e| RegistryError::io(format!("writing {}", file.display()), e);
+                    let out = std::fs::File::create(self.blob_path(digest)).map_err(io)?;
+                    crate::store::copy_at(&planned.file, offset, size, &out, 0).map_err(io)?;
+                }
+            }
+        }
         let docker = match &self.docker_name {
             Some(name) => Some(self.docker_manifest(name)?),
             None => None,
@@ -743,56 +914,25 @@ impl Layout {
     /// replaces `file` once complete. Entries are sorted and every header
     /// field is fixed, as in slipway's layers, so the bytes are reproducible.
     fn write_archive(&self, file: &Path, index: &[u8], docker: Option<Vec<u8>>) -> Result<()> {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(self.root.join("blobs/sha256"))
-            .map_err(|e| RegistryError::io("listing blobs", e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
+        let mut names: Vec<String> = self.staged_names()?.collect();
         names.sort();
-        let parent = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = tempfile::Builder::new()
-            .prefix(".slipway-archive-")
-            .tempfile_in(parent)
-            .map_err(|e| {
-                RegistryError::io(format!("creating a file in {}", parent.display()), e)
-            })?;
         let io = |what: &str, e: std::io::Error| {
             RegistryError::io(format!("writing {}: {what}", file.display()), e)
         };
-        let out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+        let mut staged = slipway_fs::Staged::beside(file).map_err(|e| io("a temporary file", e))?;
+        let out = std::io::BufWriter::with_capacity(1 << 20, staged.file());
         let mut builder = tar::Builder::new(out);
-        let header = |path: &str, size: u64, mode: u32, dir: bool| -> Result<tar::Header> {
-            let mut h = tar::Header::new_ustar();
-            h.set_entry_type(if dir {
-                tar::EntryType::Directory
-            } else {
-                tar::EntryType::Regular
-            });
-            h.set_path(path).map_err(|e| io(path, e))?;
-            h.set_size(size);
-            h.set_mode(mode);
-            h.set_uid(0);
-            h.set_gid(0);
-            h.set_mtime(0);
-            h.set_username("").map_err(|e| io(path, e))?;
-            h.set_groupname("").map_err(|e| io(path, e))?;
-            h.set_device_major(0).map_err(|e| io(path, e))?;
-            h.set_device_minor(0).map_err(|e| io(path, e))?;
-            h.set_cksum();
-            Ok(h)
-        };
         for dir in ["blobs/", "blobs/sha256/"] {
             builder
-                .append(&header(dir, 0, 0o755, true)?, std::io::empty())
+                .append(
+                    &tar_header(dir, 0, true).map_err(|e| io(dir, e))?,
+                    std::io::empty(),
+                )
                 .map_err(|e| io(dir, e))?;
         }
-        for path in names {
-            let name = format!(
-                "blobs/sha256/{}",
-                path.file_name().unwrap_or_default().to_string_lossy()
-            );
+        for hex in names {
+            let name = format!("blobs/sha256/{hex}");
+            let path = self.root.join(&name);
             let f = std::fs::File::open(&path)
                 .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?;
             let size = f
@@ -800,30 +940,68 @@ impl Layout {
                 .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))?
                 .len();
             builder
-                .append(&header(&name, size, 0o644, false)?, f)
+                .append(
+                    &tar_header(&name, size, false).map_err(|e| io(&name, e))?,
+                    f,
+                )
                 .map_err(|e| io(&name, e))?;
         }
-        let mut small: Vec<(&str, &[u8])> =
-            vec![("index.json", index), ("oci-layout", LAYOUT_FILE)];
-        if let Some(d) = &docker {
-            small.push(("manifest.json", d));
-        }
-        small.sort();
-        for (name, bytes) in small {
-            builder
-                .append(&header(name, bytes.len() as u64, 0o644, false)?, bytes)
-                .map_err(|e| io(name, e))?;
-        }
+        append_small(&mut builder, index, docker.as_deref()).map_err(|e| io("index.json", e))?;
         let out = builder.into_inner().map_err(|e| io("the end", e))?;
         out.into_inner()
-            .map_err(|e| io("flushing", e.into_error()))?
-            .sync_all()
-            .map_err(|e| io("syncing", e))?;
-        let mode = std::fs::Permissions::from_mode(0o644);
-        std::fs::set_permissions(tmp.path(), mode).map_err(|e| io("permissions", e))?;
-        tmp.persist(file)
-            .map_err(|e| RegistryError::io(format!("replacing {}", file.display()), e.error))?;
-        Ok(())
+            .map_err(|e| io("flushing", e.into_error()))?;
+        // Flushed to disk before it takes the archive's name.
+        staged.commit(0o644).map_err(|e| io("committing", e))
+    }
+
+    /// Complete a tar laid out by [`Store::expect`]: the manifests pushed
+    /// meanwhile go into their places, then index.json and oci-layout. False
+    /// when what was stored is not what was planned: the caller then writes
+    /// the archive anew, and the planned tar is dropped unnamed.
+    fn finish_planned(&self, planned: &Planned, file: &Path, index: &[u8]) -> Result<bool> {
+        let io = |e| RegistryError::io(format!("writing {}", file.display()), e);
+        let names: HashSet<&str> = planned.places.keys().map(Digest::hex).collect();
+        if self
+            .staged_names()?
+            .any(|hex| !names.contains(hex.as_str()))
+        {
+            return Ok(false);
+        }
+        let filled = planned.filled.lock().unwrap().clone();
+        for (digest, &(offset, size)) in &planned.places {
+            if filled.contains(digest) {
+                continue;
+            }
+            let path = self.blob_path(digest);
+            match std::fs::File::open(&path) {
+                Ok(f) if f.metadata().map(|m| m.len()).map_err(io)? == size => {
+                    crate::store::copy_at(&f, 0, size, &planned.file, offset).map_err(io)?;
+                }
+                _ => return Ok(false),
+            }
+        }
+        let mut tail = Vec::new();
+        let mut builder = tar::Builder::new(&mut tail);
+        append_small(&mut builder, index, None).map_err(io)?;
+        builder.finish().map_err(io)?;
+        drop(builder);
+        planned.file.write_all_at(&tail, planned.tail).map_err(io)?;
+        let Some(staged) = planned.staged.lock().unwrap().take() else {
+            return Err(RegistryError::Input(format!(
+                "{} was written already",
+                file.display()
+            )));
+        };
+        staged.commit(0o644).map_err(io)?;
+        Ok(true)
+    }
+
+    /// The names (hex digests) of the blobs in the directory.
+    fn staged_names(&self) -> Result<impl Iterator<Item = String>> {
+        let dir = self.root.join("blobs/sha256");
+        Ok(std::fs::read_dir(&dir)
+            .map_err(|e| RegistryError::io(format!("listing {}", dir.display()), e))?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())))
     }
 
     /// The `subject` of the manifest an index.json entry names (cached).

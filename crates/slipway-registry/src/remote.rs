@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -486,11 +486,24 @@ impl Store for Remote {
 
     fn fetch_blob(&self, blob: &Blob, scratch: &Path, progress: &dyn Progress) -> Result<PathBuf> {
         let dest = scratch.join(blob.digest.hex());
+        let tmp = tempfile::NamedTempFile::new_in(scratch)
+            .map_err(|e| RegistryError::io("creating a download file", e))?;
+        self.fetch_blob_at(blob, tmp.as_file(), 0, progress)?;
+        tmp.persist(&dest)
+            .map_err(|e| RegistryError::io("saving a download", e.error))?;
+        Ok(dest)
+    }
+
+    fn fetch_blob_at(
+        &self,
+        blob: &Blob,
+        out: &File,
+        offset: u64,
+        progress: &dyn Progress,
+    ) -> Result<()> {
         progress.blob_started(blob, "downloading");
         self.get_blob(blob, &mut |resp| {
             self.blob_answer(resp.status().as_u16(), blob)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(scratch)
-                .map_err(|e| RegistryError::io("creating a download file", e))?;
             let mut reader = resp.into_body().into_reader();
             let mut hasher = Sha256::new();
             let mut total = 0u64;
@@ -501,25 +514,23 @@ impl Store for Remote {
                     Ok(n) => n,
                     Err(e) => return Err(Failure::Retry(format!("reading blob: {e}"))),
                 };
-                total += n as u64;
-                if total > blob.size {
+                if total + n as u64 > blob.size {
                     return Err(Failure::Fatal(RegistryError::Integrity(format!(
                         "the registry sent more than the {} bytes blob {} has",
                         blob.size, blob.digest
                     ))));
                 }
                 hasher.update(&buf[..n]);
-                tmp.write_all(&buf[..n])
+                out.write_all_at(&buf[..n], offset + total)
                     .map_err(|e| RegistryError::io("writing a download", e))?;
+                total += n as u64;
                 progress.blob_bytes(blob, n as u64);
             }
             self.check_received(blob, total, Digest::from_sha256(&hasher.finalize()))?;
-            tmp.persist(&dest)
-                .map_err(|e| RegistryError::io("saving a download", e.error))?;
             Ok(())
         })?;
         progress.blob_finished(blob, BlobOutcome::Reused);
-        Ok(dest)
+        Ok(())
     }
 
     fn read_blob(&self, blob: &Blob, limit: u64) -> Result<Vec<u8>> {

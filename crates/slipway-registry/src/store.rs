@@ -275,6 +275,33 @@ pub(crate) fn check_small(blob: &Blob, limit: u64) -> Result<()> {
     Ok(())
 }
 
+/// `size` bytes of `src` from `from` to `out` at `to`, by positioned reads
+/// and writes, so copies side by side may share either file.
+pub(crate) fn copy_at(
+    src: &std::fs::File,
+    from: u64,
+    size: u64,
+    out: &std::fs::File,
+    to: u64,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; size.min(1 << 20) as usize];
+    let mut done = 0u64;
+    while done < size {
+        let want = (size - done).min(buf.len() as u64) as usize;
+        let n = src.read_at(&mut buf[..want], from + done)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file ends early",
+            ));
+        }
+        out.write_all_at(&buf[..n], to + done)?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
 /// A [`Progress`] that shows nothing.
 pub struct Quiet;
 impl Progress for Quiet {}
@@ -321,8 +348,46 @@ pub trait Store: Sync {
             .map_err(|e| RegistryError::io(format!("reading {}", path.display()), e))
     }
 
+    /// Write the blob, checked against its digest, at `offset` of `out`.
+    /// Positioned writes: downloads side by side share the file, and a
+    /// retried one starts over. The default goes through a scratch file.
+    fn fetch_blob_at(
+        &self,
+        blob: &Blob,
+        out: &std::fs::File,
+        offset: u64,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let scratch = tempfile::tempdir()
+            .map_err(|e| RegistryError::io("creating a scratch directory", e))?;
+        let path = self.fetch_blob(blob, scratch.path(), progress)?;
+        let io = |e| RegistryError::io(format!("copying {}", blob.digest), e);
+        let file = std::fs::File::open(&path).map_err(io)?;
+        copy_at(&file, 0, blob.size, out, offset).map_err(io)
+    }
+
     /// Store `file` (already verified to be `blob`).
     fn push_blob(&self, blob: &Blob, file: &Path, progress: &dyn Progress) -> Result<BlobOutcome>;
+
+    /// Told, before a copy writes anything, every blob and manifest it is
+    /// about to write: an archive being made lays out its tar now, and then
+    /// takes blobs straight into place through [`Store::receive_blob`].
+    fn expect(&self, blobs: &[Blob], manifests: &[&RawManifest]) -> Result<()> {
+        let _ = (blobs, manifests);
+        Ok(())
+    }
+
+    /// Take `blob` in place, where [`Store::expect`] made room for it:
+    /// `fill` writes it, checked, at the offset given of the file given.
+    /// `None`: no room, so [`Store::push_blob`] it instead.
+    fn receive_blob(
+        &self,
+        blob: &Blob,
+        fill: &mut dyn FnMut(&std::fs::File, u64) -> Result<()>,
+    ) -> Result<Option<BlobOutcome>> {
+        let _ = (blob, fill);
+        Ok(None)
+    }
 
     /// Store a manifest, under `tag` if given, else by digest only.
     fn push_manifest(&self, manifest: &RawManifest, tag: Option<&str>) -> Result<()>;

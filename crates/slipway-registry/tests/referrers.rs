@@ -275,3 +275,121 @@ fn the_referrers_api_where_the_registry_has_it() {
         .unwrap();
     assert_eq!(only.iter().map(|r| &r.digest).collect::<Vec<_>>(), [&sig]);
 }
+
+/// Every file in `dir` whose name starts with a dot: temporary files left behind.
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
+#[test]
+fn a_copy_into_a_new_archive_writes_blobs_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = Layout::create_dir(&tmp.path().join("src"), None).unwrap();
+    let image = push_image(&source, "v1");
+    push_artifact(&source, &image, "application/example.att", b"statement");
+    push_artifact(&source, &image, "application/example.sig", b"signature");
+    source.finish().unwrap();
+    let options = slipway_registry::CopyOptions {
+        tag: Some("v1".into()),
+        immutable: false,
+        attachments: true,
+        referrers: slipway_registry::ReferrerSelection::All,
+        merge: None,
+        jobs: 4,
+    };
+    let quiet = &slipway_registry::Quiet;
+
+    // Laid out first, blobs written in place: the same bytes as an archive
+    // written whole from a directory at the end.
+    let planned = tmp.path().join("planned.tar");
+    let dst = Layout::open_archive(&planned, None, false).unwrap();
+    slipway_registry::copy(&source, &dst, &options, quiet).unwrap();
+    drop(dst);
+    let rewritten = tmp.path().join("rewritten.tar");
+    std::fs::copy(&planned, &rewritten).unwrap();
+    let again = Layout::open_archive(&rewritten, None, true).unwrap();
+    again.finish().unwrap();
+    drop(again);
+    assert_eq!(
+        std::fs::read(&planned).unwrap(),
+        std::fs::read(&rewritten).unwrap()
+    );
+    let read = Layout::read_archive(&planned, None).unwrap();
+    assert_eq!(read.root().unwrap().digest, image.digest);
+    assert_eq!(read.referrers(&image.digest, None).unwrap().len(), 2);
+
+    // A blob the plan did not foresee: the archive is written whole
+    // instead, with everything in it.
+    let blobs = match image.children().unwrap() {
+        slipway_registry::Children::Blobs(b) => b,
+        _ => panic!("an image manifest"),
+    };
+    let partly = tmp.path().join("partly.tar");
+    let dst = Layout::open_archive(&partly, Some("v1".into()), false).unwrap();
+    dst.expect(&blobs[..1], &[&image]).unwrap();
+    // The tar is laid out beside the archive now.
+    assert!(
+        leftovers(tmp.path())
+            .iter()
+            .any(|n| n.starts_with(".slipway-tmp-"))
+    );
+    for (i, blob) in blobs.iter().enumerate() {
+        let received = dst
+            .receive_blob(blob, &mut |out, offset| {
+                source.fetch_blob_at(blob, out, offset, quiet)
+            })
+            .unwrap();
+        assert_eq!(
+            received.is_some(),
+            i == 0,
+            "only the planned blob has a place"
+        );
+        if received.is_none() {
+            let scratch = tempfile::tempdir().unwrap();
+            let file = source.fetch_blob(blob, scratch.path(), quiet).unwrap();
+            dst.push_blob(blob, &file, quiet).unwrap();
+        }
+    }
+    dst.push_manifest(&image, Some("v1")).unwrap();
+    dst.finish().unwrap();
+    drop(dst);
+    let read = Layout::read_archive(&partly, None).unwrap();
+    assert_eq!(read.root().unwrap().digest, image.digest);
+    for blob in &blobs {
+        assert_eq!(
+            read.read_blob(blob, 1 << 20).unwrap().len() as u64,
+            blob.size
+        );
+    }
+    assert!(
+        leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        leftovers(tmp.path())
+    );
+
+    // A blob that does not match its digest fails the copy, and nothing
+    // is left: no archive, no temporary file.
+    let layer = blobs.iter().find(|b| b.size > 20).unwrap();
+    let path = tmp.path().join("src/blobs/sha256").join(layer.digest.hex());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let source = Layout::open_dir(&tmp.path().join("src"), None).unwrap();
+    let broken = tmp.path().join("broken.tar");
+    let dst = Layout::open_archive(&broken, None, false).unwrap();
+    let err = slipway_registry::copy(&source, &dst, &options, quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&layer.digest.to_string()), "{err}");
+    drop(dst);
+    assert!(!broken.exists());
+    assert!(
+        leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        leftovers(tmp.path())
+    );
+}

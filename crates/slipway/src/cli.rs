@@ -69,7 +69,8 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant)] // parsed once; boxing would only add noise
+#[allow(clippy::large_enum_variant)]
+// parsed once; boxing would only add noise
 // Each subcommand's arguments are built only when it runs (or its help is
 // shown): building all of them took about 0.9 ms of every command's start.
 // Deferred, a flattened struct's doc comment would replace the subcommand's
