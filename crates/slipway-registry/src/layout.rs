@@ -859,14 +859,17 @@ impl Store for Layout {
             if self.finish_planned(planned, file, &index_bytes)? {
                 return Ok(());
             }
-            // Something the plan did not foresee was written: the blobs
-            // join the rest in the directory, and the tar is written anew.
-            for (digest, &(offset, size)) in &planned.places {
-                if planned.filled.lock().unwrap().contains(digest) {
-                    let io = |e| RegistryError::io(format!("writing {}", file.display()), e);
-                    let out = std::fs::File::create(self.blob_path(digest)).map_err(io)?;
-                    crate::store::copy_at(&planned.file, offset, size, &out, 0).map_err(io)?;
-                }
+            // Not what was planned, or finished once already: the blobs
+            // written in place join the rest in the directory, and the tar
+            // is written anew from there.
+            let filled: Vec<Digest> = planned.filled.lock().unwrap().drain().collect();
+            for digest in filled {
+                let Some(&(offset, size)) = planned.places.get(&digest) else {
+                    continue;
+                };
+                let io = |e| RegistryError::io(format!("writing {}", file.display()), e);
+                let out = std::fs::File::create(self.blob_path(&digest)).map_err(io)?;
+                crate::store::copy_at(&planned.file, offset, size, &out, 0).map_err(io)?;
             }
         }
         let docker = match &self.docker_name {
@@ -956,10 +959,14 @@ impl Layout {
 
     /// Complete a tar laid out by [`Store::expect`]: the manifests pushed
     /// meanwhile go into their places, then index.json and oci-layout. False
-    /// when what was stored is not what was planned: the caller then writes
-    /// the archive anew, and the planned tar is dropped unnamed.
+    /// when what was stored is not what was planned (the planned tar is then
+    /// dropped unnamed), or when it was completed once already: the caller
+    /// then writes the archive anew.
     fn finish_planned(&self, planned: &Planned, file: &Path, index: &[u8]) -> Result<bool> {
         let io = |e| RegistryError::io(format!("writing {}", file.display()), e);
+        if planned.staged.lock().unwrap().is_none() {
+            return Ok(false);
+        }
         let names: HashSet<&str> = planned.places.keys().map(Digest::hex).collect();
         if self
             .staged_names()?
@@ -987,10 +994,7 @@ impl Layout {
         drop(builder);
         planned.file.write_all_at(&tail, planned.tail).map_err(io)?;
         let Some(staged) = planned.staged.lock().unwrap().take() else {
-            return Err(RegistryError::Input(format!(
-                "{} was written already",
-                file.display()
-            )));
+            return Ok(false);
         };
         staged.commit(0o644).map_err(io)?;
         Ok(true)

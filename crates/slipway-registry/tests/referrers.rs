@@ -308,6 +308,10 @@ fn a_copy_into_a_new_archive_writes_blobs_in_place() {
     let planned = tmp.path().join("planned.tar");
     let dst = Layout::open_archive(&planned, None, false).unwrap();
     slipway_registry::copy(&source, &dst, &options, quiet).unwrap();
+    let first = std::fs::read(&planned).unwrap();
+    // Finished again, it is written again, whole and the same.
+    dst.finish().unwrap();
+    assert_eq!(std::fs::read(&planned).unwrap(), first);
     drop(dst);
     let rewritten = tmp.path().join("rewritten.tar");
     std::fs::copy(&planned, &rewritten).unwrap();

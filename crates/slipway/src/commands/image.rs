@@ -118,7 +118,6 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
                 },
                 &slipway_registry::Quiet,
             )?;
-            dest.finish()?;
         }
         Format::Oci => {
             slipway_oci::layout::write(&store, &set, &name, &out).map_err(|e| match e {
