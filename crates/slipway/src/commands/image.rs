@@ -127,7 +127,11 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
         }
     }
     let attached = match format {
-        Format::Oci | Format::OciArchive => {
+        // Opening an archive to add to it unpacks it and writes it back
+        // whole: only when something is added.
+        Format::Oci | Format::OciArchive
+            if sign::adds_anything(key.as_ref(), &args.supply_chain) =>
+        {
             let location = match format {
                 Format::Oci => Location::Oci {
                     dir: out.clone(),
@@ -151,7 +155,7 @@ pub fn run(args: ImageArgs, cache: &CacheDir, ui: Ui) -> anyhow::Result<()> {
             written.finish()?;
             summary
         }
-        Format::DockerArchive => serde_json::Value::Null,
+        _ => serde_json::Value::Null,
     };
 
     let manifests: Vec<_> = set

@@ -510,6 +510,12 @@ pub fn supply_chain_key(args: &SupplyChainArgs) -> anyhow::Result<Option<Signing
     args.sign_key.as_deref().map(signing_key).transpose()
 }
 
+/// Whether [`finish_image`] adds anything: SBOMs, or with a key a
+/// signature and attestations.
+pub fn adds_anything(key: Option<&SigningKey>, args: &SupplyChainArgs) -> bool {
+    key.is_some() || args.sbom
+}
+
 /// What `image` and `push` do once the image `digest` is stored: attach an
 /// SBOM per platform (`--sbom`), and with a key sign the index and attest its
 /// provenance and SBOMs. Returns a JSON summary.
@@ -522,7 +528,7 @@ pub fn finish_image(
     cache: &CacheDir,
     ui: Ui,
 ) -> anyhow::Result<Value> {
-    if key.is_none() && !args.sbom {
+    if !adds_anything(key, args) {
         return Ok(Value::Null);
     }
     let root = store.manifest(digest)?;
