@@ -13,8 +13,8 @@ use slipway_oci::Digest;
 
 use crate::error::{RegistryError, Result};
 use crate::store::{
-    Blob, BlobOutcome, Progress, RawManifest, Referrer, ReferrersIndex, Store, filter_referrers,
-    verify_file,
+    Blob, BlobOutcome, Progress, RawManifest, Referrer, ReferrersIndex, Store, copy_at,
+    filter_referrers, verify_file,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,8 +282,8 @@ impl Layout {
         };
         let io = |e| RegistryError::io(format!("copying {digest} out of {}", self.describe()), e);
         let dir = path.parent().unwrap_or(&self.root);
-        let mut out = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        copy_range(file, offset, size, out.as_file_mut()).map_err(io)?;
+        let out = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        copy_at(file, offset, size, out.as_file(), 0).map_err(io)?;
         out.persist(&path).map_err(|e| io(e.error))?;
         Ok(Some(path))
     }
@@ -402,32 +402,10 @@ fn unpack(file: &Path, root: &Path) -> Result<()> {
     let packed = scan(file, root)?;
     for (digest, &(offset, size)) in &packed.blobs {
         let target = root.join("blobs/sha256").join(digest.hex());
-        let mut out = std::fs::File::create(&target)
+        let out = std::fs::File::create(&target)
             .map_err(|e| RegistryError::io(format!("unpacking {digest}"), e))?;
-        copy_range(&packed.file, offset, size, &mut out)
+        copy_at(&packed.file, offset, size, &out, 0)
             .map_err(|e| RegistryError::io(format!("unpacking {digest}"), e))?;
-    }
-    Ok(())
-}
-
-/// `size` bytes of `src` from `offset` into `out`, by the kernel where it
-/// can (File to File is copy_file_range), through a handle of its own so
-/// copies side by side do not share a file offset.
-fn copy_range(
-    src: &std::fs::File,
-    offset: u64,
-    size: u64,
-    out: &mut std::fs::File,
-) -> std::io::Result<()> {
-    use std::io::{Read, Seek};
-    let mut src = src.try_clone()?;
-    src.seek(std::io::SeekFrom::Start(offset))?;
-    let copied = std::io::copy(&mut src.take(size), out)?;
-    if copied != size {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "the archive ends inside it",
-        ));
     }
     Ok(())
 }
@@ -869,7 +847,7 @@ impl Store for Layout {
                 };
                 let io = |e| RegistryError::io(format!("writing {}", file.display()), e);
                 let out = std::fs::File::create(self.blob_path(&digest)).map_err(io)?;
-                crate::store::copy_at(&planned.file, offset, size, &out, 0).map_err(io)?;
+                copy_at(&planned.file, offset, size, &out, 0).map_err(io)?;
             }
         }
         let docker = match &self.docker_name {
@@ -982,7 +960,7 @@ impl Layout {
             let path = self.blob_path(digest);
             match std::fs::File::open(&path) {
                 Ok(f) if f.metadata().map(|m| m.len()).map_err(io)? == size => {
-                    crate::store::copy_at(&f, 0, size, &planned.file, offset).map_err(io)?;
+                    copy_at(&f, 0, size, &planned.file, offset).map_err(io)?;
                 }
                 _ => return Ok(false),
             }

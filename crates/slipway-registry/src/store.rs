@@ -275,8 +275,11 @@ pub(crate) fn check_small(blob: &Blob, limit: u64) -> Result<()> {
     Ok(())
 }
 
-/// `size` bytes of `src` from `from` to `out` at `to`, by positioned reads
-/// and writes, so copies side by side may share either file.
+/// `size` bytes of `src` from `from` to `out` at `to`. Offsets are given,
+/// never the files' own, so copies side by side may share either file. The
+/// kernel copies where it can (`copy_file_range`); where it refuses (another
+/// file system on an old kernel, a special file), the bytes go through a
+/// buffer.
 pub(crate) fn copy_at(
     src: &std::fs::File,
     from: u64,
@@ -284,17 +287,42 @@ pub(crate) fn copy_at(
     out: &std::fs::File,
     to: u64,
 ) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; size.min(1 << 20) as usize];
+    let ends_early =
+        || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file ends early");
     let mut done = 0u64;
+    while done < size {
+        let (Ok(mut off_in), Ok(mut off_out)) =
+            (i64::try_from(from + done), i64::try_from(to + done))
+        else {
+            break;
+        };
+        let want = (size - done).min(1 << 30) as usize;
+        // SAFETY: both descriptors are open for the call, and the offsets
+        // are locals the kernel updates.
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                &mut off_in,
+                out.as_raw_fd(),
+                &mut off_out,
+                want,
+                0,
+            )
+        };
+        match n {
+            0 => return Err(ends_early()),
+            n if n > 0 => done += n as u64,
+            _ => break,
+        }
+    }
+    let mut buf = vec![0u8; (size - done).min(1 << 20) as usize];
     while done < size {
         let want = (size - done).min(buf.len() as u64) as usize;
         let n = src.read_at(&mut buf[..want], from + done)?;
         if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the file ends early",
-            ));
+            return Err(ends_early());
         }
         out.write_all_at(&buf[..n], to + done)?;
         done += n as u64;
