@@ -299,16 +299,19 @@ pub(crate) fn copy_at(
             break;
         };
         let want = (size - done).min(1 << 30) as usize;
+        // The system call itself: glibc has its wrapper only since 2.27,
+        // and the wheel is built for 2.17.
         // SAFETY: both descriptors are open for the call, and the offsets
         // are locals the kernel updates.
         let n = unsafe {
-            libc::copy_file_range(
+            libc::syscall(
+                libc::SYS_copy_file_range,
                 src.as_raw_fd(),
-                &mut off_in,
+                &mut off_in as *mut i64,
                 out.as_raw_fd(),
-                &mut off_out,
+                &mut off_out as *mut i64,
                 want,
-                0,
+                0u32,
             )
         };
         match n {
